@@ -1,0 +1,1 @@
+"""The `schoolgate` command: configuration, wiring of the services, and the gateway's files."""

@@ -1,0 +1,122 @@
+"""`users add`, `devices add|list`, `bans list`: the registry from the technician's shell."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from deploy.context import CommandError, pass_app
+from deploy.output import iso_utc, json_lines, london, table
+from rules.devices import DeviceError, register_device
+from rules.models import Ban, Device
+from rules.users import ROLES, UserError, create_user
+
+
+@click.group()
+def users() -> None:
+    """Staff accounts for the admin web."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's name, as shown on forms.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="A role (repeat for several).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@pass_app
+def users_add(app, email: str, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:  # type: ignore[no-untyped-def]
+    """Create an account (never prints the password)."""
+    db = app.ready_database()
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with db.session() as session:
+            user = create_user(session, email=email, name=name, roles=list(roles), password=password, actor=app.actor)
+    except UserError as exc:
+        raise CommandError(str(exc)) from None
+    note = "" if password else " (no password yet: it cannot sign in until one is set)"
+    click.echo(f"created {user.email} ({user.roles}){note}")
+
+
+@click.group()
+def devices() -> None:
+    """The device registry."""
+
+
+@devices.command("add")
+@click.option("--ip", required=True, help="The device's address.")
+@click.option("--mac", help="Its MAC address (keeps its identity when the address changes).")
+@click.option("--name", required=True, help="A name the staff recognise, e.g. 'Class 3 iPad 07'.")
+@click.option("--group", required=True, help="pupils, staff, guests or another group.")
+@click.option("--person", help="The person it is assigned to (a ban follows the person).")
+@pass_app
+def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Register a device, or update the one with this MAC or address."""
+    db = app.ready_database()
+    try:
+        with db.session() as session:
+            change = register_device(session, ip=ip, mac=mac, name=name, group=group, person=person, actor=app.actor)
+            device_id = change.device.id
+    except DeviceError as exc:
+        raise CommandError(str(exc)) from None
+    click.echo(f"{'registered' if change.created else 'updated'} device #{device_id} {name} ({ip}, group {group})")
+
+
+@devices.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_app
+def devices_list(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """The registry, with last-seen address and group."""
+    db = app.ready_database()
+    with db.session(read_only=True) as session:
+        rows = list(session.scalars(select(Device).options(selectinload(Device.addresses), selectinload(Device.group))
+                                    .order_by(Device.name, Device.id)))
+        data = [{"id": d.id, "name": d.name, "mac": d.mac, "ip": d.last_ip,
+                 "addresses": sorted(a.ip for a in d.addresses), "group": d.group.name if d.group else None,
+                 "person": d.person, "status": d.status, "last_seen": iso_utc(d.last_seen)} for d in rows]
+    if as_json:
+        json_lines(data)
+        return
+    table(("id", "name", "ip", "mac", "group", "person", "status", "last seen (London)"),
+          [(d["id"], d["name"], d["ip"], d["mac"], d["group"], d["person"], d["status"],
+            london(r.last_seen) if r.last_seen else "-") for d, r in zip(data, rows, strict=True)])
+
+
+@click.group()
+def bans() -> None:
+    """Bans from school computing equipment."""
+
+
+@bans.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include lifted and expired bans.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_app
+def bans_list(app, show_all: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Current bans: device, person, since, state, evidence."""
+    db = app.ready_database()
+    with db.session(read_only=True) as session:
+        query = select(Ban).options(selectinload(Ban.device)).order_by(Ban.created_at)
+        if not show_all:
+            query = query.where(Ban.state.in_(("active", "confirmed")))
+        rows = list(session.scalars(query))
+        data = [{"id": b.id, "device": b.device.name if b.device else None, "device_id": b.device_id,
+                 "person": b.person, "since": iso_utc(b.created_at), "state": b.state, "ends": iso_utc(b.ends_at),
+                 "reason": b.reason, "evidence": b.evidence} for b in rows]
+    if as_json:
+        json_lines(data)
+        return
+    if not data:
+        click.echo("no current bans")
+        return
+    table(("id", "device", "person", "since (London)", "state", "ends", "reason"),
+          [(d["id"], d["device"], d["person"], london(b.created_at), d["state"],
+            london(b.ends_at) if b.ends_at else "-", d["reason"]) for d, b in zip(data, rows, strict=True)])
+
+
+COMMANDS = [users, devices, bans]

@@ -1,0 +1,49 @@
+"""`lists import`: load a hosts, adblock, plain-domain or UT1 list into a category."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from deploy.context import CommandError, pass_app
+from rules.listfile import FORMATS, ListFileError
+from rules.lists import import_list
+
+
+@click.group()
+def lists() -> None:
+    """The block lists: import them into categories."""
+
+
+@lists.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option("--category", required=True, metavar="NAME", help="The category the list fills (created if new).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="The list's syntax; auto looks at the file.")
+@click.option("--locked/--not-locked", default=None,
+              help="Mark the category locked (no exception can open it), e.g. for a child-abuse list.")
+@pass_app
+def import_command(app, file: Path, category: str, fmt: str, locked: bool | None) -> None:  # type: ignore[no-untyped-def]
+    """Import FILE into a category; re-importing the same file replaces what it brought before."""
+    db = app.ready_database()
+    if not category.strip() or len(category) > 64:
+        raise CommandError("--category must be a name of 1 to 64 characters")
+    size = sum(p.stat().st_size for p in file.rglob("*") if p.is_file()) if file.is_dir() else file.stat().st_size
+    try:
+        with click.progressbar(length=max(size, 1), label=f"Reading {file.name}", file=click.get_text_stream("stderr"),
+                               show_percent=True, show_eta=True) as bar:
+            result = import_list(db, file, category.strip(), fmt, on_progress=bar.update, locked=locked)
+    except ListFileError as exc:
+        raise CommandError(str(exc)) from None
+    report = result.report
+    made = " (new category)" if result.created_category else ""
+    click.echo(f"{result.entries} domains from {result.source} ({result.format}) now in category "
+               f"{result.category}{made}; {report.lines} lines read, {report.skipped_total} skipped")
+    for reason, count in report.skipped.most_common():
+        click.echo(f"  skipped {count}: {reason}")
+        for example in report.examples.get(reason, []):
+            click.echo(f"      {example}")
+
+
+COMMANDS = [lists]

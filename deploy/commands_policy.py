@@ -1,0 +1,149 @@
+"""`init`, `check` and `logs`: set the database up, explain a decision, read the access log."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from deploy.context import CommandError, pass_app
+from deploy.output import iso_utc, json_lines, london, table
+from rules import schema
+from rules.audit import audit
+from rules.compile import Compiler
+from rules.decide import decide
+from rules.devices import DeviceError, normalize_ip
+from rules.domain import InvalidHost, is_ip_address, normalize_host
+from rules.models import AccessEvent, User
+from rules.snapshot import LONDON
+from rules.users import UserError, create_user
+
+
+@click.command()
+@click.option("--headteacher", "head_email", metavar="EMAIL", help="Email of the first headteacher account.")
+@click.option("--headteacher-name", metavar="NAME", help="Their name.")
+@click.option("--ict", "ict_email", metavar="EMAIL", help="Email of the first ICT technician account.")
+@click.option("--ict-name", metavar="NAME", help="Their name.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the two passwords (headteacher, then ICT technician) from standard input, a line each.")
+@pass_app
+def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:  # type: ignore[no-untyped-def]
+    """Create or upgrade the database, seed the built-in lists, create the first accounts."""
+    db = app.database
+    before = None
+    try:
+        before = schema.current_revision(db)
+        schema.upgrade(db)
+    except Exception as exc:
+        raise CommandError(f"cannot create or upgrade the database {db.url}: {str(exc).splitlines()[0]}") from None
+    after = schema.current_revision(db)
+    click.echo(f"database {db.url}: " + (f"schema {after}" if before == after else f"schema {before or 'empty'} -> {after}"))
+    for line in schema.seed(db):
+        click.echo(f"added {line}")
+    with db.session() as session:
+        has_accounts = session.scalar(select(User.id).limit(1)) is not None
+    if has_accounts:
+        return
+    passwords = sys.stdin.read().splitlines() if password_stdin else []
+    wanted = [("headteacher", head_email, headteacher_name), ("ict", ict_email, ict_name)]
+    interactive = sys.stdin.isatty() and not password_stdin
+    if not interactive and not any(email for _, email, _ in wanted):
+        click.echo("no accounts yet: create them with `schoolgate users add EMAIL --name NAME --role headteacher` "
+                   "(and --role ict)")
+        return
+    for index, (role, email, name) in enumerate(wanted):
+        label = "headteacher" if role == "headteacher" else "ICT technician"
+        if not email and interactive:
+            email = click.prompt(f"Email of the first {label} account")
+        if not email:
+            continue
+        if not name:
+            name = click.prompt(f"Name of the {label}") if interactive else email.split("@")[0]
+        password = passwords[index] if index < len(passwords) else None
+        if password is None and interactive:
+            password = click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
+        try:
+            with db.session() as session:
+                create_user(session, email=email, name=name, roles=[role], password=password, actor=app.actor)
+        except UserError as exc:
+            raise CommandError(str(exc)) from None
+        click.echo(f"created the {label} account {email.lower()}")
+
+
+@click.command()
+@click.argument("host")
+@click.option("--client", "client_ip", default="127.0.0.1", show_default=True, help="The asking device's address.")
+@click.option("--url", help="The full URL, for URL rules (as the proxy would see it).")
+@click.option("--at", "at_text", metavar="ISO-TIME", help="Decide as at this time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def check(app, host, client_ip, url, at_text, as_json) -> None:  # type: ignore[no-untyped-def]
+    """The decision for HOST and the rule behind it, explained."""
+    try:
+        name = host if is_ip_address(host) else normalize_host(host)
+        ip = normalize_ip(client_ip)
+    except (InvalidHost, DeviceError) as exc:
+        raise CommandError(f"invalid host: {exc}" if isinstance(exc, InvalidHost) else str(exc)) from None
+    at = _parse_time(at_text) if at_text else datetime.now(UTC)
+    snapshot = Compiler(app.ready_database()).compile()
+    client = snapshot.identify(ip)
+    decision = decide(snapshot, client, name, url, at)
+    if as_json:
+        json_lines([{"host": name, **decision.as_dict(), "client": ip,
+                     "device": client.device.name if client.device else None, "group": client.group,
+                     "policy_version": snapshot.version}])
+        return
+    click.echo(f"{decision.action.value:<6} {name}")
+    click.echo(f"  why:      {decision.explain()} ({decision.reason.value})")
+    click.echo(f"  category: {decision.category or '-'}")
+    click.echo(f"  rule:     {decision.rule or '-'}")
+    click.echo(f"  client:   {client.label}")
+    click.echo(f"  policy:   version {snapshot.version}, at {london(at)} Europe/London")
+
+
+@click.command()
+@click.option("--client", "client_ip", help="Only this device's address.")
+@click.option("--since", "since_text", metavar="ISO-TIME", help="Only events at or after this time.")
+@click.option("--limit", default=1000, show_default=True, help="At most this many events (newest last).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_app
+def logs(app, client_ip, since_text, limit, as_json) -> None:  # type: ignore[no-untyped-def]
+    """The access log: what each device asked for and what was decided."""
+    db = app.ready_database()
+    query = select(AccessEvent).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)
+    if client_ip:
+        try:
+            query = query.where(AccessEvent.client_ip == normalize_ip(client_ip))
+        except DeviceError as exc:
+            raise CommandError(str(exc)) from None
+    if since_text:
+        query = query.where(AccessEvent.ts >= _parse_time(since_text))
+    with db.session() as session:
+        events = list(reversed(session.scalars(query).all()))
+        if client_ip:
+            audit(session, app.actor, "access_log.view", f"client {client_ip}",
+                  after={"since": since_text, "events": len(events)})
+    if as_json:
+        json_lines({"ts": iso_utc(e.ts), "client_ip": e.client_ip, "device": e.device, "source": e.source,
+                    "host": e.host, "url": e.url, "action": e.action, "category": e.category, "rule": e.rule,
+                    "qtype": e.qtype, "reason": e.reason, "search_term": e.search_term, "signal": e.signal}
+                   for e in events)
+        return
+    table(("time (London)", "client", "device", "source", "action", "host", "category", "rule"),
+          [(london(e.ts), e.client_ip, e.device, e.source, e.action, e.url or e.host, e.category, e.rule)
+           for e in events])
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"not an ISO time: {text!r} (e.g. 2026-11-25T09:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LONDON)  # a time a person typed is London time
+    return moment.astimezone(UTC)
+
+
+COMMANDS = [init, check, logs]

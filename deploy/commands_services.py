@@ -1,0 +1,22 @@
+"""`run` and the one-service commands that the systemd units start."""
+
+from __future__ import annotations
+
+import click
+
+from deploy.context import pass_app
+from deploy.supervisor import SERVICES, Supervisor
+
+
+@click.command()
+@click.option("--only", multiple=True, type=click.Choice(sorted(SERVICES)), help="Run only these services.")
+@pass_app
+def run(app, only: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Everything on one machine: each service in its own process, restarted if it dies; Ctrl-C stops all."""
+    config = app.config
+    app.ready_database()
+    names = list(only) or list(SERVICES)
+    Supervisor(config.path, names).run()
+
+
+COMMANDS = [run]

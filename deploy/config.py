@@ -1,0 +1,233 @@
+"""Load and check the one TOML configuration file (DESIGN.md, "Configuration").
+
+Every key has a safe default, so an empty file (or none) runs everything on loopback. A key that is
+unknown, or a value of the wrong kind, stops start-up with a message that names the key and the file:
+schoolgate never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_CONFIG = "SCHOOLGATE_CONFIG"
+ENV_DATABASE = "SCHOOLGATE_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the file and key in the message."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///var/schoolgate.db"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    block_page_ipv4: str = "127.0.0.1"
+    block_page_ipv6: str = "::1"
+    client_networks: tuple[str, ...] = (
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+    )
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    listen: tuple[str, ...] = ("127.0.0.1:5353",)
+    upstreams: tuple[str, ...] = ()
+    blocked_answer: str = "block_page"
+    rate_limit_qps: int = 1000
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    listen: str = "127.0.0.1:8080"
+    mode: str = "regular"
+    intercept_tls: bool = False
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    lan_interfaces: tuple[str, ...] = ()
+    staff_networks: tuple[str, ...] = ()
+    dns_bypass_listen: str = "127.0.0.1:5354"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen: str = "127.0.0.1:8000"
+    public_url: str = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    access_log_days: int = 90
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; `path` is the file it came from (None: defaults only)."""
+
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    dns: DnsConfig = field(default_factory=DnsConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    path: Path | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Where spool files and other state live: beside a SQLite database, else ./var."""
+        url = self.database.url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            return Path(url.removeprefix("sqlite:///")).parent
+        return Path("var")
+
+
+SECTIONS: dict[str, type] = {
+    "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
+    "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig,
+}
+CHOICES = {
+    ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
+    ("proxy", "mode"): ("regular", "transparent"),
+}
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the file named by `path`, or by $SCHOOLGATE_CONFIG, or use the defaults; then check it."""
+    chosen = path if path is not None else os.environ.get(ENV_CONFIG) or None
+    raw: dict[str, Any] = {}
+    where = "the defaults"
+    file_path = None
+    if chosen is not None:
+        file_path = Path(chosen)
+        where = str(file_path)
+        try:
+            raw = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: configuration file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: cannot read the configuration file ({exc})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{name}]; known sections: {', '.join(SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: '{name}' must be a [section] table")
+        sections[name] = _section(where, name, SECTIONS[name], value)
+    env_url = os.environ.get(ENV_DATABASE)
+    if env_url:
+        sections["database"] = DatabaseConfig(url=_check_value(f"${ENV_DATABASE}", "database", "url", env_url))
+    return Config(**sections, path=file_path)
+
+
+def _section(where: str, section: str, cls: type, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{section}.{key}'; known keys in [{section}]: "
+                              f"{', '.join(known)}")
+        checked[key] = _check_type(where, section, key, value, known[key].default)
+        checked[key] = _check_value(where, section, key, checked[key])
+    return cls(**checked)
+
+
+def _check_type(where: str, section: str, key: str, value: Any, default: Any) -> Any:
+    name = f"{section}.{key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: '{name}' must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: '{name}' must be a whole number, not {value!r}")
+        if value < 0:
+            raise ConfigError(f"{where}: '{name}' must not be negative ({value})")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: '{name}' must be a list of strings, not {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: '{name}' must be a string, not {value!r}")
+    return value
+
+
+def _check_value(where: str, section: str, key: str, value: Any) -> Any:
+    name = f"{section}.{key}"
+    choices = CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, not {value!r}")
+    if name in ("network.block_page_ipv4", "network.block_page_ipv6"):
+        version = 4 if key.endswith("ipv4") else 6
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(f"{where}: '{name}' is not an IP address: {value!r}") from None
+        if address.version != version:
+            raise ConfigError(f"{where}: '{name}' must be an IPv{version} address, not {value!r}")
+    if name in ("network.client_networks", "gateway.staff_networks"):
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(f"{where}: '{name}' holds {item!r}, which is not a network "
+                                  "such as 10.0.0.0/8") from None
+    if name in ("dns.listen", "dns.upstreams", "proxy.listen", "web.listen", "gateway.dns_bypass_listen"):
+        for item in (value,) if isinstance(value, str) else value:
+            try:
+                parse_hostport(item, default_port=53 if key == "upstreams" else None)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: '{name}' holds {item!r}: {exc}") from None
+    if name == "web.public_url":
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: '{name}' must be an http:// or https:// URL, not {value!r}")
+    if name == "database.url" and "://" not in value:
+        raise ConfigError(f"{where}: '{name}' must be a database URL such as sqlite:///var/schoolgate.db, "
+                          f"not {value!r}")
+    if name == "retention.access_log_days" and value < 1:
+        raise ConfigError(f"{where}: '{name}' must be at least 1 day")
+    return value
+
+
+def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """Parse 'host:port', '[v6]:port' or (with a default port) a bare address; raise ValueError."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end == -1:
+            raise ValueError("unclosed '[' in address")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected ':port' after ']'")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif text.count(":") > 1:
+        host = text  # a bare IPv6 address
+    if not port_text:
+        if default_port is None:
+            raise ValueError("expected ADDRESS:PORT, e.g. 127.0.0.1:5353")
+        port = default_port
+    else:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address") from None
+    return host, port

@@ -1,0 +1,66 @@
+"""What every command needs: the configuration and the database, opened once, with clear errors."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import click
+from sqlalchemy import inspect
+
+from deploy.config import Config, ConfigError, load_config
+from rules.db import Database
+
+
+class CommandError(click.ClickException):
+    """An error the operator can act on: printed as one line, exit status 1, no traceback."""
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"schoolgate: error: {self.format_message()}", err=True)
+
+
+@dataclass
+class AppContext:
+    config_path: str | None
+    _config: Config | None = field(default=None, init=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise CommandError(f"bad configuration: {exc}") from None
+        return self._config
+
+    @cached_property
+    def database(self) -> Database:
+        try:
+            return Database(self.config.database.url)
+        except Exception as exc:
+            raise CommandError(f"cannot open the database {self.config.database.url}: {exc}") from None
+
+    def ready_database(self) -> Database:
+        """The database, checked to be initialised (else a message that says to run init)."""
+        db = self.database
+        try:
+            with db.engine.connect() as conn:
+                present = inspect(conn).has_table("policy_state")
+        except Exception as exc:
+            first = str(exc).splitlines()[0]
+            raise CommandError(f"cannot reach the database {self.config.database.url}: {first}") from None
+        if not present:
+            raise CommandError("the database is not initialised: run `schoolgate init` first")
+        return db
+
+    @property
+    def actor(self) -> str:
+        try:
+            user = getpass.getuser()
+        except Exception:
+            user = "unknown"
+        return f"cli:{user}"
+
+
+pass_app = click.make_pass_decorator(AppContext)

@@ -1,0 +1,109 @@
+"""What `decide()` returns, designed first: an action, a documented reason, and the rule behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What the enforcer does: answer normally, block (block page), or enforce a ban (ban page)."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+    BAN = "ban"
+
+
+class Reason(StrEnum):
+    """Why, in precedence order (DESIGN.md): the first that applies wins.
+
+    - BANNED: the device, or the person it is assigned to, has an active ban.
+    - BAN_ALLOWLIST: banned, but the host is on the short list a banned device may still reach.
+    - LOCKED_CATEGORY: the host is in a locked category; no exception can open it.
+    - EXCEPTION: an allow rule (usually an approved access request) in scope and in date.
+    - BLOCK_RULE: a block rule made by a person (usually from an inappropriate content report).
+    - CATEGORY: the host is in a category blocked for the device's group.
+    - DEFAULT: nothing matched; allowed.
+    - ERROR: the decision failed; schoolgate fails closed and blocks.
+    """
+
+    BANNED = "banned"
+    BAN_ALLOWLIST = "ban_allowlist"
+    LOCKED_CATEGORY = "locked_category"
+    EXCEPTION = "exception"
+    BLOCK_RULE = "block_rule"
+    CATEGORY = "category"
+    DEFAULT = "default"
+    ERROR = "error"
+
+
+EXPLANATIONS = {
+    Reason.BANNED: "this device (or its user) is banned for trying to get round the filter",
+    Reason.BAN_ALLOWLIST: "banned, but this site stays open to banned devices",
+    Reason.LOCKED_CATEGORY: "the site is in a locked category that can never be unblocked",
+    Reason.EXCEPTION: "an approved exception opens this site",
+    Reason.BLOCK_RULE: "a block rule made by staff covers this site",
+    Reason.CATEGORY: "the site is in a category blocked for this group",
+    Reason.DEFAULT: "no rule matched",
+    Reason.ERROR: "the decision failed, so the site is blocked to be safe",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one host (and URL) for one client."""
+
+    action: Action
+    reason: Reason
+    category: str | None = None
+    rule: str | None = None  # human-readable: which list entry or rule matched
+    rule_id: int | None = None  # the Rule row, when a person's rule decided
+    ban_id: int | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return self.action is not Action.ALLOW
+
+    def explain(self) -> str:
+        return EXPLANATIONS[self.reason]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action.value,
+            "reason": self.reason.value,
+            "category": self.category,
+            "rule": self.rule,
+            "rule_id": self.rule_id,
+            "ban_id": self.ban_id,
+            "explanation": self.explain(),
+        }
+
+
+FAIL_CLOSED = Decision(Action.BLOCK, Reason.ERROR, rule="error in the decision")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A registered device, as the enforcers see it."""
+
+    id: int
+    name: str
+    group: str
+    mac: str | None = None
+    person: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking: the address, the device when known, and the group whose policy applies."""
+
+    ip: str
+    group: str
+    device: DeviceInfo | None = None
+
+    @property
+    def label(self) -> str:
+        if self.device is None:
+            return f"{self.ip} (unregistered, group {self.group})"
+        person = f", {self.device.person}" if self.device.person else ""
+        return f"{self.device.name} ({self.ip}, group {self.group}{person})"

@@ -1,0 +1,1 @@
+"""Alembic migrations for the schoolgate database (run by `schoolgate init`)."""
