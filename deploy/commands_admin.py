@@ -27,7 +27,7 @@ def users() -> None:
               help="A role (repeat for several).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 @pass_app
-def users_add(app, email: str, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:  # type: ignore[no-untyped-def]
+def users_add(app, email: str, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:
     """Create an account (never prints the password)."""
     db = app.ready_database()
     password = None
@@ -56,7 +56,7 @@ def devices() -> None:
 @click.option("--group", required=True, help="pupils, staff, guests or another group.")
 @click.option("--person", help="The person it is assigned to (a ban follows the person).")
 @pass_app
-def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: str | None) -> None:  # type: ignore[no-untyped-def]
+def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: str | None) -> None:
     """Register a device, or update the one with this MAC or address."""
     db = app.ready_database()
     try:
@@ -71,7 +71,7 @@ def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: st
 @devices.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
-def devices_list(app, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def devices_list(app, as_json: bool) -> None:
     """The registry, with last-seen address and group."""
     db = app.ready_database()
     with db.session(read_only=True) as session:
@@ -97,7 +97,7 @@ def bans() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include lifted and expired bans.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
-def bans_list(app, show_all: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def bans_list(app, show_all: bool, as_json: bool) -> None:
     """Current bans: device, person, since, state, evidence."""
     db = app.ready_database()
     with db.session(read_only=True) as session:

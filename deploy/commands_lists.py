@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,15 +26,16 @@ def lists() -> None:
 @click.option("--locked/--not-locked", default=None,
               help="Mark the category locked (no exception can open it), e.g. for a child-abuse list.")
 @pass_app
-def import_command(app, file: Path, category: str, fmt: str, locked: bool | None) -> None:  # type: ignore[no-untyped-def]
+def import_command(app, file: Path, category: str, fmt: str, locked: bool | None) -> None:
     """Import FILE into a category; re-importing the same file replaces what it brought before."""
     db = app.ready_database()
     if not category.strip() or len(category) > 64:
         raise CommandError("--category must be a name of 1 to 64 characters")
     size = sum(p.stat().st_size for p in file.rglob("*") if p.is_file()) if file.is_dir() else file.stat().st_size
     try:
-        with click.progressbar(length=max(size, 1), label=f"Reading {file.name}", file=click.get_text_stream("stderr"),
-                               show_percent=True, show_eta=True) as bar:
+        bar: Any
+        with click.progressbar(length=max(size, 1), label=f"Reading {file.name}",
+                               file=sys.stderr, show_percent=True, show_eta=True) as bar:
             result = import_list(db, file, category.strip(), fmt, on_progress=bar.update, locked=locked)
     except ListFileError as exc:
         raise CommandError(str(exc)) from None

@@ -29,7 +29,7 @@ from rules.users import UserError, create_user
 @click.option("--password-stdin", is_flag=True,
               help="Read the two passwords (headteacher, then ICT technician) from standard input, a line each.")
 @pass_app
-def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:  # type: ignore[no-untyped-def]
+def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
     db = app.database
     before = None
@@ -39,7 +39,8 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
     except Exception as exc:
         raise CommandError(f"cannot create or upgrade the database {db.url}: {str(exc).splitlines()[0]}") from None
     after = schema.current_revision(db)
-    click.echo(f"database {db.url}: " + (f"schema {after}" if before == after else f"schema {before or 'empty'} -> {after}"))
+    change = f"schema {after}" if before == after else f"schema {before or 'empty'} -> {after}"
+    click.echo(f"database {db.url}: {change}")
     for line in schema.seed(db):
         click.echo(f"added {line}")
     with db.session() as session:
@@ -79,7 +80,7 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
 @click.option("--at", "at_text", metavar="ISO-TIME", help="Decide as at this time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
-def check(app, host, client_ip, url, at_text, as_json) -> None:  # type: ignore[no-untyped-def]
+def check(app, host, client_ip, url, at_text, as_json) -> None:
     """The decision for HOST and the rule behind it, explained."""
     try:
         name = host if is_ip_address(host) else normalize_host(host)
@@ -109,7 +110,7 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:  # type: ignore[
 @click.option("--limit", default=1000, show_default=True, help="At most this many events (newest last).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
-def logs(app, client_ip, since_text, limit, as_json) -> None:  # type: ignore[no-untyped-def]
+def logs(app, client_ip, since_text, limit, as_json) -> None:
     """The access log: what each device asked for and what was decided."""
     db = app.ready_database()
     query = select(AccessEvent).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)

@@ -11,7 +11,7 @@ from deploy.supervisor import SERVICES, Supervisor
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(sorted(SERVICES)), help="Run only these services.")
 @pass_app
-def run(app, only: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def run(app, only: tuple[str, ...]) -> None:
     """Everything on one machine: each service in its own process, restarted if it dies; Ctrl-C stops all."""
     config = app.config
     app.ready_database()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -87,7 +88,7 @@ class Compiler:
 
 
 def _masks(session: Session, categories: list[Category], bit_of: dict[int, int],
-           groups: dict[int, Group]) -> dict[str, object]:
+           groups: dict[int, Group]) -> dict[str, Any]:
     everyone = 0
     locked = 0
     per_group: dict[str, int] = {g.name: 0 for g in groups.values()}
@@ -111,7 +112,7 @@ def _masks(session: Session, categories: list[Category], bit_of: dict[int, int],
     }
 
 
-def _rules(session: Session, categories: list[Category], groups: dict[int, Group]) -> dict[str, object]:
+def _rules(session: Session, categories: list[Category], groups: dict[int, Group]) -> dict[str, Any]:
     category_by_id = {c.id: c for c in categories}
     schedules = {s.id: WeeklyHours.parse(s.days, s.start_time, s.end_time) for s in session.scalars(select(Schedule))}
     now = datetime.now(UTC)
@@ -134,10 +135,11 @@ def _rules(session: Session, categories: list[Category], groups: dict[int, Group
         by_domain[row.domain].append(rule)
         if row.device_id is not None:
             device_specific.add(row.device_id)
-    return {"rules_by_domain": {k: tuple(v) for k, v in by_domain.items()}, "device_specific": frozenset(device_specific)}
+    return {"rules_by_domain": {k: tuple(v) for k, v in by_domain.items()},
+            "device_specific": frozenset(device_specific)}
 
 
-def _devices(session: Session, groups: dict[int, Group]) -> dict[str, object]:
+def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
     default = next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
     infos: dict[int, DeviceInfo] = {}
     by_mac: dict[str, DeviceInfo] = {}
@@ -152,7 +154,7 @@ def _devices(session: Session, groups: dict[int, Group]) -> dict[str, object]:
     return {"devices_by_ip": by_ip, "devices_by_mac": by_mac}
 
 
-def _bans(session: Session) -> dict[str, object]:
+def _bans(session: Session) -> dict[str, Any]:
     now = datetime.now(UTC)
     supervised: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for sess in session.scalars(select(SupervisedSession).where(SupervisedSession.ends_at > now)):

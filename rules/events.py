@@ -124,7 +124,7 @@ class EventWriter:
     def _write(self, batch: Sequence[Event]) -> bool:
         try:
             with self.db.engine.begin() as conn:
-                conn.exec_driver_sql(self._sql, self._rows(batch))  # type: ignore[arg-type]
+                conn.exec_driver_sql(self._sql, self._rows(batch))
         except Exception as exc:
             self.stats.failures += 1
             log.warning("cannot write %d access events (%s); spooling to disk", len(batch),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from rules.db import Database, bump_policy_version
@@ -80,17 +80,18 @@ def replace_source_entries(session: Session, category: Category, source_name: st
     else:
         session.execute(delete(ListEntry).where(ListEntry.source_id == source.id))
     connection = session.connection()
-    table = ListEntry.__table__
+    # Core insert: one executemany, not one ORM object a row.
+    insert_rows = insert(ListEntry)
     count = 0
     chunk: list[dict[str, object]] = []
     for domain in dict.fromkeys(domains):
         chunk.append({"category_id": category.id, "source_id": source.id, "domain": domain})
         if len(chunk) >= INSERT_CHUNK:
-            connection.execute(table.insert(), chunk)
+            connection.execute(insert_rows, chunk)
             count += len(chunk)
             chunk = []
     if chunk:
-        connection.execute(table.insert(), chunk)
+        connection.execute(insert_rows, chunk)
         count += len(chunk)
     source.location = location
     source.format = fmt

@@ -1,0 +1,26 @@
+"""Which client addresses schoolgate serves (`[network] client_networks`): never an open resolver or proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from functools import lru_cache
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ClientNetworks:
+    """A set of networks with a cached membership test (a school has a few hundred addresses)."""
+
+    def __init__(self, networks: Iterable[str]) -> None:
+        self.networks: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+        self.contains = lru_cache(maxsize=65536)(self._contains)
+
+    def _contains(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks if network.version == address.version)

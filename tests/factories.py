@@ -1,0 +1,86 @@
+"""Named factories for tests: a snapshot, a client, a device, a rule, without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from rules.decision import Client, DeviceInfo
+from rules.matcher import DomainTable
+from rules.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, person_key
+
+GROUPS = ("pupils", "staff", "guests")
+
+
+def tdevice(id: int = 1, name: str = "Class 3 iPad 07", group: str = "pupils", mac: str | None = None,
+            person: str | None = None) -> DeviceInfo:
+    return DeviceInfo(id=id, name=name, group=group, mac=mac, person=person)
+
+
+def tclient(ip: str = "10.0.0.7", group: str = "pupils", device: DeviceInfo | None = None) -> Client:
+    if device is not None:
+        return Client(ip=ip, group=device.group, device=device)
+    return Client(ip=ip, group=group)
+
+
+def trule(id: int, action: str, domain: str, **kw: object) -> CompiledRule:
+    return CompiledRule(id=id, action=action, domain=domain, **kw)  # type: ignore[arg-type]
+
+
+def tsnapshot(
+    blocked: Iterable[str] = (),
+    categories: Mapping[str, Iterable[str]] | None = None,
+    locked: Iterable[str] = (),
+    group_only: Mapping[str, Iterable[str]] | None = None,
+    rules: Iterable[CompiledRule] = (),
+    devices: Iterable[tuple[str, DeviceInfo]] = (),
+    bans: Iterable[CompiledBan] = (),
+    ban_allowlist: Iterable[str] = (),
+    version: int = 1,
+) -> PolicySnapshot:
+    """A snapshot with `blocked` in category "blocked" (for everyone), plus any named `categories`.
+
+    `locked` names categories that are locked; `group_only` maps a category to the groups it is
+    blocked for (it is then not blocked for everyone).
+    """
+    cats: dict[str, list[str]] = {"blocked": list(blocked)}
+    for name, domains in (categories or {}).items():
+        cats[name] = list(domains)
+    locked_names = set(locked)
+    order = sorted(cats, key=lambda n: (n not in locked_names, n))
+    bit = {name: i for i, name in enumerate(order)}
+    pairs = [(d, 1 << bit[name]) for name in order for d in cats[name]]
+    table = DomainTable.build(pairs, len(pairs))
+    group_only = {k: set(v) for k, v in (group_only or {}).items()}
+    everyone = sum(1 << bit[n] for n in order if n not in group_only or n in locked_names)
+    masks = {g: everyone | sum(1 << bit[n] for n, gs in group_only.items() if g in gs) for g in GROUPS}
+    by_domain: dict[str, list[CompiledRule]] = {}
+    for rule in rules:
+        by_domain.setdefault(rule.domain, []).append(rule)
+    device_list = list(devices)
+    ban_list = list(bans)
+    by_device: dict[int, list[CompiledBan]] = {}
+    by_person: dict[str, list[CompiledBan]] = {}
+    for ban in ban_list:
+        if ban.device_id is not None:
+            by_device.setdefault(ban.device_id, []).append(ban)
+        if ban.person is not None:
+            by_person.setdefault(person_key(ban.person) or "", []).append(ban)
+    return PolicySnapshot(
+        version=version, table=table, category_names=tuple(order),
+        locked_mask=sum(1 << bit[n] for n in locked_names), everyone_mask=everyone, group_masks=masks,
+        default_group="pupils", groups={g: GroupInfo(g) for g in GROUPS},
+        rules_by_domain={k: tuple(v) for k, v in by_domain.items()},
+        devices_by_ip={ip: d for ip, d in device_list},
+        devices_by_mac={d.mac: d for _, d in device_list if d.mac},
+        bans_by_device={k: tuple(v) for k, v in by_device.items()},
+        bans_by_person={k: tuple(v) for k, v in by_person.items()},
+        ban_allowlist=frozenset(ban_allowlist),
+        device_specific=frozenset({r.device_id for r in rules if r.device_id is not None} |
+                                  {b.device_id for b in ban_list if b.device_id is not None}),
+    )
+
+
+def at(text: str) -> datetime:
+    """A UTC instant from 'YYYY-MM-DDTHH:MM' (tests state times in UTC)."""
+    return datetime.fromisoformat(text + "+00:00")
