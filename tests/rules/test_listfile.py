@@ -1,0 +1,95 @@
+"""List parsers: what they take, what they skip and say why, and that junk is never fatal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.listfile import ListFileError, ParseReport, detect_format, parse_list
+
+MESSY_HOSTS = """\
+# A hosts file as found in the wild
+127.0.0.1 localhost
+127.0.0.1\tlocalhost.localdomain
+::1 localhost ip6-localhost ip6-loopback
+255.255.255.255 broadcasthost
+0.0.0.0 0.0.0.0
+0.0.0.0 ads.example.com tracker.example.org # two names on a line
+0.0.0.0 WWW.Evil.Example.
+0.0.0.0
+this is not a hosts line
+0.0.0.0 bad..name
+0.0.0.0 com
+0.0.0.0 bücher.example
+\xff\xfe garbage bytes
+0.0.0.0 ads.example.com
+"""
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_messy_hosts_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "messy.hosts", MESSY_HOSTS)
+    report = ParseReport()
+    found = list(parse_list(path, "auto", report))
+    assert detect_format(path) == "hosts"
+    assert found == ["ads.example.com", "tracker.example.org", "www.evil.example", "xn--bcher-kva.example",
+                     "ads.example.com"]
+    assert "localhost" not in found and "broadcasthost" not in found
+    assert report.skipped["reserved local name (localhost and the like) never blocked"] >= 5
+    assert report.skipped["not a valid host name"] == 1
+    assert report.skipped["a single label (a top-level domain or a local name) is never listed"] == 1
+    assert report.skipped["address without a name"] == 1
+    assert sum(report.skipped.values()) == report.skipped_total
+    assert all(len(v) <= 3 for v in report.examples.values())
+
+
+def test_adblock(tmp_path: Path) -> None:
+    path = write(tmp_path, "list.txt", "! Title: test\n[Adblock Plus 2.0]\n||facebook.com^\n|fbcdn-a.akamaihd.net^\n"
+                                       "@@||good.example^\n||ads.example^$third-party\n||x.example^$important\n"
+                                       "/banner/*\n||p16-tiktok-*.ibyteimg.com^\n||MIXED.Example^\n")
+    report = ParseReport()
+    assert detect_format(path) == "adblock"
+    assert list(parse_list(path, "auto", report)) == ["facebook.com", "fbcdn-a.akamaihd.net", "x.example",
+                                                      "mixed.example"]
+    assert report.skipped_total == 4
+
+
+def test_plain_domains(tmp_path: Path) -> None:
+    path = write(tmp_path, "plain.txt", "# comment\nfacebook.com\n*.tiktok.com\n\n  instagram.com  # inline\n"
+                                        "two words\n10.0.0.1\n")
+    report = ParseReport()
+    assert list(parse_list(path, "auto", report)) == ["facebook.com", "tiktok.com", "instagram.com"]
+    assert report.skipped_total == 2
+
+
+def test_ut1_folder(tmp_path: Path) -> None:
+    (tmp_path / "blacklists" / "gambling").mkdir(parents=True)
+    (tmp_path / "blacklists" / "gambling" / "domains").write_text("bet.example\ncasino.example\n")
+    report = ParseReport()
+    assert list(parse_list(tmp_path / "blacklists", "auto", report, category="gambling")) == [
+        "bet.example", "casino.example"]
+    assert list(parse_list(tmp_path / "blacklists" / "gambling", "ut1", ParseReport())) == [
+        "bet.example", "casino.example"]
+    with pytest.raises(ListFileError, match="not a UT1 category"):
+        list(parse_list(tmp_path / "blacklists", "ut1", ParseReport(), category="nope"))
+
+
+def test_binary_junk_is_counted_not_fatal(tmp_path: Path) -> None:
+    path = write(tmp_path, "junk.bin", bytes(range(256)) * 20 + b"\nok.example\n")
+    report = ParseReport()
+    assert "ok.example" in list(parse_list(path, "domains", report))
+    assert report.skipped_total >= 1
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ListFileError, match="cannot read"):
+        list(parse_list(tmp_path / "nope.txt", "domains", ParseReport()))
