@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 import idna
 
@@ -17,6 +18,9 @@ MAX_LABEL_LENGTH = 63
 # Letters, digits, hyphen and underscore (underscore appears in real names such as _dmarc or
 # SRV owners, and in some CDN host names); labels never empty.
 _ASCII_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$")
+
+
+_DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
 class InvalidHost(ValueError):
@@ -50,8 +54,19 @@ def normalize_host(raw: str) -> str:
 
 
 def is_ip_address(text: str) -> bool:
-    """Say whether `text` is a literal IPv4 or IPv6 address (brackets allowed for IPv6)."""
+    """Say whether `text` is a literal IPv4 or IPv6 address (brackets allowed for IPv6).
+
+    Names are rejected by a regex before `ipaddress` is asked: list imports call this for every line.
+    """
     candidate = text.strip("[]")
+    if ":" not in candidate and not _DOTTED_QUAD.match(candidate):
+        return False
+    return _parses_as_ip(candidate)
+
+
+@lru_cache(maxsize=4096)
+def _parses_as_ip(candidate: str) -> bool:
+    """Cached: a hosts file repeats one or two addresses (0.0.0.0, 127.0.0.1) on every line."""
     try:
         ipaddress.ip_address(candidate)
     except ValueError:

@@ -14,7 +14,7 @@ n^2 / 2^65 (3e-8 for a million names); that is accepted.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 _EMPTY = 0
 
@@ -27,7 +27,7 @@ def _key(name: str) -> int:
 class DomainTable:
     """An immutable set of domains, each with an integer tag, matched by whole-label suffix."""
 
-    __slots__ = ("_keys", "_tags", "_mask", "_count")
+    __slots__ = ("_keys", "_tags", "_mask", "_count", "_filter", "_filter_mask")
 
     def __init__(self, capacity: int = 0) -> None:
         size = 8
@@ -37,6 +37,14 @@ class DomainTable:
         self._keys = array("q", bytes(8 * size))
         self._tags = array("Q", bytes(8 * size))
         self._count = 0
+        # A one-hash Bloom filter of every entry's last two labels (16 bits an entry, about 6% false
+        # positives when full): any listed parent of a host shares the host's last two labels, so a host
+        # whose last two labels miss the filter cannot match, and most names are answered by one probe.
+        bits = 1 << 16
+        while bits < capacity * 16:
+            bits <<= 1
+        self._filter = bytearray(bits >> 3)
+        self._filter_mask = bits - 1
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, int]], capacity: int) -> DomainTable:
@@ -53,6 +61,8 @@ class DomainTable:
     def _add(self, name: str, tag: int) -> None:
         if self._count * 2 >= self._mask + 1:
             raise OverflowError("DomainTable is full: build it with a larger capacity")
+        h = hash(_last_two_labels(name)) & self._filter_mask
+        self._filter[h >> 3] |= 1 << (h & 7)
         key = _key(name)
         keys, mask = self._keys, self._mask
         slot = key & mask
@@ -91,12 +101,19 @@ class DomainTable:
         top-level domain, so the last label alone is not probed. The probe loop is written out here
         rather than calling `get`, because this is the hot path of every DNS answer.
         """
+        last = host.rfind(".")
+        if last == -1:
+            return 0, None
+        cut = host.rfind(".", 0, last)
+        h = hash(host[cut + 1 :] if cut != -1 else host) & self._filter_mask
+        if not self._filter[h >> 3] >> (h & 7) & 1:
+            return 0, None
         keys, tags_of, mask = self._keys, self._tags, self._mask
         tags = 0
         listed: str | None = None
-        name = host
-        dot = host.find(".")
-        while dot != -1:
+        position = 0
+        for label in host.split(".")[:-1]:
+            name = host[position:] if position else host
             key = hash(name) or 1
             slot = key & mask
             found = keys[slot]
@@ -108,19 +125,14 @@ class DomainTable:
                     break
                 slot = (slot + 1) & mask
                 found = keys[slot]
-            name = host[dot + 1 :]
-            dot = host.find(".", dot + 1)
+            position += len(label) + 1
         return tags, listed
 
     def nbytes(self) -> int:
         """Memory held by the table's arrays, for the operator's status and the benchmark."""
-        return self._keys.itemsize * len(self._keys) + self._tags.itemsize * len(self._tags)
+        return self._keys.itemsize * len(self._keys) + self._tags.itemsize * len(self._tags) + len(self._filter)
 
 
-def iter_parents(host: str) -> Iterator[str]:
-    """Yield `host` and each parent name by whole labels."""
-    yield host
-    start = host.find(".")
-    while start != -1:
-        yield host[start + 1 :]
-        start = host.find(".", start + 1)
+def _last_two_labels(name: str) -> str:
+    cut = name.rfind(".", 0, name.rfind("."))
+    return name[cut + 1 :] if cut != -1 else name

@@ -176,7 +176,7 @@ def test_identify_prefers_mac_over_address() -> None:
 
 def test_an_error_in_the_decision_blocks() -> None:
     broken = tsnapshot(blocked=["x.example"])
-    broken.group_masks = None  # type: ignore[assignment]  # corrupt it: the lookup raises
+    broken.table = None  # type: ignore[assignment]  # corrupt it: the lookup raises
     decision = decide(broken, PUPIL, "box.com", at=NOON)
     assert (decision.action, decision.reason) == (Action.BLOCK, Reason.ERROR)
 
