@@ -1,0 +1,127 @@
+"""The circumvention detector: signals in, a verdict out when a device's score passes its group's threshold.
+
+The policy says that attempts to get round the firewall lead to a ban. A ban on a child must rest on
+evidence a headteacher can read, and what a browser or phone does by itself must never ban anyone, so:
+
+- each kind of signal has a weight (`WEIGHTS`); a weight of 0 means "recorded, never scored";
+- a signal counts once per (kind, host) within the window, so a browser retrying one name fifty times
+  is one signal, not fifty;
+- names that devices look up on their own (`AUTOMATIC_NAMES`: Firefox's DoH canary, iCloud Private
+  Relay, browsers' built-in secure-DNS endpoints) never score;
+- visiting a blocked site is not circumvention and is not a signal at all.
+
+The detector is pure: it keeps a sliding window per device in memory and returns a `Verdict`; the
+watcher (`rules.watch`) reads events from the database, feeds them in and writes bans or alerts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from rules.domain import parent_domains
+
+# What each signal kind is worth. Chosen so that one deliberate act (DNS-over-HTTPS through the proxy,
+# domain fronting) or several distinct attempts (three VPN or proxy sites) pass the default threshold,
+# and no single automatic event can.
+WEIGHTS: Mapping[str, int] = {
+    "circumvention_site": 3,   # a name in the circumvention category (VPN, web proxy, DoH resolver, Tor)
+    "doh": 10,                 # a DNS-over-HTTPS request seen by the proxy (application/dns-message, /dns-query)
+    "sni_mismatch": 6,         # an HTTPS request whose Host differs from its SNI: domain fronting
+    "bare_ip_https": 2,        # HTTPS (CONNECT or TLS) straight to an IP address, no name
+    "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
+    "dns_other_resolver": 2,   # DNS sent to a resolver other than the gateway (redirected and answered)
+    "dot": 2,                  # DNS over TLS / QUIC (port 853) attempts, reported by the gateway firewall
+    "ech": 0,                  # Encrypted Client Hello: browsers now use it by themselves; recorded only
+    "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
+}
+DEFAULT_THRESHOLD = 10
+DEFAULT_WINDOW_SECONDS = 15 * 60
+
+# Names that devices and browsers ask for on their own. A query for one is never evidence.
+AUTOMATIC_NAMES = frozenset({
+    "use-application-dns.net",          # Firefox's canary: asks whether the network allows its DoH
+    "mask.icloud.com", "mask-h2.icloud.com", "mask-api.icloud.com", "mask-canary.icloud.com",  # iCloud Private Relay
+    "mozilla.cloudflare-dns.com",       # Firefox's built-in DoH endpoint, probed by the browser itself
+    "chrome.cloudflare-dns.com",        # Chrome's secure-DNS auto-upgrade endpoints
+    "dns.google", "dns.google.com",
+    "doh.dns.apple.com",                # Apple's own encrypted DNS used by system services
+    "resolver.arpa",                    # RFC 9462 discovery of designated resolvers
+    "firefox.dns.nextdns.io",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One piece of evidence, as read from an access event or reported by the gateway."""
+
+    ts: float
+    device_key: str          # "device:<id>" for a registered device, else "ip:<address>"
+    kind: str
+    host: str | None = None
+    client_ip: str | None = None
+    source: str = "dns"
+    event_id: int | None = None
+
+    def as_evidence(self) -> dict[str, object]:
+        return {"ts": self.ts, "kind": self.kind, "host": self.host, "client_ip": self.client_ip,
+                "source": self.source, "event_id": self.event_id, "weight": WEIGHTS.get(self.kind, 0)}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A device's score passed its threshold: the evidence that did it, for the ban or the alert."""
+
+    device_key: str
+    score: int
+    threshold: int
+    evidence: tuple[Signal, ...]
+
+    def summary(self) -> str:
+        kinds: dict[str, int] = {}
+        for signal in self.evidence:
+            kinds[signal.kind] = kinds.get(signal.kind, 0) + 1
+        parts = ", ".join(f"{count} x {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
+        return f"score {self.score} of {self.threshold} in the window: {parts}"
+
+
+def is_automatic(host: str | None) -> bool:
+    """Say whether a name is one that devices ask for on their own (or a name under one)."""
+    return host is not None and any(name in AUTOMATIC_NAMES for name in parent_domains(host))
+
+
+@dataclass
+class Detector:
+    """Sliding windows of scored signals per device."""
+
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
+    weights: Mapping[str, int] = field(default_factory=lambda: dict(WEIGHTS))
+    _windows: dict[str, deque[Signal]] = field(default_factory=dict)
+
+    def observe(self, signal: Signal, threshold: int = DEFAULT_THRESHOLD) -> Verdict | None:
+        """Add a signal; return a verdict the first time the device's score reaches `threshold`."""
+        weight = self.weights.get(signal.kind, 0)
+        if weight <= 0 or (signal.kind in ("circumvention_site", "dns_other_resolver") and is_automatic(signal.host)):
+            return None
+        window = self._windows.setdefault(signal.device_key, deque())
+        horizon = signal.ts - self.window_seconds
+        while window and window[0].ts < horizon:
+            window.popleft()
+        if any(s.kind == signal.kind and s.host == signal.host for s in window):
+            return None  # the same thing again within the window: one signal, not many
+        window.append(signal)
+        score = sum(self.weights.get(s.kind, 0) for s in window)
+        if score >= threshold:
+            verdict = Verdict(signal.device_key, score, threshold, tuple(window))
+            window.clear()  # a verdict starts the count again (a ban is written once)
+            return verdict
+        return None
+
+    def score(self, device_key: str, now: float) -> int:
+        window = self._windows.get(device_key, deque())
+        return sum(self.weights.get(s.kind, 0) for s in window if s.ts >= now - self.window_seconds)
+
+    def forget(self, device_keys: Iterable[str]) -> None:
+        for key in device_keys:
+            self._windows.pop(key, None)
