@@ -88,7 +88,7 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
     except (InvalidHost, DeviceError) as exc:
         raise CommandError(f"invalid host: {exc}" if isinstance(exc, InvalidHost) else str(exc)) from None
     at = _parse_time(at_text) if at_text else datetime.now(UTC)
-    snapshot = Compiler(app.ready_database()).compile()
+    snapshot = Compiler(app.ready_database(), app.config.ban_allowlist).compile()
     client = snapshot.identify(ip)
     decision = decide(snapshot, client, name, url, at)
     if as_json:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rules.domain import InvalidHost, normalize_host
+
 ENV_CONFIG = "SCHOOLGATE_CONFIG"
 ENV_DATABASE = "SCHOOLGATE_DATABASE_URL"
 
@@ -71,6 +73,16 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class BansConfig:
+    """The circumvention detector and what a banned device may still reach (not in DESIGN.md's first list:
+    issue 6 asks for the allowlist to be configurable)."""
+
+    allowlist: tuple[str, ...] = ()  # e.g. the learning platform; the admin web's own host is always added
+    threshold: int = 10
+    window_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from (None: defaults only)."""
 
@@ -81,7 +93,17 @@ class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    bans: BansConfig = field(default_factory=BansConfig)
     path: Path | None = None
+
+    @property
+    def ban_allowlist(self) -> tuple[str, ...]:
+        """Names a banned device may still reach: the configured list and the admin web's own host."""
+        names = [normalize_host(n) for n in self.bans.allowlist]
+        host = urlsplit(self.web.public_url).hostname
+        if host:
+            names.append(host.lower())
+        return tuple(dict.fromkeys(names))
 
     @property
     def state_dir(self) -> Path:
@@ -94,7 +116,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
-    "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig,
+    "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig, "bans": BansConfig,
 }
 CHOICES = {
     ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
@@ -200,6 +222,14 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
                           f"not {value!r}")
     if name == "retention.access_log_days" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
+    if name in ("bans.threshold", "bans.window_minutes") and value < 1:
+        raise ConfigError(f"{where}: '{name}' must be at least 1")
+    if name == "bans.allowlist":
+        for item in value:
+            try:
+                normalize_host(item)
+            except InvalidHost as exc:
+                raise ConfigError(f"{where}: '{name}' holds {item!r}: {exc}") from None
     return value
 
 

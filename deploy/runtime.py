@@ -37,6 +37,6 @@ class EnforcerRuntime:
 def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> EnforcerRuntime:
     """Wire the shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
     db = Database(config.database.url)
-    store = SnapshotStore(db, poll_seconds=poll_seconds)
+    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
     writer = EventWriter(db, config.state_dir / "spool" / name)
     return EnforcerRuntime(config, db, store, writer, ClientNetworks(config.network.client_networks))

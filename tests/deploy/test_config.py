@@ -98,3 +98,12 @@ def test_bad_configuration_names_the_key_and_the_file(tmp_path: Path, body: str,
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_ban_allowlist_adds_the_admin_web(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[bans]\nallowlist = ["Learning.School.Example."]\n[web]\npublic_url = "https://filter.school.example/"\n')
+    assert load_config(path).ban_allowlist == ("learning.school.example", "filter.school.example")
+    path.write_text('[bans]\nallowlist = ["not a name"]\n')
+    with pytest.raises(ConfigError, match="'bans.allowlist' holds 'not a name'"):
+        load_config(path)
