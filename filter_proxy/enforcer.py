@@ -1,0 +1,84 @@
+"""`Enforcer`: identify -> `rules.decide()` -> record, shared by every decision hook.
+
+It holds no policy of its own. It reads `store.current()` once per call, so a new policy version
+is in force for the next connection without a restart. Any exception on the way (identifying the
+device, normalising the host, deciding) ends in `FAIL_CLOSED` and a logged alert: mitmproxy would
+log an exception escaping a hook and let the flow go on, which would be a pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rules.decide import decide
+from rules.decision import FAIL_CLOSED, Client, Decision
+from rules.domain import InvalidHost, is_ip_address, normalize_host
+from rules.events import Event
+from rules.policy_store import SnapshotStore
+
+log = logging.getLogger("schoolgate.proxy")
+SOURCE = "proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decision with the client and normal-form host it was made for (client None: identification failed)."""
+
+    decision: Decision
+    client: Client | None
+    host: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.decision.blocked
+
+
+def host_form(raw: str) -> str:
+    """The host in the form the rules compare: an IP literal without brackets, else `normalize_host`."""
+    if is_ip_address(raw):
+        return raw.strip("[]").lower()
+    return normalize_host(raw)
+
+
+class Enforcer:
+    """Decides for one host (and URL) on behalf of a client address, and records the event."""
+
+    def __init__(self, store: SnapshotStore, record: Callable[[Event], None]) -> None:
+        self.store = store
+        self.record = record
+
+    def decide(self, ip: str, raw_host: str, url: str | None = None, *, kind: str | None = None,
+               signal: str | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
+        """Decide for `raw_host` as asked by `ip`; never raises, blocks on any error."""
+        client: Client | None = None
+        host = raw_host
+        try:
+            snapshot = self.store.current()
+            client = snapshot.identify(ip)
+            host = host_form(raw_host)
+            decision = decide(snapshot, client, host, url)
+        except InvalidHost as exc:
+            log.warning("blocking %r from %s: %s", raw_host, ip, exc)
+            decision = FAIL_CLOSED
+        except Exception:
+            log.exception("ALERT: the proxy's decision failed for %r from %s; blocking (fail closed)", raw_host, ip)
+            decision = FAIL_CLOSED
+        verdict = Verdict(decision, client, host)
+        if log_event:
+            self.note(verdict, ip, url, kind=kind, signal=signal, search_term=search_term)
+        return verdict
+
+    def note(self, verdict: Verdict, ip: str, url: str | None = None, *, kind: str | None = None,
+             signal: str | None = None, search_term: str | None = None) -> None:
+        """Record an access event for `verdict` (source proxy); a failure here is logged, never raised."""
+        try:
+            decision = verdict.decision
+            device = verdict.client.device if verdict.client is not None else None
+            self.record((time.time(), ip, device.id if device else None, device.name if device else None,
+                         device.mac if device else None, SOURCE, kind, verdict.host, url, decision.action.value,
+                         decision.category, decision.rule, decision.reason.value, search_term, signal))
+        except Exception:
+            log.exception("ALERT: cannot record a proxy access event for %r", verdict.host)

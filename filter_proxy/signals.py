@@ -1,0 +1,49 @@
+"""Signs of getting round the filter, noted on access events (`signal`) for the circumvention detector.
+
+Only detection lives here; what to do about a signal is a later issue's business (rules/), and the
+decision for the connection itself is still `rules.decide()`'s.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+from mitmproxy.tls import ClientHello
+
+from rules.domain import is_ip_address
+
+NO_SNI = "no_sni"  # a TLS ClientHello without a server name: the filter cannot see the site
+ECH = "ech"  # Encrypted Client Hello: the real server name is hidden inside
+SNI_MISMATCH = "sni_mismatch"  # TLS to one name, HTTP (or CONNECT) to another: domain fronting
+BARE_IP = "bare_ip"  # CONNECT or a request to an address, not a name: past DNS filtering
+DOH = "doh"  # DNS over HTTPS: a resolver other than the school's
+
+ECH_EXTENSION = 0xFE0D
+DNS_MESSAGE = "application/dns-message"
+
+
+def clienthello_signal(hello: ClientHello) -> str | None:
+    """ECH if the hello carries the ECH extension, else no_sni if it names no server."""
+    if any(ext_type == ECH_EXTENSION for ext_type, _ in hello.extensions):
+        return ECH
+    if not hello.sni:
+        return NO_SNI
+    return None
+
+
+def host_signal(raw_host: str) -> str | None:
+    """bare_ip when the client asked for an IP address instead of a name."""
+    return BARE_IP if is_ip_address(raw_host) else None
+
+
+def request_signal(flow: http.HTTPFlow) -> str | None:
+    """doh for DNS-over-HTTPS requests, sni_mismatch when Host differs from the TLS SNI, bare_ip for IP hosts."""
+    request = flow.request
+    if (request.path.split("?", 1)[0] == "/dns-query"
+            or DNS_MESSAGE in request.headers.get("content-type", "")
+            or DNS_MESSAGE in request.headers.get("accept", "")):
+        return DOH
+    sni = flow.client_conn.sni
+    host = request.pretty_host
+    if sni and host.rstrip(".").lower() != sni.rstrip(".").lower():
+        return SNI_MISMATCH
+    return host_signal(host)

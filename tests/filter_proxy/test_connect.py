@@ -1,0 +1,53 @@
+"""The CONNECT hook (regular mode): blocked hosts get a 403 and no tunnel."""
+
+from __future__ import annotations
+
+from tests.filter_proxy.conftest import Proxy, http_flow
+
+
+def connect_flow(host: str, port: int = 443, client_ip: str = "10.0.0.7"):  # type: ignore[no-untyped-def]
+    flow = http_flow(f"http://{host}:{port}/", client_ip=client_ip, method="CONNECT")
+    flow.request.authority = f"{host}:{port}"
+    return flow
+
+
+def test_blocked_connect_is_refused_with_403(proxy: Proxy) -> None:
+    flow = connect_flow("www.tiktok.com")
+    proxy.connect.http_connect(flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert b"category: blocked" in flow.response.content
+    assert not proxy.server_allowed(flow.client_conn)
+    event = proxy.event()
+    assert (event["qtype"], event["host"], event["action"], event["url"]) == (
+        "CONNECT", "www.tiktok.com", "block", None)
+
+
+def test_allowed_connect_opens_the_tunnel(proxy: Proxy) -> None:
+    flow = connect_flow("www.example.org")
+    proxy.connect.http_connect(flow)
+    assert flow.response is None
+    assert proxy.server_allowed(flow.client_conn)
+    assert proxy.event()["action"] == "allow"
+
+
+def test_connect_to_a_bare_ip_is_a_signal(proxy: Proxy) -> None:
+    flow = connect_flow("198.18.0.44")
+    proxy.connect.http_connect(flow)
+    assert proxy.event()["signal"] == "bare_ip"
+    assert proxy.event()["host"] == "198.18.0.44"
+
+
+def test_with_intercept_tls_the_tunnel_opens_but_never_reaches_the_server(proxy: Proxy) -> None:
+    proxy.ctx.options.update(schoolgate_intercept_tls=True)
+    flow = connect_flow("blocked.test")
+    proxy.connect.http_connect(flow)
+    assert flow.response is None  # mitmproxy answers 200; the block page is served inside TLS
+    assert not proxy.server_allowed(flow.client_conn)
+
+
+def test_an_error_in_the_connect_hook_refuses(proxy: Proxy) -> None:
+    flow = connect_flow("www.example.org")
+    flow.client_conn.peername = None  # makes the hook itself fail
+    proxy.connect.http_connect(flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert not proxy.server_allowed(flow.client_conn)
