@@ -29,13 +29,17 @@ WEIGHTS: Mapping[str, int] = {
     "circumvention_site": 3,   # a name in the circumvention category (VPN, web proxy, DoH resolver, Tor)
     "doh": 10,                 # a DNS-over-HTTPS request seen by the proxy (application/dns-message, /dns-query)
     "sni_mismatch": 6,         # an HTTPS request whose Host differs from its SNI: domain fronting
-    "bare_ip_https": 2,        # HTTPS (CONNECT or TLS) straight to an IP address, no name
+    "bare_ip": 1,              # HTTPS (CONNECT or TLS) straight to an IP address, no name
     "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
-    "dns_other_resolver": 2,   # DNS sent to a resolver other than the gateway (redirected and answered)
-    "dot": 2,                  # DNS over TLS / QUIC (port 853) attempts, reported by the gateway firewall
+    "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
+    "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, reported by the gateway firewall
     "ech": 0,                  # Encrypted Client Hello: browsers now use it by themselves; recorded only
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
 }
+# Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
+# phone probing DNS over TLS, a smart TV with a built-in resolver). Each weak kind adds at most its cap,
+# and the caps add up to less than the threshold: weak signals corroborate, they never ban on their own.
+CAPS: Mapping[str, int] = {"bare_ip": 3, "no_sni": 2, "dns_other_resolver": 2, "dot": 2}
 DEFAULT_THRESHOLD = 10
 DEFAULT_WINDOW_SECONDS = 15 * 60
 
@@ -111,7 +115,7 @@ class Detector:
         if any(s.kind == signal.kind and s.host == signal.host for s in window):
             return None  # the same thing again within the window: one signal, not many
         window.append(signal)
-        score = sum(self.weights.get(s.kind, 0) for s in window)
+        score = self._score(window)
         if score >= threshold:
             verdict = Verdict(signal.device_key, score, threshold, tuple(window))
             window.clear()  # a verdict starts the count again (a ban is written once)
@@ -120,7 +124,13 @@ class Detector:
 
     def score(self, device_key: str, now: float) -> int:
         window = self._windows.get(device_key, deque())
-        return sum(self.weights.get(s.kind, 0) for s in window if s.ts >= now - self.window_seconds)
+        return self._score([s for s in window if s.ts >= now - self.window_seconds])
+
+    def _score(self, window: Iterable[Signal]) -> int:
+        by_kind: dict[str, int] = {}
+        for signal in window:
+            by_kind[signal.kind] = by_kind.get(signal.kind, 0) + self.weights.get(signal.kind, 0)
+        return sum(min(points, CAPS.get(kind, points)) for kind, points in by_kind.items())
 
     def forget(self, device_keys: Iterable[str]) -> None:
         for key in device_keys:

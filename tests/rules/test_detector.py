@@ -60,12 +60,24 @@ def test_automatic_names_never_score(host: str) -> None:
     assert detector.score("device:1", 1100) == 0
 
 
-def test_domain_fronting_and_bare_ip_https() -> None:
+def test_domain_fronting_corroborated() -> None:
     detector = Detector()
     assert detector.observe(sig("sni_mismatch", "allowed.example", ts=1)) is None
-    assert detector.observe(sig("bare_ip_https", "198.51.100.7", ts=2)) is None
-    verdict = detector.observe(sig("bare_ip_https", "203.0.113.9", ts=3))
-    assert verdict is not None and verdict.score == 10
+    for n in range(1, 6):  # bare-address connections add at most 3
+        assert detector.observe(sig("bare_ip", f"203.0.113.{n}", ts=1 + n)) is None
+    assert detector.score("device:1", 10) == 9
+    verdict = detector.observe(sig("circumvention_site", "psiphon.ca", ts=11))
+    assert verdict is not None and verdict.score == 12
+    assert {s.kind for s in verdict.evidence} == {"sni_mismatch", "bare_ip", "circumvention_site"}
+
+
+def test_weak_signals_alone_never_ban() -> None:
+    """A video-call app reaching fifty media servers by address, a phone probing DNS over TLS, a TV's resolver."""
+    detector = Detector()
+    for n in range(50):
+        for kind in ("bare_ip", "no_sni", "dns_other_resolver", "dot"):
+            assert detector.observe(sig(kind, f"198.51.100.{n}", ts=1000 + n)) is None
+    assert detector.score("device:1", 1050) == 9
 
 
 def test_a_normal_school_day_bans_nobody() -> None:
