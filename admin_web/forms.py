@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -11,6 +14,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -21,6 +25,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from rules.users import ROLES
 from rules.weburl import BadURL, parse_web_url, parse_web_urls
+
+
+def opts(pairs: Sequence[tuple[Any, str]]) -> list[SelectChoice]:
+    """Choices for a select or radio field (WTForms 3.3 wants SelectChoice, not tuples)."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 def _web_url(form: FlaskForm, field: StringField) -> None:
@@ -56,10 +65,10 @@ class TechnicalNoteForm(FlaskForm):
 class AuthoriserForm(FlaskForm):
     """Blocked content access request form: Authoriser."""
 
-    approved = RadioField("Approved?", choices=[("yes", "Yes"), ("no", "No")], validators=[InputRequired()])
+    approved = RadioField("Approved?", choices=opts([("yes", "Yes"), ("no", "No")]), validators=[InputRequired()])
     reasons = TextAreaField("Reasons", validators=TEXT)
     scope = RadioField("Who the exception covers", default="everyone",
-                       choices=[("everyone", "Everyone"), ("group", "One group"), ("device", "One device")])
+                       choices=opts([("everyone", "Everyone"), ("group", "One group"), ("device", "One device")]))
     group_id = SelectField("Group", coerce=int, validate_choice=False, default=0)
     device_id = SelectField("Device", coerce=int, validate_choice=False, default=0)
     until = DateField("Until (the last day it is open, inclusive)", validators=[Optional()])
@@ -80,9 +89,10 @@ class ReportActionForm(FlaskForm):
     """Inappropriate content report form: To be completed by ICT technician."""
 
     outcome = RadioField("Block the site?", default="block",
-                         choices=[("block", "Block it"), ("no", "Do not block it (say why below)")])
+                         choices=opts([("block", "Block it"), ("no", "Do not block it (say why below)")]))
     kind = RadioField("What to block", default="domain",
-                      choices=[("domain", "The whole site (its domain)"), ("url", "Only addresses starting with")])
+                      choices=opts([("domain", "The whole site (its domain)"),
+                                    ("url", "Only addresses starting with")]))
     target = StringField("Address to block", validators=[Optional(), Length(max=2048)])
     category_id = SelectField("Category", coerce=int, validate_choice=False, default=0)
     action_taken = TextAreaField("Action taken", validators=TEXT)
@@ -113,8 +123,9 @@ class CategoryForm(FlaskForm):
 
 class ListImportForm(FlaskForm):
     category_id = SelectField("Category", coerce=int, validate_choice=False)
-    fmt = SelectField("Format", choices=[("auto", "Detect"), ("hosts", "hosts file"), ("adblock", "adblock (||x^)"),
-                                         ("domains", "one domain a line")], default="auto")
+    fmt = SelectField("Format", default="auto",
+                      choices=opts([("auto", "Detect"), ("hosts", "hosts file"), ("adblock", "adblock (||x^)"),
+                                    ("domains", "one domain a line")]))
     file = FileField("List file", validators=[FileRequired()])
 
 
@@ -123,7 +134,7 @@ class GroupForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     safesearch = BooleanField("SafeSearch on search engines", default=True)
     circumvention_mode = SelectField("When a device tries to get round the filter",
-                                     choices=[("ban", "Ban the device"), ("alert", "Alert only")])
+                                     choices=opts([("ban", "Ban the device"), ("alert", "Alert only")]))
 
 
 class DeviceForm(FlaskForm):
@@ -137,6 +148,6 @@ class DeviceForm(FlaskForm):
 class AccountForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
     name = StringField("Name", validators=[DataRequired(), Length(max=128)])
-    roles = SelectMultipleField("Roles", choices=[(r, r) for r in ROLES], validators=[DataRequired()])
+    roles = SelectMultipleField("Roles", choices=opts([(r, r) for r in ROLES]), validators=[DataRequired()])
     active = BooleanField("Active (may sign in)", default=True)
     password = PasswordField("New password (leave empty to keep)", validators=[Optional(), Length(min=10, max=1024)])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.utils import secure_filename
 
 from admin_web.access import database, get_or_404, roles
-from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm
+from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
 from rules.devices import DeviceError, register_device
 from rules.models import Category, Device, Group, ListEntry, ListSource
 from rules.registry import RegistryError, import_list_file, save_category, save_group
@@ -21,7 +21,7 @@ from rules.registry import RegistryError, import_list_file, save_category, save_
 bp = Blueprint("registry", __name__)
 
 
-def _group_choices(db_session: Session) -> list[tuple[int, str]]:
+def _group_choices(db_session: Session) -> list[tuple[object, str]]:
     return [(g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))]
 
 
@@ -31,12 +31,12 @@ def categories() -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         rows = list(db_session.scalars(select(Category).options(selectinload(Category.blocked_groups))
                                        .order_by(Category.name)))
-        counts = dict(db_session.execute(select(ListEntry.category_id, func.count()).group_by(ListEntry.category_id))
-                      .tuples())
+        counts = {k: n for k, n in db_session.execute(select(ListEntry.category_id, func.count())
+                                                      .group_by(ListEntry.category_id))}
         sources = list(db_session.scalars(select(ListSource).order_by(ListSource.imported_at.desc()).limit(50)))
         names = {c.id: c.name for c in rows}
         form = ListImportForm()
-        form.category_id.choices = [(c.id, c.name) for c in rows]
+        form.category_id.choices = opts([(c.id, c.name) for c in rows])
     return render_template("registry/categories.html", rows=rows, counts=counts, sources=sources, names=names,
                            form=form)
 
@@ -48,7 +48,7 @@ def category(category_id: int | None) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         existing = get_or_404(db_session, Category, category_id) if category_id else None
         form = CategoryForm(obj=existing)
-        form.group_ids.choices = _group_choices(db_session)
+        form.group_ids.choices = opts(_group_choices(db_session))
         if existing is not None and not form.is_submitted():
             form.group_ids.data = [g.id for g in existing.blocked_groups]
     if form.validate_on_submit():
@@ -95,7 +95,7 @@ def import_list() -> ResponseReturnValue:
 def groups() -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         rows = list(db_session.scalars(select(Group).order_by(Group.name)))
-        counts = dict(db_session.execute(select(Device.group_id, func.count()).group_by(Device.group_id)).tuples())
+        counts = {k: n for k, n in db_session.execute(select(Device.group_id, func.count()).group_by(Device.group_id))}
     return render_template("registry/groups.html", rows=rows, counts=counts)
 
 
@@ -137,7 +137,7 @@ def devices() -> ResponseReturnValue:
 def device_new() -> ResponseReturnValue:
     form = DeviceForm()
     with database().session(read_only=True) as db_session:
-        form.group.choices = [(name, name) for _, name in _group_choices(db_session)]
+        form.group.choices = opts([(name, name) for _, name in _group_choices(db_session)])
     if form.validate_on_submit():
         try:
             with database().session() as db_session:

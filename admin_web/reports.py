@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
-from admin_web.forms import ContentReportForm, ReportActionForm
+from admin_web.forms import ContentReportForm, ReportActionForm, opts
 from rules import reports as service
 from rules.models import Category, ContentReport
 from rules.requests import NotFound
@@ -29,9 +29,9 @@ def _load(db_session: Session, report_id: int) -> ContentReport:
 
 def _action_form(db_session: Session, first_url: str = "") -> ReportActionForm:
     form = ReportActionForm()
-    form.category_id.choices = [(0, "— choose a category —")] + [
+    form.category_id.choices = opts([(0, "— choose a category —")] + [
         (c.id, c.name + (" (locked)" if c.locked else ""))
-        for c in db_session.scalars(select(Category).order_by(Category.name))]
+        for c in db_session.scalars(select(Category).order_by(Category.name))])
     if not form.target.data:
         form.target.data = first_url
     return form

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
-from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm
+from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
 from rules import requests as service
 from rules.models import AccessRequest, Device, Group
 
@@ -25,11 +25,11 @@ def _load(db_session: Session, request_id: int) -> AccessRequest:
 
 def _authoriser_form(db_session: Session) -> AuthoriserForm:
     form = AuthoriserForm()
-    form.group_id.choices = [(0, "— choose a group —")] + [
-        (g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))]
-    form.device_id.choices = [(0, "— choose a device —")] + [
+    form.group_id.choices = opts([(0, "— choose a group —")] + [
+        (g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))])
+    form.device_id.choices = opts([(0, "— choose a device —")] + [
         (d.id, f"{d.name} ({d.last_ip or 'no address'})")
-        for d in db_session.scalars(select(Device).order_by(Device.name))]
+        for d in db_session.scalars(select(Device).order_by(Device.name))])
     return form
 
 
