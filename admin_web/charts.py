@@ -28,7 +28,7 @@ def columns(series: list[tuple[str, int]], width: int = 640, height: int = 180) 
     return bars
 
 
-def rows(items: list[tuple[str, int]], width: int = 300) -> list[Bar]:
+def rows(items: list[tuple[str, int]], width: int = 150) -> list[Bar]:
     """Horizontal bars for a top-N list, scaled to the largest value."""
     if not items:
         return []
