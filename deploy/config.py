@@ -65,6 +65,7 @@ class GatewayConfig:
 class WebConfig:
     listen: str = "127.0.0.1:8000"
     public_url: str = "http://127.0.0.1:8000"
+    session_idle_minutes: int = 30  # the admin web signs a person out after this long without a request
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
     if name == "database.url" and "://" not in value:
         raise ConfigError(f"{where}: '{name}' must be a database URL such as sqlite:///var/schoolgate.db, "
                           f"not {value!r}")
+    if name == "web.session_idle_minutes" and not 1 <= value <= 24 * 60:
+        raise ConfigError(f"{where}: '{name}' must be from 1 to 1440 minutes")
     if name == "retention.access_log_days" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
     if name in ("bans.threshold", "bans.window_minutes") and value < 1:

@@ -251,6 +251,7 @@ class AccessEvent(Base):
         Index("ix_access_events_ts", "ts"),
         Index("ix_access_events_device_ts", "device_id", "ts"),
         Index("ix_access_events_client_ts", "client_ip", "ts"),
+        Index("ix_access_events_ts_id", "ts", "id"),  # keyset pagination of the log (0003)
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -283,3 +284,66 @@ class AuditEntry(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccessRequest(Base):
+    """The policy's "Blocked content access request form": a member of staff asks, the headteacher decides.
+
+    Not policy data itself: approving one creates a `Rule` (which is), so the version bumps then.
+    """
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        Index("ix_access_requests_status", "status"),
+        Index("ix_access_requests_requester", "requester_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_name: Mapped[str] = mapped_column(String(128))  # "Staff name", as it was when filed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # "Date"
+    full_url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(253))
+    site_content: Mapped[str] = mapped_column(Text)
+    reasons_for_access: Mapped[str] = mapped_column(Text)
+    risks_and_controls: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | approved | refused
+    technical_note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reasons: Mapped[str] = mapped_column(Text, default="")  # the Authoriser's "Reasons"
+    authoriser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    authoriser_name: Mapped[str | None] = mapped_column(String(128))
+    authoriser_email: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str | None] = mapped_column(String(8))  # everyone | group | device
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+    group: Mapped[Group | None] = relationship()
+    device: Mapped[Device | None] = relationship()
+
+
+class ContentReport(Base):
+    """The policy's "Inappropriate content report form": staff report, the ICT technician acts."""
+
+    __tablename__ = "content_reports"
+    __table_args__ = (
+        Index("ix_content_reports_status", "status"),
+        Index("ix_content_reports_reporter", "reporter_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reporter_name: Mapped[str] = mapped_column(String(128))  # "Staff name (submitting report)"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    individual: Mapped[str] = mapped_column(String(128), default="")  # "Name of individual ... (if known)"
+    incident_date: Mapped[str] = mapped_column(String(10))  # "Date", as typed (YYYY-MM-DD)
+    full_urls: Mapped[str] = mapped_column(Text)  # "Full URL(s)", one a line
+    nature: Mapped[str] = mapped_column(Text)  # "Nature of inappropriate content"
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | blocked | not_blocked
+    action_taken: Mapped[str] = mapped_column(Text, default="")
+    actioned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actioned_by: Mapped[str | None] = mapped_column(String(128))
+    actioned_by_email: Mapped[str | None] = mapped_column(String(255))
+    actioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))

@@ -1,0 +1,52 @@
+"""The admin web: the school's forms, approvals, access logs and audit, as a Flask application.
+
+`create_app()` is the one wiring place (Flask tutorial style): configuration, database, sign-in,
+the security headers, then one blueprint per area. Views stay thin and call service functions in `rules/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from admin_web import security
+from admin_web.access import register_errors
+from admin_web.auth import login_manager
+from admin_web.formatting import register_filters
+from deploy.config import Config, load_config
+from rules.db import Database
+
+
+def create_app(config: Config | None = None, *, db: Database | None = None, state_dir: Path | None = None,
+               overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app for `config` (default: $SCHOOLGATE_CONFIG or the built-in defaults)."""
+    config = config or load_config()
+    app = Flask(__name__)
+    state = state_dir or config.state_dir
+    app.config.update(
+        SECRET_KEY=security.load_secret_key(state),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.web.public_url.startswith("https://"),
+        SESSION_COOKIE_NAME="schoolgate_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SCHOOLGATE_IDLE_MINUTES=config.web.session_idle_minutes,
+        SCHOOLGATE_STATE_DIR=state,
+        SCHOOLGATE_PUBLIC_URL=config.web.public_url,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
+    )
+    app.config.update(overrides or {})
+    app.extensions["schoolgate_db"] = db or Database(config.database.url)
+    login_manager.init_app(app)
+    security.init_app(app)
+    register_filters(app)
+    register_errors(app)
+
+    from admin_web import accounts, audit_view, auth, bans, ca, home, logs, registry, reports, requests
+
+    for module in (auth, home, requests, reports, logs, registry, bans, audit_view, accounts, ca):
+        app.register_blueprint(module.bp)
+    return app

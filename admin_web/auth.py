@@ -1,0 +1,110 @@
+"""Sign-in by email and password, sign-out, and the session's link to the account.
+
+The session stores "user id:session epoch". An account's epoch goes up when it signs out, is disabled
+or has its roles or password changed, so every session issued before that stops working on the server.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from admin_web.access import ANY, database, public, roles
+from rules.accounts import authenticate, end_sessions, roles_of, too_many_failures
+from rules.models import User
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.signin"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+
+@dataclass
+class WebUser(UserMixin):
+    """The signed-in account, as the views see it; `account` is the row the services take."""
+
+    account: User
+    roles: set[str]
+
+    def get_id(self) -> str:
+        return f"{self.account.id}:{self.account.session_epoch}"
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    @property
+    def email(self) -> str:
+        return self.account.email
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> WebUser | None:
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
+    with database().session(read_only=True) as db_session:
+        user = db_session.get(User, int(user_id))
+        if user is None or not user.active or user.session_epoch != int(epoch):
+            return None
+        return WebUser(user, roles_of(user))
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site, so sign-in can never redirect somewhere else."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target:
+        return target
+    return url_for("home.index")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@public
+def signin() -> ResponseReturnValue:
+    form = SignInForm()
+    if form.validate_on_submit():
+        address = request.remote_addr or "unknown"
+        email = (form.email.data or "").strip().lower()
+        with database().session() as db_session:
+            if too_many_failures(db_session, email, address):
+                flash("Too many failed attempts. Wait 15 minutes, then try again.", "error")
+                return render_template("auth/signin.html", form=form), 429
+            user = authenticate(db_session, email, form.password.data or "", address)
+            web_user = WebUser(user, roles_of(user)) if user is not None else None
+        if web_user is None:
+            flash("That email and password do not match an active account.", "error")
+            return render_template("auth/signin.html", form=form), 200
+        session.clear()  # a fresh session: nothing from before sign-in survives
+        login_user(web_user)
+        session["nonce"] = secrets.token_hex(16)
+        session["seen"] = int(time.time())
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/signin.html", form=form)
+
+
+@bp.route("/signout", methods=["POST"])
+@roles(*ANY)
+def signout() -> ResponseReturnValue:
+    """End the session everywhere: raise the account's epoch, then clear the cookie."""
+    with database().session() as db_session:
+        end_sessions(db_session, current_user.account.id)
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.signin"))

@@ -1,0 +1,106 @@
+"""Bans: the headteacher confirms or lifts them; every member of staff sees whom to supervise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from admin_web.access import ANY, database, roles
+from admin_web.forms import BanConfirmForm, BanLiftForm, SuperviseForm
+from rules import bans as service
+from rules.requests import end_of_london_day
+
+bp = Blueprint("bans", __name__, url_prefix="/bans")
+
+
+@bp.route("/")
+@roles(*ANY)
+def index() -> ResponseReturnValue:
+    """Current bans: every member of staff needs to know whom to supervise."""
+    with database().session(read_only=True) as db_session:
+        rows = service.current_bans(db_session)
+        sessions = service.open_sessions(db_session, [b.id for b in rows])
+    return render_template("bans/index.html", rows=rows, sessions=sessions)
+
+
+@bp.route("/<int:ban_id>")
+@roles(*ANY)
+def show(ban_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        try:
+            ban = service.get_ban(db_session, ban_id)
+        except LookupError:
+            abort(404)
+        columns, evidence = service.evidence_table(ban)
+        sessions = service.open_sessions(db_session, [ban.id])
+        device_name = ban.device.name if ban.device else None
+    supervise_form = SuperviseForm()
+    supervise_form.staff_name.data = current_user.name
+    return render_template("bans/show.html", ban=ban, device_name=device_name, columns=columns, evidence=evidence,
+                           session_open=sessions.get(ban.id), confirm_form=BanConfirmForm(), lift_form=BanLiftForm(),
+                           supervise_form=supervise_form)
+
+
+def _done(ban_id: int, message: str) -> ResponseReturnValue:
+    flash(message, "success")
+    return redirect(url_for("bans.show", ban_id=ban_id))
+
+
+@bp.route("/<int:ban_id>/confirm", methods=["POST"])
+@roles("headteacher")
+def confirm(ban_id: int) -> ResponseReturnValue:
+    form = BanConfirmForm()
+    if not form.validate_on_submit() or form.ends_on.data is None:
+        flash("Choose the day the ban ends.", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    try:
+        with database().session() as db_session:
+            service.confirm_ban(db_session, ban_id, current_user.account, end_of_london_day(form.ends_on.data),
+                                form.reason.data or "")
+    except LookupError:
+        abort(404)
+    except service.BanError as exc:
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    return _done(ban_id, "Ban confirmed.")
+
+
+@bp.route("/<int:ban_id>/lift", methods=["POST"])
+@roles("headteacher")
+def lift(ban_id: int) -> ResponseReturnValue:
+    form = BanLiftForm()
+    if not form.validate_on_submit():
+        flash("Give the reason for lifting the ban.", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    try:
+        with database().session() as db_session:
+            service.lift_ban(db_session, ban_id, current_user.account, form.reason.data or "",
+                             bool(form.false_positive.data))
+    except LookupError:
+        abort(404)
+    except service.BanError as exc:
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    return _done(ban_id, "Ban lifted: the device is filtered normally again within a few seconds.")
+
+
+@bp.route("/<int:ban_id>/supervise", methods=["POST"])
+@roles(*ANY)
+def supervise(ban_id: int) -> ResponseReturnValue:
+    form = SuperviseForm()
+    if not form.validate_on_submit():
+        flash("Name the supervising member of staff and the minutes (1 to 240).", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    try:
+        with database().session() as db_session:
+            row = service.supervise(db_session, ban_id, current_user.account, form.staff_name.data or "",
+                                    form.minutes.data or 0)
+    except LookupError:
+        abort(404)
+    except service.BanError as exc:
+        flash(f"Not opened: {exc}.", "error")
+        return redirect(url_for("bans.show", ban_id=ban_id))
+    from admin_web.formatting import london
+
+    return _done(ban_id, f"Supervised access is open until {london(row.ends_at, '%H:%M')}.")

@@ -1,0 +1,42 @@
+"""The start page: what needs doing (open requests and reports) and, for log readers, the dashboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from admin_web import charts
+from admin_web.access import ANY, LOG_READERS, database, has, roles
+from rules import accesslog
+from rules.bans import current_bans
+from rules.models import AccessRequest, ContentReport
+from rules.reports import list_reports
+from rules.requests import list_requests
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@roles(*ANY)
+def index() -> ResponseReturnValue:
+    user, user_roles = current_user.account, current_user.roles
+    with database().session(read_only=True) as db_session:
+        my_requests = [r for r in list_requests(db_session, user, {"staff"})][:5]
+        my_reports = [r for r in list_reports(db_session, user, {"staff"})][:5]
+        open_requests = db_session.scalar(select(func.count()).select_from(AccessRequest)
+                                          .where(AccessRequest.status == "open")) or 0
+        open_reports = len(list_reports(db_session, user, user_roles, "open")) if has("ict", "dsl") else 0
+        open_reports_all = db_session.scalar(select(func.count()).select_from(ContentReport)
+                                             .where(ContentReport.status == "open")) or 0
+        banned = current_bans(db_session)
+        stats = accesslog.dashboard(db_session) if has(*LOG_READERS) else None
+    chart = None
+    if stats is not None:
+        chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),
+                 "hosts": charts.rows(stats.top_hosts), "devices": charts.rows(stats.top_devices),
+                 "total": sum(v for _, v in stats.blocked_by_day)}
+    return render_template("home/index.html", my_requests=my_requests, my_reports=my_reports,
+                           open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
+                           banned=banned, chart=chart)

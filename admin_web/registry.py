@@ -1,0 +1,153 @@
+"""The ICT technician's screens: categories and list imports, groups, devices."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.utils import secure_filename
+
+from admin_web.access import database, get_or_404, roles
+from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
+from rules.devices import DeviceError, register_device
+from rules.models import Category, Device, Group, ListEntry, ListSource
+from rules.registry import RegistryError, import_list_file, save_category, save_group
+
+bp = Blueprint("registry", __name__)
+
+
+def _group_choices(db_session: Session) -> list[tuple[object, str]]:
+    return [(g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))]
+
+
+@bp.route("/categories/")
+@roles("ict")
+def categories() -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        rows = list(db_session.scalars(select(Category).options(selectinload(Category.blocked_groups))
+                                       .order_by(Category.name)))
+        counts = {k: n for k, n in db_session.execute(select(ListEntry.category_id, func.count())
+                                                      .group_by(ListEntry.category_id))}
+        sources = list(db_session.scalars(select(ListSource).order_by(ListSource.imported_at.desc()).limit(50)))
+        names = {c.id: c.name for c in rows}
+        form = ListImportForm()
+        form.category_id.choices = opts([(c.id, c.name) for c in rows])
+    return render_template("registry/categories.html", rows=rows, counts=counts, sources=sources, names=names,
+                           form=form)
+
+
+@bp.route("/categories/new", methods=["GET", "POST"], defaults={"category_id": None})
+@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
+@roles("ict")
+def category(category_id: int | None) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        existing = get_or_404(db_session, Category, category_id) if category_id else None
+        form = CategoryForm(obj=existing)
+        form.group_ids.choices = opts(_group_choices(db_session))
+        if existing is not None and not form.is_submitted():
+            form.group_ids.data = [g.id for g in existing.blocked_groups]
+    if form.validate_on_submit():
+        try:
+            with database().session() as db_session:
+                save_category(db_session, current_user.account, category_id, name=form.name.data or "",
+                              description=form.description.data or "", locked=bool(form.locked.data),
+                              block_everyone=bool(form.block_everyone.data), group_ids=form.group_ids.data or [])
+        except RegistryError as exc:
+            flash(f"Not saved: {exc}.", "error")
+        except LookupError:
+            abort(404)
+        else:
+            flash("Category saved: the filter applies it within a few seconds.", "success")
+            return redirect(url_for("registry.categories"))
+    return render_template("registry/category.html", form=form, existing=existing)
+
+
+@bp.route("/lists/import", methods=["POST"])
+@roles("ict")
+def import_list() -> ResponseReturnValue:
+    form = ListImportForm()
+    form.category_id.choices = []
+    if not form.validate_on_submit():
+        flash("Choose a list file and a category.", "error")
+        return redirect(url_for("registry.categories"))
+    upload = form.file.data
+    name = secure_filename(upload.filename or "") or "upload.txt"
+    with tempfile.TemporaryDirectory(prefix="schoolgate-list-") as folder:
+        path = Path(folder) / name
+        upload.save(path)
+        try:
+            with database().session() as db_session:
+                outcome = import_list_file(db_session, current_user.account, path, name, form.category_id.data or 0,
+                                           form.fmt.data or "auto")
+        except RegistryError as exc:
+            flash(f"Not imported: {exc}.", "error")
+            return redirect(url_for("registry.categories"))
+    return render_template("registry/imported.html", outcome=outcome)
+
+
+@bp.route("/groups/")
+@roles("ict")
+def groups() -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        rows = list(db_session.scalars(select(Group).order_by(Group.name)))
+        counts = {k: n for k, n in db_session.execute(select(Device.group_id, func.count()).group_by(Device.group_id))}
+    return render_template("registry/groups.html", rows=rows, counts=counts)
+
+
+@bp.route("/groups/new", methods=["GET", "POST"], defaults={"group_id": None})
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@roles("ict")
+def group(group_id: int | None) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        existing = get_or_404(db_session, Group, group_id) if group_id else None
+    form = GroupForm(obj=existing)
+    if form.validate_on_submit():
+        try:
+            with database().session() as db_session:
+                save_group(db_session, current_user.account, group_id, name=form.name.data or "",
+                           description=form.description.data or "", safesearch=bool(form.safesearch.data),
+                           circumvention_mode=form.circumvention_mode.data or "ban")
+        except RegistryError as exc:
+            flash(f"Not saved: {exc}.", "error")
+        except LookupError:
+            abort(404)
+        else:
+            flash("Group saved.", "success")
+            return redirect(url_for("registry.groups"))
+    return render_template("registry/group.html", form=form, existing=existing)
+
+
+@bp.route("/devices/")
+@roles("ict")
+def devices() -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        rows = list(db_session.scalars(select(Device).options(selectinload(Device.group),
+                                                              selectinload(Device.addresses))
+                                       .order_by(Device.name, Device.id)))
+    return render_template("registry/devices.html", rows=rows)
+
+
+@bp.route("/devices/new", methods=["GET", "POST"])
+@roles("ict")
+def device_new() -> ResponseReturnValue:
+    form = DeviceForm()
+    with database().session(read_only=True) as db_session:
+        form.group.choices = opts([(name, name) for _, name in _group_choices(db_session)])
+    if form.validate_on_submit():
+        try:
+            with database().session() as db_session:
+                change = register_device(db_session, ip=form.ip.data or "", mac=form.mac.data or None,
+                                         name=form.name.data or "", group=form.group.data or "",
+                                         person=form.person.data or None, actor=current_user.email)
+                verb = "Registered" if change.created else "Updated"
+        except DeviceError as exc:
+            flash(f"Not saved: {exc}.", "error")
+        else:
+            flash(f"{verb} the device.", "success")
+            return redirect(url_for("registry.devices"))
+    return render_template("registry/device.html", form=form)

@@ -1,0 +1,105 @@
+"""Inappropriate content reports: file, follow, act on (ICT technician), and print."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from admin_web.access import ANY, database, roles
+from admin_web.forms import ContentReportForm, ReportActionForm, opts
+from rules import reports as service
+from rules.models import Category, ContentReport
+from rules.requests import NotFound
+from rules.weburl import BadURL
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+def _load(db_session: Session, report_id: int) -> ContentReport:
+    try:
+        return service.get_report(db_session, report_id, current_user.account, current_user.roles)
+    except NotFound:
+        abort(404)
+
+
+def _action_form(db_session: Session, first_url: str = "") -> ReportActionForm:
+    form = ReportActionForm()
+    form.category_id.choices = opts([(0, "— choose a category —")] + [
+        (c.id, c.name + (" (locked)" if c.locked else ""))
+        for c in db_session.scalars(select(Category).order_by(Category.name))])
+    if not form.target.data:
+        form.target.data = first_url
+    return form
+
+
+@bp.route("/")
+@roles(*ANY)
+def index() -> ResponseReturnValue:
+    status = request.args.get("status") or None
+    if status not in (None, "open", "blocked", "not_blocked"):
+        status = None
+    with database().session(read_only=True) as db_session:
+        rows = service.list_reports(db_session, current_user.account, current_user.roles, status)
+    return render_template("reports/index.html", rows=rows, status=status)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(*ANY)
+def new() -> ResponseReturnValue:
+    form = ContentReportForm()
+    if request.method == "GET" and form.incident_date.data is None:
+        form.incident_date.data = date.today()
+    if form.validate_on_submit():
+        with database().session() as db_session:
+            rep = service.file_report(db_session, current_user.account, individual=form.individual.data or "",
+                                      incident_date=form.incident_date.data or date.today(),
+                                      full_urls=form.full_urls.data or "", nature=form.nature.data or "")
+        flash(f"Report #{rep.id} was sent to the ICT technician.", "success")
+        return redirect(url_for("reports.show", report_id=rep.id))
+    return render_template("reports/new.html", form=form)
+
+
+@bp.route("/<int:report_id>")
+@roles(*ANY)
+def show(report_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        rep = _load(db_session, report_id)
+        form = _action_form(db_session, rep.full_urls.splitlines()[0] if rep.full_urls else "")
+    return render_template("reports/show.html", rep=rep, form=form)
+
+
+@bp.route("/<int:report_id>/print")
+@roles(*ANY)
+def print_view(report_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        rep = _load(db_session, report_id)
+    return render_template("reports/print.html", rep=rep)
+
+
+@bp.route("/<int:report_id>/action", methods=["POST"])
+@roles("ict")
+def action(report_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        form = _action_form(db_session)
+    if not form.validate_on_submit():
+        flash("Nothing was saved: describe the action taken.", "error")
+        return redirect(url_for("reports.show", report_id=report_id))
+    block = form.outcome.data == "block"
+    try:
+        with database().session() as db_session:
+            service.act_on_report(db_session, report_id, current_user.account, block=block,
+                                  action_taken=form.action_taken.data or "", target=form.target.data or "",
+                                  kind=form.kind.data or "domain", category_id=form.category_id.data or None)
+    except NotFound:
+        abort(404)
+    except (service.ReportError, BadURL) as exc:
+        flash(f"Nothing was saved: {exc}.", "error")
+        return redirect(url_for("reports.show", report_id=report_id))
+    flash("Blocked: the filter applies it within a few seconds." if block else "Recorded: the site was not blocked.",
+          "success")
+    return redirect(url_for("reports.show", report_id=report_id))

@@ -1,0 +1,135 @@
+"""Blocked content access requests: file, follow, review (ICT technician), decide (headteacher), print."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from admin_web.access import ANY, database, roles
+from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
+from rules import requests as service
+from rules.models import AccessRequest, Device, Group
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+
+def _load(db_session: Session, request_id: int) -> AccessRequest:
+    try:
+        return service.get_request(db_session, request_id, current_user.account, current_user.roles)
+    except service.NotFound:
+        abort(404)
+
+
+def _authoriser_form(db_session: Session) -> AuthoriserForm:
+    form = AuthoriserForm()
+    form.group_id.choices = opts([(0, "— choose a group —")] + [
+        (g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))])
+    form.device_id.choices = opts([(0, "— choose a device —")] + [
+        (d.id, f"{d.name} ({d.last_ip or 'no address'})")
+        for d in db_session.scalars(select(Device).order_by(Device.name))])
+    return form
+
+
+@bp.route("/")
+@roles(*ANY)
+def index() -> ResponseReturnValue:
+    status = request.args.get("status") or None
+    if status not in (None, "open", "approved", "refused"):
+        status = None
+    with database().session(read_only=True) as db_session:
+        rows = service.list_requests(db_session, current_user.account, current_user.roles, status)
+    return render_template("requests/index.html", rows=rows, status=status)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(*ANY)
+def new() -> ResponseReturnValue:
+    form = AccessRequestForm()
+    if form.validate_on_submit():
+        with database().session() as db_session:
+            req = service.file_request(db_session, current_user.account, full_url=form.full_url.data or "",
+                                       site_content=form.site_content.data or "",
+                                       reasons=form.reasons_for_access.data or "",
+                                       risks=form.risks_and_controls.data or "")
+        flash(f"Request #{req.id} was sent to the ICT technician and the headteacher.", "success")
+        return redirect(url_for("requests.show", request_id=req.id))
+    return render_template("requests/new.html", form=form)
+
+
+@bp.route("/<int:request_id>")
+@roles(*ANY)
+def show(request_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        req = _load(db_session, request_id)
+        locked = service.locked_category_of(db_session, req.host) if req.status == "open" else None
+        decide_form = _authoriser_form(db_session)
+        scope_label = _scope_label(req)
+    return render_template("requests/show.html", req=req, note_form=TechnicalNoteForm(), decide_form=decide_form,
+                           locked=locked, scope_label=scope_label)
+
+
+def _scope_label(req: AccessRequest) -> str:
+    if req.scope == "group":
+        return f"the group {req.group.name}" if req.group else "a group (since removed)"
+    if req.scope == "device":
+        return f"the device {req.device.name}" if req.device else "a device (since removed)"
+    return "everyone"
+
+
+@bp.route("/<int:request_id>/print")
+@roles(*ANY)
+def print_view(request_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        req = _load(db_session, request_id)
+        scope_label = _scope_label(req)
+    return render_template("requests/print.html", req=req, scope_label=scope_label)
+
+
+@bp.route("/<int:request_id>/review", methods=["POST"])
+@roles("ict")
+def review(request_id: int) -> ResponseReturnValue:
+    form = TechnicalNoteForm()
+    if not form.validate_on_submit():
+        flash("Write the technical note before saving it.", "error")
+        return redirect(url_for("requests.show", request_id=request_id))
+    with database().session() as db_session:
+        req = _load(db_session, request_id)
+        service.add_technical_note(db_session, req, current_user.account, form.technical_note.data or "")
+    flash("Technical note saved.", "success")
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+@bp.route("/<int:request_id>/decide", methods=["POST"])
+@roles("headteacher")
+def decide(request_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as db_session:
+        form = _authoriser_form(db_session)
+    if not form.validate_on_submit():
+        errors = "; ".join(f"{form[name].label.text}: {msgs[0]}" for name, msgs in form.errors.items())
+        flash(f"The decision was not saved. {errors}", "error")
+        return redirect(url_for("requests.show", request_id=request_id))
+    approved = form.approved.data == "yes"
+    approval = None
+    if approved:
+        if form.until.data is None:
+            flash("The decision was not saved: choose the last day the site is open.", "error")
+            return redirect(url_for("requests.show", request_id=request_id))
+        scope = form.scope.data or "everyone"
+        approval = service.Approval(scope=scope, group_id=form.group_id.data if scope == "group" else None,
+                                    device_id=form.device_id.data if scope == "device" else None,
+                                    expires_at=service.end_of_london_day(form.until.data))
+    try:
+        with database().session() as db_session:
+            service.decide_request(db_session, request_id, current_user.account, approved=approved,
+                                   reasons=form.reasons.data or "", approval=approval)
+    except service.NotFound:
+        abort(404)
+    except service.RequestError as exc:
+        flash(f"The decision was not saved: {exc}.", "error")
+        return redirect(url_for("requests.show", request_id=request_id))
+    flash("Approved: the site opens within a few seconds." if approved else "Refused: the requester can see why.",
+          "success")
+    return redirect(url_for("requests.show", request_id=request_id))

@@ -1,0 +1,101 @@
+"""Every route, as every role and signed out: 200, 403, or a redirect to sign in. No route without roles."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from admin_web.access import ANY, LOG_READERS
+from rules.models import Ban, Category, Device, Group
+from tests.admin_web.conftest import sign_in
+
+EVERYONE = set(ANY)
+# endpoint -> (path, roles that get 200)
+GET_ROUTES = {
+    "home.index": ("/", EVERYONE),
+    "requests.index": ("/requests/", EVERYONE),
+    "requests.new": ("/requests/new", EVERYONE),
+    "reports.index": ("/reports/", EVERYONE),
+    "reports.new": ("/reports/new", EVERYONE),
+    "logs.index": ("/logs/", set(LOG_READERS)),
+    "logs.device": ("/logs/device/{device}", set(LOG_READERS)),
+    "logs.export": ("/logs/export.csv", set(LOG_READERS)),
+    "registry.categories": ("/categories/", {"ict"}),
+    "registry.category": ("/categories/{category}", {"ict"}),
+    "registry.groups": ("/groups/", {"ict"}),
+    "registry.group": ("/groups/{group}", {"ict"}),
+    "registry.devices": ("/devices/", {"ict"}),
+    "registry.device_new": ("/devices/new", {"ict"}),
+    "bans.index": ("/bans/", EVERYONE),
+    "bans.show": ("/bans/{ban}", EVERYONE),
+    "audit.index": ("/audit/", {"ict", "headteacher", "dsl"}),
+    "accounts.index": ("/accounts/", {"headteacher"}),
+    "accounts.edit": ("/accounts/new", {"headteacher"}),
+    "ca.index": ("/certificate/", EVERYONE),
+}
+# Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
+POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
+             "bans.confirm", "bans.lift", "bans.supervise"}
+DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
+PUBLIC = {"auth.signin", "static"}
+
+
+def make_ids(app: Flask) -> dict[str, int]:
+    with app.extensions["schoolgate_db"].session() as session:
+        group = session.query(Group).filter_by(name="pupils").one()
+        category = Category(name="social-media", description="Social media")
+        device = Device(name="Class 3 iPad 07", group_id=group.id)
+        session.add_all([category, device])
+        session.flush()
+        ban = Ban(device_id=device.id, person="Pat Pupil", reason="VPN", evidence='[{"host": "vpn.example"}]')
+        session.add(ban)
+        session.flush()
+        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id}
+
+
+@pytest.fixture
+def ids(app: Flask) -> dict[str, int]:
+    return make_ids(app)
+
+
+def test_every_route_is_in_the_table_and_declares_roles(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(GET_ROUTES) | POST_ONLY | DATA_DEPENDENT | PUBLIC
+    for endpoint, view in app.view_functions.items():
+        if endpoint in PUBLIC:
+            continue
+        assert getattr(view, "allowed_roles", None), f"{endpoint} has no role check"
+
+
+@pytest.mark.parametrize("who", ["signed-out", "staff", "ict", "headteacher", "dsl"])
+def test_get_routes_answer_by_role(app: Flask, ids: dict[str, int], who: str) -> None:
+    client = app.test_client()
+    if who != "signed-out":
+        sign_in(client, who)
+    for endpoint, (path, allowed) in GET_ROUTES.items():
+        response = client.get(path.format(**ids))
+        if who == "signed-out":
+            assert response.status_code == 302 and "/signin" in response.headers["Location"], endpoint
+        elif who in allowed:
+            assert response.status_code == 200, (endpoint, response.status_code)
+        else:
+            assert response.status_code == 403, (endpoint, response.status_code)
+
+
+@pytest.mark.parametrize("endpoint", sorted(POST_ONLY - {"auth.signout"}))
+def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Flask, endpoint: str) -> None:
+    app = sqlite_app
+    ids = make_ids(app)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
+        "<int:ban_id>", str(ids["ban"]))
+    signed_out = app.test_client().post(path)
+    assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
+    allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
+    if allowed == frozenset(ANY):
+        return
+    client = sign_in(app.test_client(), "staff")
+    from tests.admin_web.conftest import csrf_token
+
+    response = client.post(path, data={"csrf_token": csrf_token(client, "/requests/new")})
+    assert response.status_code == 403
