@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -21,7 +21,18 @@ def london_date(moment: datetime | None) -> str:
     return london(moment, "%d %b %Y")
 
 
+def last_open_day(expires_at: datetime | None) -> str:
+    """An exception that ends at midnight (London) is open through the day before: say that day."""
+    if expires_at is None:
+        return "—"
+    local = expires_at.astimezone(LONDON)
+    if local.hour == 0 and local.minute == 0:
+        return f"the end of {(local - timedelta(days=1)).strftime('%d %b %Y')}"
+    return local.strftime("%d %b %Y %H:%M")
+
+
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(london=london, london_date=london_date, safe_href=safe_href,
+    app.jinja_env.filters.update(london=london, london_date=london_date, last_open_day=last_open_day,
+                                 safe_href=safe_href,
                                  role_name=lambda r: ROLE_NAMES.get(r, r))
     app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES)
