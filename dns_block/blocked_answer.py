@@ -43,5 +43,5 @@ class BlockedAnswer:
         if decision.category:
             why += f" ({decision.category})"
         add_ede(reply, query, EDE_BLOCKED, why)
-        return Answer(reply.pack(), CACHE_LIFETIME, decision.action.value, decision.category, decision.rule,
+        return Answer(bytes(reply.pack()), CACHE_LIFETIME, decision.action.value, decision.category, decision.rule,
                       decision.reason.value, count_down=False)

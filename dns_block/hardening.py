@@ -32,4 +32,4 @@ class Hardening:
         else:
             return None
         add_ede(reply, query, EDE_FILTERED, f"schoolgate {rule}")
-        return Answer(reply.pack(), CACHE_LIFETIME, "block", None, rule, "hardening", count_down=False)
+        return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, "hardening", count_down=False)
