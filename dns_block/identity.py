@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rules.decision import Client
 from rules.policy_store import SnapshotStore
 
-EventHead = tuple[int | None, str | None, str | None]  # device_id, device name, mac
+EventHead = tuple[str, int | None, str | None, str | None]  # client_ip, device_id, device name, mac
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +28,20 @@ class Identity:
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self._known: dict[str, Known] = {}
+        self.known: dict[str, Known] = {}  # read directly by the resolver's fast path
 
     def clear(self) -> None:
-        self._known = {}
+        self.known = {}
 
     def get(self, ip: str) -> Known:
-        known = self._known.get(ip)
+        known = self.known.get(ip)
         if known is None:
-            known = self._known[ip] = self.identify(ip)
+            known = self.known[ip] = self.identify(ip)
         return known
 
     def identify(self, ip: str) -> Known:
         snapshot = self.store.current()
         client = snapshot.identify(ip)
         device = client.device
-        head: EventHead = (None, None, None) if device is None else (device.id, device.name, device.mac)
+        head: EventHead = (ip, None, None, None) if device is None else (ip, device.id, device.name, device.mac)
         return Known(client, snapshot.cache_scope(client), head)

@@ -37,7 +37,7 @@ class DnsService:
             BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
             self.upstream, runtime.writer.record,
         )
-        self._closers: list[asyncio.BaseTransport | asyncio.Server] = []
+        self._closers: list[UdpServer | asyncio.Server] = []
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -49,9 +49,7 @@ class DnsService:
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
         for host, port in self.listen:
-            transport, _ = await loop.create_datagram_endpoint(lambda: UdpServer(self.resolver),
-                                                               local_addr=(host, port))
-            self._closers.append(transport)
+            self._closers.append(UdpServer(self.resolver, host, port))
             tcp = TcpServer(self.resolver)
             self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True))
         log.info("DNS sinkhole listening on %s (UDP and TCP); upstreams %s; policy version %s from %s",

@@ -51,14 +51,15 @@ def question_end(data: bytes) -> int:
     return -1
 
 
-def error_reply(query: bytes, rcode: int) -> bytes:
+def error_reply(query: bytes, rcode: int, question: bool = True) -> bytes:
     """A reply carrying only `rcode` (and the question, when it is readable), built from the raw query.
 
     Returns b"" for anything that is not a query (too short, or a response: never answer a response,
     which would let two servers ping-pong forever)."""
     if len(query) < HEADER_SIZE or query[2] & 0x80:
         return b""
-    qend = question_end(query)
+    # the question is echoed for QUERY only: other opcodes (UPDATE, ...) give the sections other meanings
+    qend = question_end(query) if question and not query[2] & 0x78 else -1
     flags = bytes((0x80 | (query[2] & 0x79), 0x80 | rcode))  # QR, opcode and RD copied; RA; rcode
     if qend < 0:
         return query[:2] + flags + b"\x00" * 8
