@@ -109,11 +109,20 @@ class Stub:
             writer.close()
 
     async def _start(self) -> None:
-        transport, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(self.host,
-                                                                                                self.port))
-        self.port = transport.get_extra_info("sockname")[1]
-        self._udp = transport
-        self._server = await asyncio.start_server(self._tcp, self.host, self.port)
+        for _ in range(50):  # the kernel's free UDP port may be taken for TCP: then try another
+            transport, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                                     local_addr=(self.host, self.port))
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._server = await asyncio.start_server(self._tcp, self.host, port)
+            except OSError:
+                transport.close()
+                if self.port:
+                    raise
+                continue
+            self.port, self._udp = port, transport
+            return
+        raise OSError("no port free for both UDP and TCP")
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
