@@ -11,7 +11,15 @@ import sys
 
 import click
 
-from deploy import commands_admin, commands_lists, commands_policy, commands_proxy, commands_services, commands_web
+from deploy import (
+    commands_admin,
+    commands_dns,
+    commands_lists,
+    commands_policy,
+    commands_proxy,
+    commands_services,
+    commands_web,
+)
 from deploy.context import AppContext
 
 
@@ -29,7 +37,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = AppContext(config_path)
 
 
-for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_proxy, commands_web):
+for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_dns, commands_proxy,
+               commands_web):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 log = logging.getLogger("schoolgate.run")
 
 # The services `schoolgate run` starts, in order; each is also a `schoolgate NAME` command.
-SERVICES: dict[str, str] = {"proxy": "filter proxy", "web": "admin web"}
+SERVICES: dict[str, str] = {"dns": "DNS sinkhole", "proxy": "filter proxy", "web": "admin web"}
 RESTART_DELAY_MAX = 30.0
 
 

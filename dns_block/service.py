@@ -1,0 +1,85 @@
+"""Wiring for `schoolgate dns`: the configuration and the shared runtime in, a running server out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from deploy.config import Config, parse_hostport
+from deploy.runtime import EnforcerRuntime
+from dns_block.blocked_answer import BlockedAnswer
+from dns_block.client_check import ClientCheck
+from dns_block.ratelimit import RateLimit
+from dns_block.resolver import Resolver
+from dns_block.server import TcpServer, UdpServer
+from dns_block.upstream import Upstream, system_upstreams
+from rules.snapshot import PolicySnapshot
+
+log = logging.getLogger("schoolgate.dns")
+
+
+class DnsService:
+    """Every listener of `[dns] listen`, over one resolver chain."""
+
+    def __init__(self, config: Config, runtime: EnforcerRuntime) -> None:
+        dns, network = config.dns, config.network
+        self.listen = [parse_hostport(item) for item in dns.listen]
+        servers = [parse_hostport(item, default_port=53) for item in dns.upstreams] or system_upstreams()
+        if not servers:
+            log.warning("no upstream resolvers (none configured, none in /etc/resolv.conf): "
+                        "every allowed name will get SERVFAIL")
+        self.upstream = Upstream(servers)
+        self.runtime = runtime
+        self.resolver = Resolver(
+            runtime.store, ClientCheck(runtime.clients),
+            RateLimit(dns.rate_limit_qps) if dns.rate_limit_qps else None,
+            BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
+            self.upstream, runtime.writer.record,
+        )
+        self._closers: list[UdpServer | asyncio.Server] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        # The store's poll thread swaps snapshots; the cache belongs to the event loop's thread.
+        def swapped(snapshot: PolicySnapshot) -> None:
+            loop.call_soon_threadsafe(self.resolver.policy_changed, snapshot)
+
+        self.runtime.store.on_swap(swapped)
+        self.resolver.policy_changed(self.runtime.store.current())
+        await self.upstream.start()
+        for host, port in self.listen:
+            self._closers.append(UdpServer(self.resolver, host, port))
+            tcp = TcpServer(self.resolver)
+            self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True))
+        log.info("DNS sinkhole listening on %s (UDP and TCP); upstreams %s; policy version %s from %s",
+                 ", ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in self.listen),
+                 ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
+                 self.runtime.store.current().version, self.runtime.store.current().source)
+
+    async def stop(self) -> None:
+        for closer in self._closers:
+            closer.close()
+        self.upstream.close()
+
+
+async def _serve(service: DnsService) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await service.start()
+    await stop.wait()
+    log.info("stopping")
+    await service.stop()
+
+
+def serve(config: Config, runtime: EnforcerRuntime) -> None:
+    """Start the runtime and the listeners; serve until SIGTERM/SIGINT; stop cleanly (events flushed)."""
+    runtime.start()
+    try:
+        asyncio.run(_serve(DnsService(config, runtime)))
+    finally:
+        runtime.stop()
+        stats = runtime.writer.stats
+        log.info("stopped; %d access events written, %d spooled", stats.written, stats.spooled)

@@ -1,0 +1,210 @@
+"""A real `schoolgate dns` on a free port, a stand-in upstream (plus a dead one first in line), queried with
+dig and dnspython over UDP and TCP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.edns
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from tests.conftest import Cli
+from tests.dns_block.stub import Stub
+from tests.e2e.dnsserver import DnsProcess, free_port, wait_until, write_config
+
+BLOCK_V4, BLOCK_V6 = "198.18.0.1", "2001:db8::1"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DnsProcess, Stub, Cli]]:
+    """One server for the module: clients are 127.0.0.1 and 127.0.0.3 (127.0.0.2 is a stranger)."""
+    tmp = tmp_path_factory.mktemp("dns")
+    with Stub(silent=True) as dead, Stub() as live:
+        port = free_port()
+        config = write_config(tmp / "schoolgate.toml", f"sqlite:///{tmp}/var/schoolgate.db", port,
+                              [dead.port, live.port],
+                              f'rate_limit_qps = 200\n\n[network]\nblock_page_ipv4 = "{BLOCK_V4}"\n'
+                              f'block_page_ipv6 = "{BLOCK_V6}"\nclient_networks = ["127.0.0.1/32", "127.0.0.3/32"]\n')
+        cli = Cli(config, tmp)
+        cli("init")
+        (tmp / "blocked.txt").write_text("badsite.test\nevil.example\n", encoding="utf-8")
+        cli("lists", "import", str(tmp / "blocked.txt"), "--category", "testcat")
+        server = DnsProcess(config, tmp, port).start()
+        try:
+            yield server, live, cli
+        finally:
+            code = server.stop()
+            assert code == 0, server.log()
+            assert "listening on 127.0.0.1:" in server.log()
+
+
+def rdatas(message: dns.message.Message) -> list[str]:
+    return [rd.to_text() for rrset in message.answer for rd in rrset]
+
+
+def ede_codes(message: dns.message.Message) -> list[int]:
+    return [opt.code for opt in message.options if isinstance(opt, dns.edns.EDEOption)]
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_blocked_and_allowed_with_dig(world, tcp: bool) -> None:
+    server, live, _ = world
+    proto = ["+tcp"] if tcp else ["+notcp"]
+    out = server.dig("BadSite.TEST", "A", *proto)
+    assert "status: NOERROR" in out and f"BadSite.TEST.\t\t10\tIN\tA\t{BLOCK_V4}" in out, out
+    assert "EDE: 15 (Blocked)" in out and "testcat" in out, out
+    out = server.dig("www.evil.example", "AAAA", *proto)
+    assert f"AAAA\t{BLOCK_V6}" in out and "EDE: 15 (Blocked)" in out, out
+    out = server.dig("allowed.example.org", "A", *proto)
+    assert "status: NOERROR" in out and "198.18.0.10" in out, out
+    assert not {"badsite.test", "www.evil.example"} & live.names()  # never sent upstream
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("qtype", ["A", "AAAA", "HTTPS", "SVCB", "MX", "TXT", "CNAME", "ANY"])
+def test_every_type_of_a_blocked_name(world, qtype: str, tcp: bool) -> None:
+    server, live, _ = world
+    reply = server.ask("WwW.BadSite.Test", qtype, tcp=tcp)
+    assert reply.rcode() == dns.rcode.NOERROR
+    assert reply.question[0].name.to_text() == "WwW.BadSite.Test."  # echoed exactly as asked
+    expected = {"A": [BLOCK_V4], "AAAA": [BLOCK_V6]}.get(qtype, [])
+    assert rdatas(reply) == expected
+    assert ede_codes(reply) == [15]
+    assert "www.badsite.test" not in live.names()
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_allowed_types_forwarded_with_edns_kept(world, tcp: bool) -> None:
+    server, _, _ = world
+    a = server.ask("Mixed.Example.ORG", "A", tcp=tcp)
+    assert rdatas(a) == ["198.18.0.10"] and a.question[0].name.to_text() == "Mixed.Example.ORG."
+    assert a.edns == 0  # EDNS in, EDNS out
+    assert rdatas(server.ask("mixed.example.org", "AAAA", tcp=tcp)) == ["2001:db8::10"]
+    assert rdatas(server.ask("mixed.example.org", "TXT", tcp=tcp)) == ['"stub"']
+    nx = server.ask("nx.example.test", tcp=tcp)
+    assert nx.rcode() == dns.rcode.NXDOMAIN and nx.authority
+
+
+def test_truncated_upstream_answer_goes_over_tcp(world) -> None:
+    server, live, _ = world
+    out = server.dig("big.tc.test", "A", "+noedns")  # 40 records: too big for 512 bytes
+    assert out.count("\tIN\tA\t198.18.1.") == 40, out
+    assert ("big.tc.test", "A", "tcp") in live.asked
+    udp = server.ask("big.tc.test", edns=False)
+    assert udp.flags & dns.flags.TC  # the client is told to come back over TCP
+
+
+@pytest.mark.parametrize(("name", "status"), [
+    ("use-application-dns.net", "NXDOMAIN"), ("mask.icloud.com", "NXDOMAIN"), ("Mask-H2.iCloud.com", "NXDOMAIN"),
+])
+def test_canary_names(world, name: str, status: str) -> None:
+    server, live, _ = world
+    out = server.dig(name, "A")
+    assert f"status: {status}" in out and "ANSWER: 0" in out, out
+    assert name.lower() not in live.names()
+
+
+def test_resolver_arpa_is_nodata(world) -> None:
+    server, _, _ = world
+    reply = server.ask("_dns.resolver.arpa", "SVCB")
+    assert reply.rcode() == dns.rcode.NOERROR and not reply.answer
+
+
+@pytest.mark.parametrize(("name", "target", "address"), [
+    ("www.google.com", "forcesafesearch.google.com.", "216.239.38.120"),
+    ("www.bing.com", "strict.bing.com.", "204.79.197.220"),
+    ("duckduckgo.com", "safe.duckduckgo.com.", "52.142.124.215"),
+    ("www.youtube.com", "restrict.youtube.com.", "216.239.38.120"),
+])
+def test_safesearch(world, name: str, target: str, address: str) -> None:
+    server, _, _ = world
+    reply = server.ask(name)
+    assert [rrset.rdtype for rrset in reply.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
+    assert rdatas(reply) == [target, address]
+
+
+def test_strangers_are_refused(world) -> None:
+    server, live, _ = world
+    out = server.dig("-b", "127.0.0.2", "stranger.example.org")
+    assert "status: REFUSED" in out, out
+    assert "stranger.example.org" not in live.names()
+
+
+def test_a_flooding_client_does_not_starve_the_others(world) -> None:
+    server, _, _ = world
+    query = dns.message.make_query("flood.example.org", "A").to_wire()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.3", 0))
+        sock.settimeout(0.5)
+        for _ in range(2000):
+            sock.sendto(query, ("127.0.0.1", server.port))
+        answered = 0
+        try:
+            while True:
+                sock.recv(512)
+                answered += 1
+        except TimeoutError:
+            pass
+    assert 0 < answered < 1000  # about 200 (one second's burst); the rest dropped
+    assert rdatas(server.ask("other.example.org")) == ["198.18.0.10"]
+
+
+def test_hostile_packets_never_stop_the_server(world) -> None:
+    server, _, _ = world
+    good = dns.message.make_query("afterwards.example.org", "A")
+    packets = [b"", b"\x00", b"\xff" * 12, b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",
+               b"\x12\x34\x01\x00\xff\xff\xff\xff\xff\xff\xff\xff" + b"\x3f" * 300, good.to_wire()[:-3],
+               b"\x12\x34\x81\x80" + good.to_wire()[4:], bytes(range(256)) * 4]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for packet in packets:
+            sock.sendto(packet, ("127.0.0.1", server.port))
+    for payload in (b"\x00\x05abc", b"\xff\xff" + b"x" * 100, struct.pack("!H", 12) + b"\xff" * 12, b"\x00"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as conn:
+            conn.sendall(payload)
+    reply = server.ask("afterwards.example.org")
+    assert rdatas(reply) == ["198.18.0.10"] and server.alive()
+    assert rdatas(server.ask("afterwards.example.org", tcp=True)) == ["198.18.0.10"]
+
+
+def test_a_list_change_is_in_force_within_two_seconds(world, tmp_path: Path) -> None:
+    server, live, cli = world
+    assert rdatas(server.ask("soon-blocked.example.org")) == ["198.18.0.10"]  # now cached as allowed
+    (tmp_path / "new.txt").write_text("soon-blocked.example.org\n", encoding="utf-8")
+    cli("lists", "import", str(tmp_path / "new.txt"), "--category", "newcat")
+    imported = time.monotonic()
+    blocked = wait_until(lambda: rdatas(server.ask("soon-blocked.example.org")) == [BLOCK_V4], timeout=5)
+    elapsed = time.monotonic() - imported
+    assert blocked and elapsed < 2.0, f"blocked after {elapsed:.2f} s"
+
+
+def test_every_query_becomes_an_access_event(world) -> None:
+    server, _, cli = world
+    names = [f"logged-{i}.example.org" for i in range(30)]
+    for i, name in enumerate(names):
+        server.ask(name, tcp=bool(i % 2))
+    server.ask("badsite.test", "HTTPS")
+
+    def events() -> list[dict]:
+        out = cli("logs", "--json", "--limit", "100000").stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def complete() -> list[dict]:
+        found = events()
+        return found if {e["host"] for e in found} >= {*names, "badsite.test"} else []
+
+    found = wait_until(complete, timeout=10, interval=0.3)
+    assert found, "events missing from schoolgate logs"
+    logged = [e for e in found if e["host"] in names]
+    assert len(logged) == len(names)
+    assert all(e["source"] == "dns" and e["action"] == "allow" and e["qtype"] == "A" for e in logged)
+    blocked = [e for e in found if e["host"] == "badsite.test" and e["qtype"] == "HTTPS"]
+    assert blocked and blocked[-1]["action"] == "block" and blocked[-1]["category"] == "testcat"
+    assert blocked[-1]["rule"] == "testcat: badsite.test" and blocked[-1]["client_ip"] == "127.0.0.1"
