@@ -6,18 +6,31 @@ import click
 
 from deploy.context import CommandError, pass_app
 from deploy.runtime import build_runtime
+from deploy.workers import WorkerStopped, run_workers
 
 
 @click.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes sharing the listen addresses (SO_REUSEPORT); one per core.")
+@click.option("--worker", "worker_index", type=click.IntRange(0, 63), default=None, hidden=True,
+              help="Serve as worker N of several (what each worker runs).")
 @pass_app
-def dns(app) -> None:
+def dns(app, workers: int, worker_index: int | None) -> None:
     """The DNS sinkhole: answer the school's devices, block what the policy blocks, log every query."""
     from dns_block.service import serve
 
     config = app.config
-    runtime = build_runtime(config, "dns")
+    if workers > 1 and worker_index is None:
+        config_path = str(config.path) if config.path is not None else None
+        try:
+            run_workers(config_path, "dns", [["--worker", str(i)] for i in range(workers)])
+        except WorkerStopped as exc:
+            raise CommandError(str(exc)) from None
+        return
+    name = "dns" if worker_index is None else f"dns-{worker_index}"
+    runtime = build_runtime(config, name)
     try:
-        serve(config, runtime)
+        serve(config, runtime, reuse_port=worker_index is not None)
     except OSError as exc:
         raise CommandError(f"cannot start the DNS sinkhole: {exc}") from None
 

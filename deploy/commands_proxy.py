@@ -11,9 +11,6 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import click
 from mitmproxy.options import Options
@@ -22,6 +19,7 @@ from mitmproxy.tools.dump import DumpMaster
 from deploy.config import Config, parse_hostport
 from deploy.context import CommandError, pass_app
 from deploy.runtime import build_runtime
+from deploy.workers import WorkerStopped, run_workers
 from filter_proxy import ca, pipeline
 
 log = logging.getLogger("schoolgate.proxy")
@@ -48,7 +46,7 @@ def mitmproxy_options(config: Config, port: int) -> dict[str, object]:
 
 
 async def _serve(config: Config, port: int) -> None:
-    runtime = build_runtime(config, "proxy").start()
+    runtime = build_runtime(config, f"proxy-{port}").start()  # a spool folder of its own per worker
     try:
         master = DumpMaster(Options(), with_termlog=False, with_dumper=False)
         master.addons.add(*pipeline.addons(runtime.store, runtime.writer.record, runtime.clients))
@@ -64,35 +62,6 @@ async def _serve(config: Config, port: int) -> None:
         log.info("filter proxy on port %d stopped; %d events written", port, runtime.writer.stats.written)
 
 
-def _run_workers(config_path: str | None, base_port: int, workers: int) -> None:
-    """Start one `schoolgate proxy --port P` per worker; stop all when one stops or on a signal."""
-    stopping = False
-
-    def on_signal(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    prefix = [sys.executable, "-m", "deploy.cli"] + (["--config", config_path] if config_path else [])
-    children = [subprocess.Popen([*prefix, "proxy", "--port", str(base_port + i)]) for i in range(workers)]
-    log.info("%d proxy workers on ports %d-%d", workers, base_port, base_port + workers - 1)
-    try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    if not stopping:
-        raise CommandError("a proxy worker stopped; stopped the others too")
-
-
 @click.command()
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes, on the listen port and the ports after it (one per core).")
@@ -106,7 +75,10 @@ def proxy(app, workers: int, port: int | None) -> None:
     _, listen_port = parse_hostport(config.proxy.listen)
     if workers > 1 and port is None:
         config_path = str(config.path) if config.path is not None else None
-        _run_workers(config_path, listen_port, workers)
+        try:
+            run_workers(config_path, "proxy", [["--port", str(listen_port + i)] for i in range(workers)])
+        except WorkerStopped as exc:
+            raise CommandError(str(exc)) from None
         return
     logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)  # a line per connection otherwise
     asyncio.run(_serve(config, port or listen_port))

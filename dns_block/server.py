@@ -36,11 +36,13 @@ class UdpServer:
 
     BATCH = 256
 
-    def __init__(self, resolver: Resolver, host: str, port: int) -> None:
+    def __init__(self, resolver: Resolver, host: str, port: int, reuse_port: bool = False) -> None:
         self.resolver = resolver
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
+            if reuse_port:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RECEIVE_BUFFER)
             self.sock.setblocking(False)

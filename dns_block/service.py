@@ -22,8 +22,9 @@ log = logging.getLogger("schoolgate.dns")
 class DnsService:
     """Every listener of `[dns] listen`, over one resolver chain."""
 
-    def __init__(self, config: Config, runtime: EnforcerRuntime) -> None:
+    def __init__(self, config: Config, runtime: EnforcerRuntime, reuse_port: bool = False) -> None:
         dns, network = config.dns, config.network
+        self.reuse_port = reuse_port  # several worker processes share the addresses
         self.listen = [parse_hostport(item) for item in dns.listen]
         servers = [parse_hostport(item, default_port=53) for item in dns.upstreams] or system_upstreams()
         if not servers:
@@ -49,9 +50,10 @@ class DnsService:
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
         for host, port in self.listen:
-            self._closers.append(UdpServer(self.resolver, host, port))
+            self._closers.append(UdpServer(self.resolver, host, port, reuse_port=self.reuse_port))
             tcp = TcpServer(self.resolver)
-            self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True))
+            self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
+                                                            reuse_port=self.reuse_port or None))
         log.info("DNS sinkhole listening on %s (UDP and TCP); upstreams %s; policy version %s from %s",
                  ", ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in self.listen),
                  ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
@@ -74,11 +76,11 @@ async def _serve(service: DnsService) -> None:
     await service.stop()
 
 
-def serve(config: Config, runtime: EnforcerRuntime) -> None:
+def serve(config: Config, runtime: EnforcerRuntime, reuse_port: bool = False) -> None:
     """Start the runtime and the listeners; serve until SIGTERM/SIGINT; stop cleanly (events flushed)."""
     runtime.start()
     try:
-        asyncio.run(_serve(DnsService(config, runtime)))
+        asyncio.run(_serve(DnsService(config, runtime, reuse_port)))
     finally:
         runtime.stop()
         stats = runtime.writer.stats

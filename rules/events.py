@@ -114,11 +114,22 @@ class EventWriter:
                 self._spool(batch)
 
     def _rows(self, batch: Sequence[Event]) -> list[tuple[object, ...]]:
+        """Rows for executemany. SQLite stores the time as SQLAlchemy's text form; the date and time to the
+        second are formatted once a second, not once an event (this runs for every query DNS answers)."""
         rows = []
+        if not self._sqlite:
+            for item in batch:
+                stamp = datetime.fromtimestamp(float(item[0]), UTC).replace(tzinfo=None)  # type: ignore[arg-type]
+                rows.append((stamp, *item[1:]))
+            return rows
+        second, prefix = -1, ""
         for item in batch:
-            stamp = datetime.fromtimestamp(float(item[0]), UTC).replace(tzinfo=None)  # type: ignore[arg-type]
-            ts: object = stamp.isoformat(" ") if self._sqlite else stamp
-            rows.append((ts, *item[1:]))
+            ts = float(item[0])  # type: ignore[arg-type]
+            whole = int(ts)
+            if whole != second:
+                second = whole
+                prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            rows.append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *item[1:]))
         return rows
 
     def _write(self, batch: Sequence[Event]) -> bool:

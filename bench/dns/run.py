@@ -90,7 +90,8 @@ def wait_answering(port: int, timeout: float = 120) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
-def run_size(folder: Path, size: int, upstream_port: int, seconds: int, clients: int) -> dict[str, dict]:
+def run_size(folder: Path, size: int, upstream_port: int, seconds: int, clients: int,
+             workers: list[int]) -> dict[str, dict]:
     plain, hosts = write_lists(folder, size)
     queries = write_queries(folder, size)
     results: dict[str, dict] = {}
@@ -108,34 +109,40 @@ def run_size(folder: Path, size: int, upstream_port: int, seconds: int, clients:
     subprocess.run([*cli, "lists", "import", str(plain), "--category", "bench"], cwd=work, env=env, check=True,
                    capture_output=True)
     print(f"  [{size}] schoolgate lists import: {time.monotonic() - started:.1f} s", flush=True)
-    server = DnsProcess(config, work, port)
-    started = time.monotonic()
-    server.start(timeout=300)
-    wait_answering(port)
-    print(f"  [{size}] schoolgate dns ready in {time.monotonic() - started:.1f} s", flush=True)
-    warm = dnsperf(port, queries, 3, clients)
-    figures = dnsperf(port, queries, seconds, clients)
-    server.stop()
-    written = re.search(r"stopped; (\d+) access events written, (\d+) spooled", server.log())
-    figures["events_written"] = float(written.group(1)) if written else -1
-    figures["events_expected"] = warm["completed"] + figures["completed"]
-    results["schoolgate"] = figures
-
-    # dnsmasq: the same list as an addn-hosts file, the same upstream, a cache as large as it allows
-    port = free_port()
-    started = time.monotonic()
-    dnsmasq = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
-                                "--listen-address=127.0.0.1", f"--port={port}", f"--server=127.0.0.1#{upstream_port}",
-                                f"--addn-hosts={hosts}", "--cache-size=10000", "--pid-file=", "--user=root",
-                                "--log-facility=-"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    for count in workers:
+        server = DnsProcess(config, work, port, ("--workers", str(count)) if count > 1 else ())
+        started = time.monotonic()
+        server.start(timeout=300)
         wait_answering(port)
-        print(f"  [{size}] dnsmasq ready in {time.monotonic() - started:.1f} s", flush=True)
-        dnsperf(port, queries, 3, clients)
-        results["dnsmasq"] = dnsperf(port, queries, seconds, clients)
-    finally:
-        dnsmasq.send_signal(signal.SIGTERM)
-        dnsmasq.wait(10)
+        print(f"  [{size}] schoolgate dns ({count} worker{'s' if count > 1 else ''}) ready in "
+              f"{time.monotonic() - started:.1f} s", flush=True)
+        warm = dnsperf(port, queries, 3, clients)
+        figures = dnsperf(port, queries, seconds, clients)
+        server.stop()
+        written = re.findall(r"stopped; (\d+) access events written, (\d+) spooled", server.log())
+        figures["events_written"] = float(sum(int(w) for w, _ in written)) if written else -1
+        figures["events_expected"] = warm["completed"] + figures["completed"]
+        results["schoolgate" if count == 1 else f"schoolgate x{count}"] = figures
+
+    # dnsmasq: the same list as an addn-hosts file, the same upstream, a cache as large as it allows; once
+    # without logging, once logging every query to a file (the nearest it comes to per-device logging)
+    for name, logging_args in (("dnsmasq", []), ("dnsmasq+log", ["--log-queries", f"--log-facility={folder}/dq.log"])):
+        port = free_port()
+        started = time.monotonic()
+        dnsmasq = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                                    "--bind-interfaces", "--listen-address=127.0.0.1", f"--port={port}",
+                                    f"--server=127.0.0.1#{upstream_port}", f"--addn-hosts={hosts}",
+                                    "--cache-size=10000", "--pid-file=", "--user=root",
+                                    *(logging_args or ["--log-facility=-"])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_answering(port)
+            print(f"  [{size}] {name} ready in {time.monotonic() - started:.1f} s", flush=True)
+            dnsperf(port, queries, 3, clients)
+            results[name] = dnsperf(port, queries, seconds, clients)
+        finally:
+            dnsmasq.send_signal(signal.SIGTERM)
+            dnsmasq.wait(10)
     return results
 
 
@@ -144,6 +151,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", default="1,2", help="schoolgate dns worker counts to measure, e.g. 1,2")
     args = parser.parse_args()
     for tool in ("dnsperf", "dnsmasq", "dig"):
         if shutil.which(tool) is None:
@@ -156,24 +164,28 @@ def main() -> None:
     try:
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"blocklist of {size:,} names", flush=True)
-            results = run_size(folder, size, upstream_port, args.seconds, args.clients)
+            results = run_size(folder, size, upstream_port, args.seconds, args.clients,
+                               [int(w) for w in args.workers.split(",")])
             for name, f in results.items():
                 rows.append((size, name, f))
     finally:
         stub.terminate()
         stub.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"\n{'blocklist':>10} {'server':<11} {'queries/s':>10} {'avg ms':>7} {'sd ms':>7} {'sent':>9} "
+    print(f"\n{'blocklist':>10} {'server':<14} {'queries/s':>10} {'avg ms':>7} {'sd ms':>7} {'sent':>9} "
           f"{'lost':>6} {'events':>18}")
     for size, name, f in rows:
         events = f"{int(f['events_written'])}/{int(f['events_expected'])}" if "events_written" in f else "-"
-        print(f"{size:>10,} {name:<11} {f['qps']:>10,.0f} {f['latency_ms']:>7.3f} {f['stddev_ms']:>7.3f} "
+        print(f"{size:>10,} {name:<14} {f['qps']:>10,.0f} {f['latency_ms']:>7.3f} {f['stddev_ms']:>7.3f} "
               f"{int(f['sent']):>9} {int(f['lost']):>6} {events:>18}")
     by = {(size, name): f for size, name, f in rows}
     for size in sorted({s for s, _, _ in rows}):
-        if (size, "schoolgate") in by and (size, "dnsmasq") in by:
-            ratio = by[(size, "schoolgate")]["qps"] / by[(size, "dnsmasq")]["qps"]
-            print(f"{size:>10,} schoolgate / dnsmasq = {ratio:.2f}")
+        ours = [name for s, name, _ in rows if s == size and name.startswith("schoolgate")]
+        for peer in ("dnsmasq", "dnsmasq+log"):
+            for name in ours:
+                if (size, peer) in by:
+                    ratio = by[(size, name)]["qps"] / by[(size, peer)]["qps"]
+                    print(f"{size:>10,} {name} / {peer} = {ratio:.2f}")
 
 
 if __name__ == "__main__":

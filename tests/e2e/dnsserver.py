@@ -43,8 +43,9 @@ def write_config(path: Path, database_url: str, port: int, upstreams: list[int],
 class DnsProcess:
     """`python -m deploy.cli --config X dns` in a subprocess, its log in a file."""
 
-    def __init__(self, config: Path, cwd: Path, port: int) -> None:
+    def __init__(self, config: Path, cwd: Path, port: int, extra_args: tuple[str, ...] = ()) -> None:
         self.config, self.cwd, self.port = config, cwd, port
+        self.extra_args = extra_args
         self.log_path = cwd / f"dns-{port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -52,7 +53,8 @@ class DnsProcess:
         env = {k: v for k, v in os.environ.items() if k not in ("SCHOOLGATE_CONFIG", "SCHOOLGATE_DATABASE_URL")}
         env["PYTHONPATH"] = str(ROOT)
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "deploy.cli", "--config", str(self.config), "dns"],
+            self.proc = subprocess.Popen([sys.executable, "-m", "deploy.cli", "--config", str(self.config), "dns",
+                                          *self.extra_args],
                                          cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         probe = dns.message.make_query("use-application-dns.net", "A")
