@@ -5,18 +5,24 @@ the school's resolver (and so inside the filter):
 - `mask.icloud.com`, `mask-h2.icloud.com`: NXDOMAIN turns iCloud Private Relay off (Apple's advice
   for networks that must filter);
 - `resolver.arpa` (RFC 9462, Discovery of Designated Resolvers): NODATA, so devices do not discover
-  and upgrade to an encrypted resolver that bypasses the filter.
+  and upgrade to an encrypted resolver that bypasses the filter;
+- HTTPS and SVCB records, for every name: NODATA. They carry Encrypted Client Hello keys, with which a
+  browser hides the site's name from the filter by itself; their other use, HTTP/3 hints, is moot on a
+  gateway that drops QUIC. Withholding them keeps ECH a deliberate act, which the detector may score.
+  The site itself stays reachable through its A and AAAA records.
 """
 
 from __future__ import annotations
 
-from dnslib import RCODE, DNSRecord
+from dnslib import QTYPE, RCODE, DNSRecord
 
 from dns_block.answer import EDE_FILTERED, Answer, add_ede, skeleton
+from rules.decision import Decision
 
 NXDOMAIN_NAMES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
 NODATA_ZONE = "resolver.arpa"
 CACHE_LIFETIME = 3600
+WITHHELD_TYPES = frozenset({QTYPE.HTTPS, QTYPE.SVCB})
 
 
 class Hardening:
@@ -33,3 +39,13 @@ class Hardening:
             return None
         add_ede(reply, query, EDE_FILTERED, f"schoolgate {rule}")
         return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, "hardening", count_down=False)
+
+    def withhold(self, query: DNSRecord, decision: Decision) -> Answer | None:
+        """For an allowed name: NODATA instead of its HTTPS or SVCB records (see the module docstring)."""
+        if query.q.qtype not in WITHHELD_TYPES:
+            return None
+        reply = skeleton(query)
+        add_ede(reply, query, EDE_FILTERED, "schoolgate hardening: HTTPS/SVCB records withheld (ECH keys)")
+        return Answer(bytes(reply.pack()), CACHE_LIFETIME, decision.action.value, decision.category,
+                      decision.rule or "hardening: HTTPS/SVCB records withheld", decision.reason.value,
+                      count_down=False)

@@ -164,7 +164,7 @@ class Resolver:
             decision = FAIL_CLOSED
         if decision.blocked:
             return self.blocked.answer(query, decision), decision
-        return None, decision
+        return self.hardening.withhold(query, decision), decision
 
     async def _forward(self, data: bytes, query: DNSRecord, host: str, known: Known, snapshot: PolicySnapshot,
                        decision: Decision) -> Answer:

@@ -7,7 +7,10 @@ evidence a headteacher can read, and what a browser or phone does by itself must
 - a signal counts once per (kind, host) within the window, so a browser retrying one name fifty times
   is one signal, not fifty;
 - names that devices look up on their own (`AUTOMATIC_NAMES`: Firefox's DoH canary, iCloud Private
-  Relay, browsers' built-in secure-DNS endpoints) never score;
+  Relay, browsers' built-in secure-DNS endpoints) never score as DNS lookups (a browser only connects
+  to them after the school's DNS has allowed its own DoH, which the sinkhole never does);
+- Encrypted Client Hello scores because the sinkhole withholds ECH keys (HTTPS/SVCB records): a
+  device that uses ECH fetched its keys from another resolver;
 - visiting a blocked site is not circumvention and is not a signal at all.
 
 The detector is pure: it keeps a sliding window per device in memory and returns a `Verdict`; the
@@ -33,7 +36,7 @@ WEIGHTS: Mapping[str, int] = {
     "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
     "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
     "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, reported by the gateway firewall
-    "ech": 0,                  # Encrypted Client Hello: browsers now use it by themselves; recorded only
+    "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
 }
 # Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
@@ -106,8 +109,9 @@ class Detector:
     def observe(self, signal: Signal, threshold: int = DEFAULT_THRESHOLD) -> Verdict | None:
         """Add a signal; return a verdict the first time the device's score reaches `threshold`."""
         weight = self.weights.get(signal.kind, 0)
-        if weight <= 0 or (signal.kind in ("circumvention_site", "dns_other_resolver") and is_automatic(signal.host)):
-            return None
+        if weight <= 0 or (signal.source == "dns" and signal.kind in ("circumvention_site", "dns_other_resolver")
+                           and is_automatic(signal.host)):
+            return None  # a device's own background lookup; connecting to such a host is another matter
         window = self._windows.setdefault(signal.device_key, deque())
         horizon = signal.ts - self.window_seconds
         while window and window[0].ts < horizon:

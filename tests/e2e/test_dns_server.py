@@ -208,3 +208,15 @@ def test_every_query_becomes_an_access_event(world) -> None:
     blocked = [e for e in found if e["host"] == "badsite.test" and e["qtype"] == "HTTPS"]
     assert blocked and blocked[-1]["action"] == "block" and blocked[-1]["category"] == "testcat"
     assert blocked[-1]["rule"] == "testcat: badsite.test" and blocked[-1]["client_ip"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("qtype", ["HTTPS", "SVCB"])
+def test_ech_keys_are_withheld_for_allowed_names(world, qtype: str) -> None:
+    """HTTPS/SVCB records (which carry ECH keys) are never fetched; the site stays reachable by A/AAAA."""
+    server, live, _ = world
+    name = f"ech-{qtype.lower()}.example.org"
+    reply = server.ask(name, qtype)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer == []
+    assert not any(asked[0] == name for asked in live.asked)
+    assert rdatas(server.ask(name, "A"))  # the A record is still answered from upstream
+    assert any(asked[0] == name and asked[1] == "A" for asked in live.asked)

@@ -8,8 +8,9 @@ from rules.detector import DEFAULT_THRESHOLD, Detector, Signal, is_automatic
 from tests.fixtures.school_day import school_day
 
 
-def sig(kind: str, host: str | None = None, ts: float = 1000.0, device: str = "device:1") -> Signal:
-    return Signal(ts=ts, device_key=device, kind=kind, host=host, client_ip="10.0.0.7")
+def sig(kind: str, host: str | None = None, ts: float = 1000.0, device: str = "device:1",
+        source: str = "dns") -> Signal:
+    return Signal(ts=ts, device_key=device, kind=kind, host=host, client_ip="10.0.0.7", source=source)
 
 
 def test_one_doh_request_is_enough() -> None:
@@ -44,10 +45,15 @@ def test_devices_are_scored_apart() -> None:
         assert detector.observe(sig("circumvention_site", host, device=f"device:{n}")) is None
 
 
-@pytest.mark.parametrize("kind", ["ech", "quic"])
-def test_automatic_kinds_never_score(kind: str) -> None:
+def test_quic_attempts_never_score() -> None:
     detector = Detector()
-    assert all(detector.observe(sig(kind, f"h{i}.example", ts=1000 + i)) is None for i in range(500))
+    assert all(detector.observe(sig("quic", f"h{i}.example", ts=1000 + i)) is None for i in range(500))
+
+
+def test_ech_scores_because_dns_withholds_the_keys() -> None:
+    detector = Detector()
+    assert detector.observe(sig("ech", "cloudflare-ech.com", ts=1)) is None
+    assert detector.score("device:1", 2) == 3
 
 
 @pytest.mark.parametrize("host", ["use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com",
@@ -58,6 +64,13 @@ def test_automatic_names_never_score(host: str) -> None:
     for kind in ("circumvention_site", "dns_other_resolver"):
         assert all(detector.observe(sig(kind, host, ts=1000 + i)) is None for i in range(100))
     assert detector.score("device:1", 1100) == 0
+
+
+def test_connecting_through_the_proxy_to_a_doh_endpoint_scores() -> None:
+    """The lookup is automatic; a TLS connection to it through the proxy is not (school DNS never enables it)."""
+    detector = Detector()
+    detector.observe(sig("circumvention_site", "dns.google", source="proxy"))
+    assert detector.score("device:1", 1001) == 3
 
 
 def test_domain_fronting_corroborated() -> None:
