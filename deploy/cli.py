@@ -11,7 +11,13 @@ import sys
 
 import click
 
-from deploy import commands_admin, commands_lists, commands_policy, commands_services
+from deploy import (
+    commands_admin,
+    commands_gateway,
+    commands_lists,
+    commands_policy,
+    commands_services,
+)
 from deploy.context import AppContext
 
 
@@ -29,7 +35,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = AppContext(config_path)
 
 
-for module in (commands_policy, commands_lists, commands_admin, commands_services):
+for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_gateway):
     for command in module.COMMANDS:
         cli.add_command(command)
 
