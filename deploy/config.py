@@ -57,6 +57,8 @@ class GatewayConfig:
     lan_interfaces: tuple[str, ...] = ()
     staff_networks: tuple[str, ...] = ()
     dns_bypass_listen: str = "127.0.0.1:5354"
+    # DHCP lease files that tell IP -> MAC (dnsmasq or ISC Kea CSV); a missing file is skipped.
+    lease_files: tuple[str, ...] = ("/var/lib/misc/dnsmasq.leases", "/var/lib/kea/kea-leases4.csv")
 
 
 @dataclass(frozen=True)
