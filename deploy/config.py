@@ -73,6 +73,17 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """Where the weekly report is emailed; an empty host (the default) means "do not email"."""
+
+    host: str = ""
+    port: int = 25
+    from_address: str = ""
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from (None: defaults only)."""
 
@@ -83,6 +94,7 @@ class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
     path: Path | None = None
 
     @property
@@ -97,6 +109,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
     "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig,
+    "smtp": SmtpConfig,
 }
 CHOICES = {
     ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
@@ -200,6 +213,10 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
     if name == "database.url" and "://" not in value:
         raise ConfigError(f"{where}: '{name}' must be a database URL such as sqlite:///var/schoolgate.db, "
                           f"not {value!r}")
+    if name == "smtp.port" and not 0 < value < 65536:
+        raise ConfigError(f"{where}: '{name}' must be a port from 1 to 65535, not {value}")
+    if name == "smtp.to" and any("@" not in item for item in value):
+        raise ConfigError(f"{where}: '{name}' must hold email addresses, not {list(value)!r}")
     if name == "retention.access_log_days" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
     return value
