@@ -16,6 +16,7 @@ from deploy import (
     commands_gateway,
     commands_lists,
     commands_policy,
+    commands_scheduler,
     commands_services,
 )
 from deploy.context import AppContext
@@ -35,7 +36,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = AppContext(config_path)
 
 
-for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_gateway):
+for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_gateway,
+               commands_scheduler):
     for command in module.COMMANDS:
         cli.add_command(command)
 
