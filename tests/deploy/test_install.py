@@ -20,6 +20,7 @@ STEPS = ["check the system", "system packages: python3 python3-venv nftables", "
          "virtual environment /opt/schoolgate/venv", "configuration /etc/schoolgate/schoolgate.toml",
          "database (create or upgrade)", "systemd units in /etc/systemd/system",
          "nftables rules /etc/nftables.d/schoolgate.nft", "done"]
+BASE_PYTHON = os.path.realpath(sys.executable)  # this machine's Python 3.12, not the venv's link to it
 CHROOT = os.environ.get("SCHOOLGATE_TEST_CHROOT")  # a `debootstrap bookworm` (or trixie) folder
 
 
@@ -41,8 +42,7 @@ def test_dry_run_shows_each_step_and_changes_nothing() -> None:
     if not is_debian():
         pytest.skip("install.sh runs on Debian 12 or 13 only, and this is not one")
     before = {p: p.exists() for p in (Path("/etc/schoolgate"), Path("/opt/schoolgate"), Path("/var/lib/schoolgate"))}
-    python = os.path.realpath(sys.executable)  # this machine's Python 3.12 (its python3 may be Debian's 3.11)
-    result = subprocess.run(["bash", str(SCRIPT), "--dry-run", "--python", python], capture_output=True, text=True,
+    result = subprocess.run(["bash", str(SCRIPT), "--dry-run", "--python", BASE_PYTHON], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
     assert [s.removesuffix(" or newer") for s in steps(result.stdout)] == \
@@ -77,8 +77,7 @@ def chroot() -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("a chroot needs root")
     root = Path(CHROOT)
-    python = Path(os.path.realpath(shutil.which("python3.12") or "/nonexistent"))
-    prefix = python.parent.parent  # e.g. /root/.pyenv/versions/3.12.1
+    prefix = Path(BASE_PYTHON).parent.parent  # e.g. /root/.pyenv/versions/3.12.1
     mounts = []
     try:
         for source in (Path("/proc"), Path("/dev"), Path("/opt/wheels"), Path("/opt/pypi"), Path("/opt/pypi-more"),
@@ -89,8 +88,25 @@ def chroot() -> Iterator[Path]:
             target.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
             mounts.append(target)
+        # This machine reaches the package index through a proxy with its own CA: lend the chroot the bundle.
+        bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+        if bundle.exists() and (root / str(bundle).lstrip("/")).exists():
+            subprocess.run(["mount", "--bind", "-o", "ro", str(bundle), str(root / str(bundle).lstrip("/"))],
+                           check=True)
+            mounts.append(root / str(bundle).lstrip("/"))
         # The borrowed Python lives under /root (pyenv); the schoolgate user must be able to run it.
         (root / "root").chmod(0o711)
+        # Start from a Debian that has never seen schoolgate (an earlier run may have installed it).
+        subprocess.run(["chroot", str(root), "userdel", "schoolgate"], capture_output=True, check=False)
+        subprocess.run(["chroot", str(root), "groupdel", "schoolgate"], capture_output=True, check=False)
+        for leftover in ("etc/schoolgate", "opt/schoolgate", "var/lib/schoolgate", "etc/nftables.d"):
+            shutil.rmtree(root / leftover, ignore_errors=True)
+        for unit in (root / "etc/systemd/system").glob("schoolgate-*.service"):
+            unit.unlink()
+        nft_conf = root / "etc/nftables.conf"
+        if nft_conf.exists():
+            nft_conf.write_text("".join(line for line in nft_conf.read_text().splitlines(keepends=True)
+                                        if "schoolgate" not in line))
         src = root / "usr/src/schoolgate"
         shutil.rmtree(src, ignore_errors=True)
         src.mkdir(parents=True)
@@ -103,12 +119,11 @@ def chroot() -> Iterator[Path]:
 
 
 def install(root: Path) -> str:
-    python = os.path.realpath(shutil.which("python3.12") or "python3.12")
-    pip_args = "--index-url file:///opt/pypi/simple --extra-index-url file:///opt/pypi-more/simple " \
-               "--find-links /opt/wheels"
+    pip_args = "--extra-index-url file:///opt/pypi/simple --find-links /opt/wheels"
     result = subprocess.run(["chroot", str(root), "/bin/bash", "/usr/src/schoolgate/deploy/install.sh",
-                             "--python", python, "--pip-args", pip_args], capture_output=True, text=True,
-                            check=False, timeout=900, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+                             "--python", BASE_PYTHON, "--pip-args", pip_args], capture_output=True, text=True,
+                            check=False, timeout=900, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+                                 "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
