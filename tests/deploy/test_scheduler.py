@@ -74,6 +74,7 @@ def test_run_restarts_a_dead_service_and_reports_it(initialised_cli: Cli, tmp_pa
             run.wait()
     output = log_path.read_text()
     assert "scheduler stopped with status -9" in output and "all services stopped" in output
+    assert "did not stop" not in output and "stopping (signal 15)" in output  # ends on SIGTERM by itself
     with Database(load_config(initialised_cli.config).database.url).session(read_only=True) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "service.restarted")).one()
     assert entry.actor == "supervisor" and entry.target == "scheduler" and '"exit_status": -9' in (entry.after or "")
