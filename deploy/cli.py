@@ -14,9 +14,11 @@ import click
 from deploy import (
     commands_admin,
     commands_dns,
+    commands_gateway,
     commands_lists,
     commands_policy,
     commands_proxy,
+    commands_scheduler,
     commands_services,
     commands_web,
 )
@@ -38,7 +40,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 for module in (commands_policy, commands_lists, commands_admin, commands_services, commands_dns, commands_proxy,
-               commands_web):
+               commands_web, commands_gateway, commands_scheduler):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
 from rules.devices import DeviceError, register_device
+from rules.leases_sync import read_sightings, sync_devices
 from rules.models import Ban, Device
 from rules.users import ROLES, UserError, create_user
 
@@ -66,6 +67,30 @@ def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: st
     except DeviceError as exc:
         raise CommandError(str(exc)) from None
     click.echo(f"{'registered' if change.created else 'updated'} device #{device_id} {name} ({ip}, group {group})")
+
+
+@devices.command("sync")
+@click.option("--leases", "lease_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A dnsmasq or Kea lease file (repeat; default: [gateway] lease_files).")
+@click.option("--neigh/--no-neigh", default=True, show_default=True,
+              help="Also read the kernel's neighbour table for the [gateway] lan_interfaces.")
+@pass_app
+def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
+    """Learn devices from DHCP leases and the neighbour table: new MACs become unknown devices."""
+    db = app.ready_database()
+    config = app.config
+    report = read_sightings(lease_files or config.gateway.lease_files, config.gateway.lan_interfaces, neigh)
+    with db.session() as session:
+        result = sync_devices(session, report.sightings)
+    for line in result.discovered:
+        click.echo(f"new device: {line}")
+    for line in result.moved:
+        click.echo(f"moved: {line}")
+    bad = f", {report.malformed} unreadable lines" if report.malformed else ""
+    click.echo(f"{result.seen} addresses seen, {len(result.discovered)} new devices, "
+               f"{len(result.moved)} moved{bad}")
+    for example in report.examples:
+        click.echo(f"  unreadable: {example}", err=True)
 
 
 @devices.command("list")

@@ -6,6 +6,7 @@ import click
 
 from deploy.context import pass_app
 from deploy.supervisor import SERVICES, Supervisor
+from rules.audit import audit
 
 
 @click.command()
@@ -16,7 +17,14 @@ def run(app, only: tuple[str, ...]) -> None:
     config = app.config
     app.ready_database()
     names = list(only) or list(SERVICES)
-    Supervisor(config.path, names).run()
+    db = app.database
+
+    def record_restart(name: str, code: int, up: float) -> None:
+        with db.session() as session:
+            audit(session, "supervisor", "service.restarted", name,
+                  after={"exit_status": code, "seconds_up": round(up, 1)})
+
+    Supervisor(config.path, names, on_restart=record_restart).run()
 
 
 COMMANDS = [run]

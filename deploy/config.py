@@ -59,6 +59,8 @@ class GatewayConfig:
     lan_interfaces: tuple[str, ...] = ()
     staff_networks: tuple[str, ...] = ()
     dns_bypass_listen: str = "127.0.0.1:5354"
+    # DHCP lease files that tell IP -> MAC (dnsmasq or ISC Kea CSV); a missing file is skipped.
+    lease_files: tuple[str, ...] = ("/var/lib/misc/dnsmasq.leases", "/var/lib/kea/kea-leases4.csv")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,17 @@ class BansConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """Where the weekly report is emailed; an empty host (the default) means "do not email"."""
+
+    host: str = ""
+    port: int = 25
+    from_address: str = ""
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from (None: defaults only)."""
 
@@ -95,6 +108,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     bans: BansConfig = field(default_factory=BansConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
     path: Path | None = None
 
     @property
@@ -118,6 +132,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
     "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig, "bans": BansConfig,
+    "smtp": SmtpConfig,
 }
 CHOICES = {
     ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
@@ -223,6 +238,10 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
                           f"not {value!r}")
     if name == "web.session_idle_minutes" and not 1 <= value <= 24 * 60:
         raise ConfigError(f"{where}: '{name}' must be from 1 to 1440 minutes")
+    if name == "smtp.port" and not 0 < value < 65536:
+        raise ConfigError(f"{where}: '{name}' must be a port from 1 to 65535, not {value}")
+    if name == "smtp.to" and any("@" not in item for item in value):
+        raise ConfigError(f"{where}: '{name}' must hold email addresses, not {list(value)!r}")
     if name == "retention.access_log_days" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
     if name in ("bans.threshold", "bans.window_minutes") and value < 1:

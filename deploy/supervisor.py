@@ -8,20 +8,29 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("schoolgate.run")
 
 # The services `schoolgate run` starts, in order; each is also a `schoolgate NAME` command.
-SERVICES: dict[str, str] = {"dns": "DNS sinkhole", "proxy": "filter proxy", "web": "admin web"}
+SERVICES: dict[str, str] = {
+    "dns": "DNS sinkhole",
+    "proxy": "filter proxy",
+    "web": "admin web",
+    "scheduler": "expiry, retention, list refresh, device discovery, weekly report, nightly self-test",
+}
 RESTART_DELAY_MAX = 30.0
+# Told (service, exit status, seconds it was up) each time a service is restarted, e.g. to audit it.
+RestartHook = Callable[[str, int, float], None]
 
 
 class Supervisor:
     """Starts `schoolgate NAME` for each service and keeps it running."""
 
-    def __init__(self, config_path: Path | None, names: list[str]) -> None:
+    def __init__(self, config_path: Path | None, names: list[str], on_restart: RestartHook | None = None) -> None:
         self.config_path = config_path
+        self.on_restart = on_restart
         self.names = names
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.delays: dict[str, float] = {name: 1.0 for name in names}
@@ -61,8 +70,19 @@ class Supervisor:
                     time.sleep(self.delays[name])
                     if not self._stopping:
                         self.start(name)
+                        log.warning("restarted %s (pid %d) after it stopped with status %s",
+                                    name, self.children[name].pid, code)
+                        self._report(name, code, up)
         finally:
             self.stop_all()
+
+    def _report(self, name: str, code: int, up: float) -> None:
+        if self.on_restart is None:
+            return
+        try:
+            self.on_restart(name, code, up)
+        except Exception as exc:  # reporting must never stop the supervision
+            log.error("could not record the restart of %s: %s", name, exc)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True

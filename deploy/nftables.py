@@ -1,0 +1,154 @@
+"""The gateway's nftables ruleset, written from the configuration (`schoolgate gateway nftables`).
+
+One `table inet schoolgate` covers IPv4 and IPv6. Only packets that arrive on a LAN interface are
+touched: the gateway's own traffic (the sinkhole's upstream queries, the proxy's upstream connections)
+never passes the prerouting or forward hooks, so it is exempt by construction.
+
+- DNS to the gateway goes to the sinkhole; DNS to any other resolver goes to the sinkhole's second port,
+  which answers it too and records "DNS to another resolver".
+- TCP 80 and 443 go to the transparent proxy (spread over workers with `numgen`).
+- UDP 80 and 443 (QUIC) are dropped, so browsers fall back to TCP and meet the proxy.
+- TCP and UDP 853 (DNS over TLS, DNS over QUIC) are rejected, counted and logged ("schoolgate-dot").
+- The admin web answers only the staff networks (empty: every client network).
+
+`redirect` sends a packet to the address of the interface it came in on, so the services must listen
+on that address or on every address (0.0.0.0 / ::), never on loopback only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from deploy.config import Config, parse_hostport
+
+TABLE = "schoolgate"
+DOT_LOG_PREFIX = "schoolgate-dot"
+# Named counters: `nft list counters table inet schoolgate` shows them; the tests read them too.
+COUNTERS = {
+    "dns_gateway": "DNS to the gateway, sent to the sinkhole",
+    "dns_bypass": "DNS to another resolver, sent to the sinkhole's second port",
+    "web_proxied": "TCP 80/443 sent to the transparent proxy",
+    "quic_dropped": "UDP 80/443 (QUIC) dropped",
+    "dot_rejected": "TCP 853 (DNS over TLS) rejected",
+    "doq_rejected": "UDP 853 (DNS over QUIC) rejected",
+    "web_refused": "admin web refused to a client outside the staff networks",
+}
+_IFNAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
+
+
+class RulesetError(ValueError):
+    """The configuration cannot make a safe ruleset; the message names the key."""
+
+
+@dataclass(frozen=True)
+class GatewayPorts:
+    """The ports the redirects point at, checked once."""
+
+    dns: int
+    dns_bypass: int
+    proxy: tuple[int, ...]
+    web: int
+
+
+def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
+    """Read and check the listen ports; loopback-only listeners cannot receive redirected traffic."""
+    if workers < 1:
+        raise RulesetError("--workers must be at least 1")
+    checks = [("dns.listen", config.dns.listen[0] if config.dns.listen else ""),
+              ("gateway.dns_bypass_listen", config.gateway.dns_bypass_listen),
+              ("proxy.listen", config.proxy.listen), ("web.listen", config.web.listen)]
+    ports = []
+    for key, text in checks:
+        if not text:
+            raise RulesetError(f"'{key}' is empty: the gateway needs somewhere to send this traffic")
+        host, port = parse_hostport(text)
+        if key != "web.listen" and ipaddress.ip_address(host).is_loopback:
+            raise RulesetError(f"'{key}' is {text}, on loopback only: traffic redirected from the LAN cannot "
+                               "reach it; listen on the gateway's LAN address or on 0.0.0.0 (or [::])")
+        ports.append(port)
+    dns, bypass, proxy, web = ports
+    if dns == bypass:
+        raise RulesetError(f"'gateway.dns_bypass_listen' must use another port than 'dns.listen' ({dns}), "
+                           "or DNS to other resolvers could not be told apart")
+    if proxy + workers - 1 > 65535:
+        raise RulesetError(f"--workers {workers} from port {proxy} runs past port 65535")
+    return GatewayPorts(dns, bypass, tuple(range(proxy, proxy + workers)), web)
+
+
+def render_ruleset(config: Config, workers: int = 1) -> str:
+    """The ruleset as `nft -f` reads it; raise RulesetError for a configuration that cannot work."""
+    lans = config.gateway.lan_interfaces
+    if not lans:
+        raise RulesetError("'gateway.lan_interfaces' is empty: name the interfaces school devices are on, "
+                           'e.g. lan_interfaces = ["eth1"]')
+    for name in lans:
+        if not _IFNAME.match(name):
+            raise RulesetError(f"'gateway.lan_interfaces' holds {name!r}, which is not an interface name")
+    ports = gateway_ports(config, workers)
+    staff = config.gateway.staff_networks or config.network.client_networks
+    nets = [ipaddress.ip_network(n, strict=False) for n in staff]
+    v4 = [str(n) for n in nets if n.version == 4]
+    v6 = [str(n) for n in nets if n.version == 6]
+    lan_set = "{ " + ", ".join(f'"{name}"' for name in lans) + " }"
+    if len(ports.proxy) == 1:
+        proxy_target = f":{ports.proxy[0]}"
+    else:
+        pairs = ", ".join(f"{i} : {port}" for i, port in enumerate(ports.proxy))
+        proxy_target = f": numgen inc mod {len(ports.proxy)} map {{ {pairs} }}"
+    counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
+    source = f" from {config.path}" if config.path else ""
+    return f"""\
+# schoolgate gateway ruleset, written by `schoolgate gateway nftables`{source}.
+# Load with: nft -f FILE (it replaces only the table inet {TABLE}).
+table inet {TABLE}
+delete table inet {TABLE}
+
+table inet {TABLE} {{
+{counters}
+
+    set staff_v4 {{
+        type ipv4_addr; flags interval; auto-merge;{_elements(v4)}
+    }}
+    set staff_v6 {{
+        type ipv6_addr; flags interval; auto-merge;{_elements(v6)}
+    }}
+
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname != {lan_set} return
+        # DNS to the gateway itself: the sinkhole.
+        fib daddr type local meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_gateway" redirect to :{ports.dns}
+        # DNS to any other resolver: the sinkhole's second port, which answers and records the attempt.
+        meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_bypass" redirect to :{ports.dns_bypass}
+        # Anything else for the gateway itself (the admin web) is not proxied.
+        fib daddr type local return
+        tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
+    }}
+
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        iifname != {lan_set} return
+        # QUIC: dropped, so browsers fall back to TCP and meet the proxy.
+        udp dport {{ 80, 443 }} counter name "quic_dropped" drop
+        # DNS over TLS and over QUIC: refused, counted and logged as a circumvention signal.
+        tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " reject with tcp reset
+        udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " reject
+    }}
+
+    chain input {{
+        type filter hook input priority filter; policy accept;
+        iifname "lo" accept
+        tcp dport {ports.web} ip saddr @staff_v4 accept
+        tcp dport {ports.web} ip6 saddr @staff_v6 accept
+        tcp dport {ports.web} counter name "web_refused" reject with tcp reset
+    }}
+}}
+"""
+
+
+def _elements(networks: list[str]) -> str:
+    if not networks:
+        return ""
+    return "\n        elements = { " + ", ".join(networks) + " }"

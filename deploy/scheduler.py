@@ -1,0 +1,110 @@
+"""Wire the jobs of `rules.jobs*` to APScheduler 3 (`schoolgate scheduler`).
+
+The timetable is stored in the database (SQLAlchemyJobStore on the same URL), so a restart keeps each
+job's next run time, and one scheduler process per database runs each job once. The scheduler never
+runs inside web workers: several gunicorn workers would each run every job.
+
+Stored jobs name `deploy.scheduler:run_job` with the job's name, never a pickled object, so an upgrade
+that changes a job's code needs no change to the stored rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from deploy.config import Config
+from rules import jobs
+from rules.db import Database
+from rules.jobs_report import MailSettings, weekly_report
+from rules.jobs_selftest import run_self_test
+
+log = logging.getLogger("schoolgate.scheduler")
+LONDON = ZoneInfo("Europe/London")
+JOBSTORE_TABLE = "apscheduler_jobs"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    description: str
+    trigger: Callable[[], Any]
+    run: Callable[[Config, Database], object]
+
+
+def mail_settings(config: Config) -> MailSettings:
+    smtp = config.smtp
+    return MailSettings(smtp.host, smtp.port, smtp.from_address, smtp.to, smtp.starttls)
+
+
+JOBS: dict[str, JobSpec] = {
+    "devices_sync": JobSpec("learn devices from DHCP leases and the neighbour table",
+                            lambda: IntervalTrigger(seconds=30),
+                            lambda c, db: jobs.sync_devices_job(db, c.gateway.lease_files, c.gateway.lan_interfaces)),
+    "expire": JobSpec("expire exceptions, supervised sessions and bans", lambda: IntervalTrigger(seconds=60),
+                      lambda c, db: jobs.expire(db)),
+    "purge_events": JobSpec("delete access events past [retention] access_log_days",
+                            lambda: CronTrigger(hour=3, minute=30, timezone=LONDON),
+                            lambda c, db: jobs.purge_access_events(db, c.retention.access_log_days)),
+    "refresh_lists": JobSpec("refresh lists from their files and URLs",
+                             lambda: CronTrigger(hour=4, minute=15, timezone=LONDON),
+                             lambda c, db: jobs.refresh_lists(db)),
+    "self_test": JobSpec("check locked and social-media categories are blocked for every group",
+                         lambda: CronTrigger(hour=2, minute=0, timezone=LONDON),
+                         lambda c, db: run_self_test(db)),
+    "weekly_report": JobSpec("the weekly report for the headteacher and the DSL",
+                             lambda: CronTrigger(day_of_week="mon", hour=7, minute=0, timezone=LONDON),
+                             lambda c, db: weekly_report(db, c.state_dir, mail_settings(c))),
+}
+
+_context: tuple[Config, Database] | None = None
+
+
+def run_job(name: str) -> None:
+    """What the stored jobs call: run one job with this process's configuration and database."""
+    if _context is None:
+        raise RuntimeError("the scheduler's configuration is not set")
+    config, db = _context
+    log.info("running %s", name)
+    try:
+        JOBS[name].run(config, db)
+    except Exception:
+        log.exception("job %s failed", name)
+
+
+def build_scheduler(config: Config, db: Database, kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+    """A scheduler whose job store is the schoolgate database, with every job (re)registered."""
+    global _context
+    _context = (config, db)
+    scheduler = kind(
+        jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBSTORE_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=LONDON,
+    )
+    for name, spec in JOBS.items():
+        scheduler.add_job("deploy.scheduler:run_job", trigger=spec.trigger(), args=[name], id=name, name=name,
+                          replace_existing=True)
+    return scheduler
+
+
+def run_forever(config: Config, db: Database) -> None:
+    """Run until SIGTERM or Ctrl-C."""
+    scheduler = build_scheduler(config, db)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopping (signal %d)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler started with %d jobs: %s", len(JOBS), ", ".join(JOBS))
+    scheduler.start()
