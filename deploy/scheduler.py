@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from deploy.config import Config
 from rules import jobs
+from rules.ban_notice import send_ban_notice
 from rules.db import Database
+from rules.detector import Detector
 from rules.jobs_report import MailSettings, weekly_report
 from rules.jobs_selftest import run_self_test
+from rules.watch import Outcome, Watcher
 
 log = logging.getLogger("schoolgate.scheduler")
 LONDON = ZoneInfo("Europe/London")
@@ -96,15 +100,33 @@ def build_scheduler(config: Config, db: Database, kind: type[BaseScheduler] = Bl
     return scheduler
 
 
+def start_watcher(config: Config, db: Database, stop: threading.Event) -> threading.Thread:
+    """The circumvention watcher, in this process's own thread: one per database, like the jobs."""
+    mail = mail_settings(config)
+
+    def notify(outcome: Outcome) -> None:
+        if outcome.action == "ban" and outcome.ban_id is not None:
+            send_ban_notice(db, mail, config.web.public_url, outcome.ban_id)
+
+    watcher = Watcher(db, Detector(window_seconds=config.bans.window_minutes * 60), notify=notify,
+                      default_threshold=config.bans.threshold)
+    thread = threading.Thread(target=watcher.run, args=(stop,), name="circumvention-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_forever(config: Config, db: Database) -> None:
     """Run until SIGTERM or Ctrl-C."""
     scheduler = build_scheduler(config, db)
+    watcher_stop = threading.Event()
+    start_watcher(config, db, watcher_stop)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("stopping (signal %d)", signum)
+        watcher_stop.set()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("scheduler started with %d jobs: %s", len(JOBS), ", ".join(JOBS))
+    log.info("scheduler started with %d jobs (%s) and the circumvention watcher", len(JOBS), ", ".join(JOBS))
     scheduler.start()

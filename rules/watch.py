@@ -58,10 +58,12 @@ class Watcher:
 
     def __init__(self, db: Database, detector: Detector | None = None,
                  thresholds: dict[str, int] | None = None,
-                 notify: Callable[[Outcome], None] | None = None) -> None:
+                 notify: Callable[[Outcome], None] | None = None,
+                 default_threshold: int = DEFAULT_THRESHOLD) -> None:
         self.db = db
         self.detector = detector or Detector()
         self.thresholds = thresholds or {}
+        self.default_threshold = default_threshold
         self.notify = notify
         self.compiler = Compiler(db)
         self.last_id: int | None = None
@@ -101,7 +103,7 @@ class Watcher:
             mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else "ban"
             if mode == "off":
                 continue
-            verdict = self.detector.observe(signal, self.thresholds.get(group, DEFAULT_THRESHOLD))
+            verdict = self.detector.observe(signal, self.thresholds.get(group, self.default_threshold))
             if verdict is not None:
                 outcome = self.act(verdict, event, mode)
                 outcomes.append(outcome)
