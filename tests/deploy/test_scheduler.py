@@ -63,9 +63,11 @@ def test_run_restarts_a_dead_service_and_reports_it(initialised_cli: Cli, tmp_pa
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         first = wait_for(log_path, r"started scheduler \(pid (\d+)\)")
+        wait_for(log_path, r"scheduler started with \d+ jobs")
         os.kill(int(first.group(1)), signal.SIGKILL)
         again = wait_for(log_path, r"restarted scheduler \(pid (\d+)\) after it stopped with status -9")
         assert again.group(1) != first.group(1)
+        wait_for(log_path, r"(?s)scheduler started with \d+ jobs.*scheduler started with \d+ jobs")
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=30) == 0
     finally:
@@ -74,6 +76,7 @@ def test_run_restarts_a_dead_service_and_reports_it(initialised_cli: Cli, tmp_pa
             run.wait()
     output = log_path.read_text()
     assert "scheduler stopped with status -9" in output and "all services stopped" in output
+    assert "did not stop" not in output and "stopping (signal 15)" in output  # ends on SIGTERM by itself
     with Database(load_config(initialised_cli.config).database.url).session(read_only=True) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "service.restarted")).one()
     assert entry.actor == "supervisor" and entry.target == "scheduler" and '"exit_status": -9' in (entry.after or "")
