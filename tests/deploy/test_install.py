@@ -140,6 +140,7 @@ def test_install_twice_in_a_debian_chroot(chroot: Path) -> None:
     assert "+ useradd" not in second and "+ install -m 0640" not in second
     assert "wrote /etc/nftables.d/schoolgate.nft" in second
     third = install(chroot)
+    print(first, second, third, sep="\n---- next run ----\n")  # shown with -s, or when the test fails
     assert "ok, already done: rules up to date" in third and "ok, already done: included from" in third
     assert "units in /etc/systemd/system are up to date" in third
     assert config.read_text().endswith("# edited by the technician\n")

@@ -63,9 +63,11 @@ def test_run_restarts_a_dead_service_and_reports_it(initialised_cli: Cli, tmp_pa
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         first = wait_for(log_path, r"started scheduler \(pid (\d+)\)")
+        wait_for(log_path, r"scheduler started with \d+ jobs")
         os.kill(int(first.group(1)), signal.SIGKILL)
         again = wait_for(log_path, r"restarted scheduler \(pid (\d+)\) after it stopped with status -9")
         assert again.group(1) != first.group(1)
+        wait_for(log_path, r"(?s)scheduler started with \d+ jobs.*scheduler started with \d+ jobs")
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=30) == 0
     finally:

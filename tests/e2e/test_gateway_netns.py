@@ -126,7 +126,7 @@ def cannot_make_namespaces() -> str | None:
         return "network namespaces need Linux"
     if os.geteuid() != 0:
         return "network namespaces need root"
-    for tool in ("ip", "nft"):
+    for tool in ("ip", "nft", "setpriv"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed"
     probe = f"sg-probe-{uuid.uuid4().hex[:6]}"
@@ -156,10 +156,16 @@ class Lab:
     def run_in(self, ns: str, *args: str, input: str | None = None) -> str:
         return sh("ip", "netns", "exec", ns, *args, input=input)
 
-    def listen(self, ns: str, listeners: list[tuple[str, str, int, str]]) -> subprocess.Popen[str]:
-        process = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER,
-                                    json.dumps(listeners)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+    def listen(self, ns: str, listeners: list[tuple[str, str, int, str]],
+               unprivileged: bool = False) -> subprocess.Popen[str]:
+        """Start listeners in `ns`; `unprivileged`: as nobody with no capabilities at all, as the units run."""
+        command = [sys.executable]
+        if unprivileged:
+            # /root (where this venv's Python may live) is closed to nobody; the listener needs the stdlib only.
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                       "--bounding-set=-all", "--", shutil.which("python3", path="/usr/bin:/bin") or "python3"]
+        process = subprocess.Popen(["ip", "netns", "exec", ns, *command, "-c", LISTENER, json.dumps(listeners)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.processes.append(process)
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -244,7 +250,7 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     lab.listen(lab.gateway, [("udp", "0.0.0.0", 5353, "sinkhole"), ("tcp", "0.0.0.0", 5353, "sinkhole"),
                              ("udp", "0.0.0.0", 5354, "bypass"), ("tcp", "0.0.0.0", 5354, "bypass"),
                              ("tcp", "0.0.0.0", 8080, "proxy0"), ("tcp", "0.0.0.0", 8081, "proxy1"),
-                             ("tcp", "0.0.0.0", 8000, "web")])
+                             ("tcp", "0.0.0.0", 8000, "web")], unprivileged=True)
     internet = lab.listen(lab.internet, [
         ("udp", INTERNET, 53, "resolver"), ("tcp", INTERNET, 53, "resolver"),
         ("tcp", INTERNET, 80, "internet"), ("tcp", INTERNET, 443, "internet"), ("tcp", INTERNET, 8443, "other"),
@@ -261,7 +267,8 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     assert reply("tcp", GATEWAY_LAN, 53) == f"sinkhole|{GATEWAY_LAN}:53"
     assert reply("udp", INTERNET, 53) == "bypass|-"
     assert reply("tcp", INTERNET, 53) == f"bypass|{INTERNET}:53"
-    # Web traffic: the proxy, which can still read where the pupil meant to go; two workers share it.
+    # Web traffic: the proxy, which can still read where the pupil meant to go (SO_ORIGINAL_DST, read here
+    # by a listener with no capability at all, as the proxy's unit runs); two workers share it.
     ports = (80, 443, 443, 80)
     proxied = [reply("tcp", INTERNET, port).split("|") for port in ports]
     assert [destination for _, destination in proxied] == [f"{INTERNET}:{port}" for port in ports]
