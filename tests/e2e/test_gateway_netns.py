@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -469,17 +470,14 @@ def start_in(lab: Lab, ns: str, args: list[str], log: Path, env: dict[str, str],
 
 
 def stop_group(process: subprocess.Popen[str]) -> int:
-    """SIGTERM to the process (it stops its workers and writes its events); SIGKILL to the group after 20 s."""
+    """SIGTERM to the process (it stops its workers and writes its events first); when it has not ended
+    within 20 s, SIGKILL to its whole process group (the leader not yet reaped, so the group is surely ours)."""
     if process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, 9)  # anything of its group still there (a worker) goes too
-    except ProcessLookupError:
-        pass
+            os.killpg(process.pid, signal.SIGKILL)
     return process.wait()
 
 
