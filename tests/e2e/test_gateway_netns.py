@@ -276,6 +276,9 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     proxied = [reply("tcp", INTERNET, port).split("|") for port in ports]
     assert [destination for _, destination in proxied] == [f"{INTERNET}:{port}" for port in ports]
     assert {worker for worker, _ in proxied} == {"proxy0", "proxy1"}
+    # Web to the block page's address (the gateway's own, where DNS sends a blocked name) goes to the proxy too.
+    assert reply("tcp", GATEWAY_LAN, 80).endswith(f"|{GATEWAY_LAN}:80")
+    assert reply("tcp", GATEWAY_LAN, 443).endswith(f"|{GATEWAY_LAN}:443")
     # QUIC goes nowhere; DoT and DoQ are refused.
     assert reply("udp", INTERNET, 443) == "error: timeout"
     assert reply("udp", INTERNET, 80) == "error: timeout"
@@ -565,14 +568,16 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
         assert pupil("dns", FACEBOOK_NAME, INTERNET, "tcp") == blocked_answer
         assert pupil("dns", LEARN_NAME, INTERNET, "tcp") == {"rcode": "NOERROR", "answers": [LEARN]}
 
-        # HTTP to the blocked site: the proxy's block page.
-        page = pupil("http", FACEBOOK, FACEBOOK_NAME)
-        assert page.get("status") == 403 and "social_media" in str(page.get("body")), page
+        # HTTP to the blocked site: the proxy's block page, at the address DNS gave and at the site's own.
+        for address in (GATEWAY_LAN, FACEBOOK):
+            page = pupil("http", address, FACEBOOK_NAME)
+            assert page.get("status") == 403 and "social_media" in str(page.get("body")), (address, page)
         assert pupil("http", LEARN, LEARN_NAME) == {"status": 200, "body": f"origin {LEARN_NAME}\n"}
-        # HTTPS to the blocked site by address with its name as SNI: closed, though the client would trust
-        # any certificate at all (so no TLS server answered).
-        refused = pupil("https", FACEBOOK, FACEBOOK_NAME, "-")
-        assert str(refused.get("error", "")).startswith(("SSLEOFError", "ConnectionResetError")), refused
+        # HTTPS with the blocked name as SNI, at the address DNS gave and at the site's own: closed, though
+        # the client would trust any certificate at all (so no TLS server answered).
+        for address in (GATEWAY_LAN, FACEBOOK):
+            refused = pupil("https", address, FACEBOOK_NAME, "-")
+            assert str(refused.get("error", "")).startswith(("SSLEOFError", "ConnectionResetError")), refused
         # The allowed HTTPS site arrives with its own certificate, untouched.
         allowed = pupil("https", LEARN, LEARN_NAME, str(certs[LEARN][0]))
         assert allowed == {"cert_sha256": fingerprint(certs[LEARN][0].read_bytes()), "status": 200,
@@ -602,9 +607,10 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
         ("dns", FACEBOOK_NAME, *fb, None), ("dns", LEARN_NAME, "allow", None, None),
         ("dns", FACEBOOK_NAME, *fb, "dns_other_resolver"), ("dns", FACEBOOK_NAME, *fb, "dns_other_resolver"),
         ("dns", LEARN_NAME, "allow", None, "dns_other_resolver")], summary
-    # the proxy's: HTTP and TLS to each site (two workers write them, so in either order)
+    # the proxy's: HTTP and TLS to the blocked site at two addresses, to the allowed one at one (two workers
+    # write them, so in either order)
     assert sorted(s for s in summary if s[0] == "proxy") == sorted(
-        [("proxy", FACEBOOK_NAME, *fb, None), ("proxy", LEARN_NAME, "allow", None, None)] * 2), summary
+        [("proxy", FACEBOOK_NAME, *fb, None)] * 4 + [("proxy", LEARN_NAME, "allow", None, None)] * 2), summary
     # The MAC itself is in every one of the pupil's events (the log's JSON shows the name; the table has both).
     import sqlite3
 
