@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from deploy.config import ConfigError
 from deploy.context import CommandError, pass_app
 from deploy.runtime import build_runtime
 from deploy.workers import WorkerStopped, run_workers
@@ -33,6 +34,8 @@ def dns(app, workers: int, worker_index: int | None) -> None:
         serve(config, runtime, reuse_port=worker_index is not None)
     except OSError as exc:
         raise CommandError(f"cannot start the DNS sinkhole: {exc}") from None
+    except ConfigError as exc:
+        raise CommandError(f"bad configuration: {exc}") from None
 
 
 COMMANDS = [dns]

@@ -6,7 +6,9 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
 
 - DNS to the gateway goes to the sinkhole; DNS to any other resolver goes to the sinkhole's second port,
   which answers it too and records "DNS to another resolver".
-- TCP 80 and 443 go to the transparent proxy (spread over workers with `numgen`).
+- TCP 80 and 443 go to the transparent proxy (spread over workers with `numgen`), including those to the
+  block page's address (`[network] block_page_ipv4/ipv6`, often the gateway itself), where DNS sends a
+  blocked name: the proxy serves the block page there (so nothing else may serve 80/443 on that address).
 - UDP 80 and 443 (QUIC) are dropped, so browsers fall back to TCP and meet the proxy.
 - TCP and UDP 853 (DNS over TLS, DNS over QUIC) are rejected, counted and logged ("schoolgate-dot").
 - The admin web answers only the staff networks (empty: every client network).
@@ -97,6 +99,7 @@ def render_ruleset(config: Config, workers: int = 1) -> str:
     else:
         pairs = ", ".join(f"{i} : {port}" for i, port in enumerate(ports.proxy))
         proxy_target = f": numgen inc mod {len(ports.proxy)} map {{ {pairs} }}"
+    page_v4, page_v6 = config.network.block_page_ipv4, config.network.block_page_ipv6  # checked addresses
     counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
     source = f" from {config.path}" if config.path else ""
     return f"""\
@@ -122,6 +125,9 @@ table inet {TABLE} {{
         fib daddr type local meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_gateway" redirect to :{ports.dns}
         # DNS to any other resolver: the sinkhole's second port, which answers and records the attempt.
         meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_bypass" redirect to :{ports.dns_bypass}
+        # Web to the block page's address, where DNS sent a blocked name: the proxy, which serves the block page.
+        ip daddr {page_v4} tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
+        ip6 daddr {page_v6} tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
         # Anything else for the gateway itself (the admin web) is not proxied.
         fib daddr type local return
         tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}

@@ -21,7 +21,7 @@ import math
 from dns_block import wire
 
 CacheKey = tuple[tuple[str, int | None], bytes]
-EventTail = tuple[object, ...]
+EventTail = tuple[object, ...]  # the event's fields from `source` to `search_term`; the signal is the resolver's
 
 
 class Entry:

@@ -13,10 +13,15 @@ Slow path, on a cache miss (dnslib parses the query once):
  8. upstream      - everything else is forwarded; SERVFAIL when every upstream fails.
 Then the reply is cached under the scope (unless the policy changed meanwhile), and every query,
 fast or slow, becomes one access event (a deque append: the hot path never waits for the database).
+
+A resolver made by `with_signal()` is the same chain (same cache, identity memo, rate limit, upstreams)
+whose every event carries a signal: the gateway's second port, where the firewall sends DNS a device
+addressed to another resolver, answers exactly as the first and records "dns_other_resolver".
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -65,8 +70,16 @@ class Resolver:
         self.safesearch = safesearch or SafeSearch()
         self.upstream = upstream
         self.record = record
+        self.signal: str | None = None  # the last field of every event this resolver records
         self.malformed = 0
         self.policy_changed(store.current())
+
+    def with_signal(self, signal: str) -> Resolver:
+        """This chain for another listener: everything shared (a cached answer is the same whichever port
+        asked, and a snapshot swap clears it for both), only the events differ: they carry `signal`."""
+        other = copy.copy(self)
+        other.signal = signal
+        return other
 
     def policy_changed(self, snapshot: PolicySnapshot) -> None:
         """A new snapshot is in force: forget every client and every answer decided under the old one."""
@@ -98,7 +111,7 @@ class Resolver:
         entry = cache.get((known.scope, data[2:]), now)
         if entry is None:
             return None
-        self.record((now, *known.head, *entry.tail))
+        self.record((now, *known.head, *entry.tail, self.signal))
         if udp and not entry.udp_ok:
             return wire.truncated(data[:2] + entry.body)
         return data[:2] + entry.reply_body(now)
@@ -137,12 +150,11 @@ class Resolver:
         if host is None:
             host = raw_name.rstrip(".").lower()
         if answer.lifetime > 0:
-            tail = ("dns", qtype, host, None, answer.action, answer.category, answer.rule, answer.reason,
-                    None, None)
+            tail = ("dns", qtype, host, None, answer.action, answer.category, answer.rule, answer.reason, None)
             self.cache.put((known.scope, data[2:]), answer.reply, answer.lifetime, time.time(), tail,
                            wire.max_udp_size(data), generation, answer.count_down)
         self.record((time.time(), *known.head, "dns", qtype, host, None, answer.action, answer.category,
-                     answer.rule, answer.reason, None, None))
+                     answer.rule, answer.reason, None, self.signal))
         reply = answer.reply
         if udp and len(reply) > wire.max_udp_size(data):
             return wire.truncated(reply)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from deploy.config import Config, parse_hostport
+from deploy.config import Config, ConfigError, parse_hostport
 from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
 from dns_block.client_check import ClientCheck
@@ -19,13 +19,27 @@ from rules.snapshot import PolicySnapshot
 log = logging.getLogger("schoolgate.dns")
 
 
+BYPASS_SIGNAL = "dns_other_resolver"  # rules/detector.py weighs it
+
+
 class DnsService:
-    """Every listener of `[dns] listen`, over one resolver chain."""
+    """Every listener of `[dns] listen`, and `[gateway] dns_bypass_listen`, over one resolver chain.
+
+    The bypass address is where the gateway's nftables rules send DNS a device addressed to some other
+    resolver (`redirect to :PORT`: the address of the interface it came in on). It answers exactly as the
+    main listeners (the same chain and cache); only its access events carry the signal "dns_other_resolver".
+    """
 
     def __init__(self, config: Config, runtime: EnforcerRuntime, reuse_port: bool = False) -> None:
         dns, network = config.dns, config.network
         self.reuse_port = reuse_port  # several worker processes share the addresses
         self.listen = [parse_hostport(item) for item in dns.listen]
+        self.bypass = parse_hostport(config.gateway.dns_bypass_listen)
+        clash = [f"{h}:{p}" for h, p in self.listen if p == self.bypass[1]]
+        if clash:
+            raise ConfigError(f"'gateway.dns_bypass_listen' ({config.gateway.dns_bypass_listen}) must use another "
+                             f"port than 'dns.listen' ({', '.join(clash)}), or DNS to other resolvers could not "
+                             "be told apart")
         servers = [parse_hostport(item, default_port=53) for item in dns.upstreams] or system_upstreams()
         if not servers:
             log.warning("no upstream resolvers (none configured, none in /etc/resolv.conf): "
@@ -38,6 +52,7 @@ class DnsService:
             BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
             self.upstream, runtime.writer.record,
         )
+        self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
         self._closers: list[UdpServer | asyncio.Server] = []
 
     async def start(self) -> None:
@@ -49,13 +64,15 @@ class DnsService:
         self.runtime.store.on_swap(swapped)
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
-        for host, port in self.listen:
-            self._closers.append(UdpServer(self.resolver, host, port, reuse_port=self.reuse_port))
-            tcp = TcpServer(self.resolver)
+        for resolver, (host, port) in [*((self.resolver, a) for a in self.listen),
+                                       (self.bypass_resolver, self.bypass)]:
+            self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
+            tcp = TcpServer(resolver)
             self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
                                                             reuse_port=self.reuse_port or None))
-        log.info("DNS sinkhole listening on %s (UDP and TCP); upstreams %s; policy version %s from %s",
-                 ", ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in self.listen),
+        log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s; upstreams %s; "
+                 "policy version %s from %s",
+                 ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
                  ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
                  self.runtime.store.current().version, self.runtime.store.current().source)
 
@@ -63,6 +80,10 @@ class DnsService:
         for closer in self._closers:
             closer.close()
         self.upstream.close()
+
+
+def _address(host: str, port: int) -> str:
+    return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
 
 
 async def _serve(service: DnsService) -> None:

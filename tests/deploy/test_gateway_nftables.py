@@ -57,6 +57,11 @@ def test_ruleset_holds_each_redirect_and_signal(tmp_path: Path) -> None:
         in ruleset
     assert 'meta l4proto { tcp, udp } th dport 53 counter name "dns_bypass" redirect to :5354' in ruleset
     assert 'tcp dport { 80, 443 } counter name "web_proxied" redirect to :8080' in ruleset
+    # where DNS sends a blocked name (here the defaults), before the gateway's own addresses are let alone
+    block_page = ['ip daddr 127.0.0.1 tcp dport { 80, 443 } counter name "web_proxied" redirect to :8080',
+                  'ip6 daddr ::1 tcp dport { 80, 443 } counter name "web_proxied" redirect to :8080']
+    assert all(rule in ruleset for rule in block_page)
+    assert ruleset.index(block_page[1]) < ruleset.index("fib daddr type local return")
     assert 'udp dport { 80, 443 } counter name "quic_dropped" drop' in ruleset
     assert f'tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " reject' in ruleset
     assert f'udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " reject' in ruleset

@@ -9,6 +9,7 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from dns_block import wire
+from rules.events import EVENT_FIELDS
 from rules.snapshot import GroupInfo
 from tests.dns_block.helpers import ask, ede, make_resolver, query
 from tests.factories import tdevice, tsnapshot
@@ -58,6 +59,43 @@ def test_allowed_is_forwarded_and_then_answered_from_the_cache() -> None:
     assert str(second.rr[0].rdata) == "198.18.0.10" and str(second.q.qname) == "Good.test."
     assert upstream.asked == ["Good.test"]
     assert len(events) == 3 and all(e[9] == "allow" and e[7] == "good.test" for e in events)
+
+
+def test_every_event_is_whole_and_carries_no_signal_from_the_main_listener() -> None:
+    resolver, _, _, events = make_resolver(tsnapshot(blocked=["badsite.test"]))
+    for name in ("good.test", "good.test", "badsite.test", "badsite.test"):  # slow path, then the cache
+        run(ask(resolver, query(name)))
+    assert resolver.cache.hits == 2
+    assert [len(e) for e in events] == [len(EVENT_FIELDS)] * 4
+    assert [e[-1] for e in events] == [None] * 4
+
+
+def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() -> None:
+    resolver, store, upstream, events = make_resolver(tsnapshot(blocked=["badsite.test"]))
+    bypass = resolver.with_signal("dns_other_resolver")
+    assert resolver.signal is None and bypass.cache is resolver.cache and bypass.identity is resolver.identity
+    answers = {}
+    for name in ("good.test", "badsite.test"):
+        # asked first on the bypass port (slow path), then again there (its cache hit), then on the main port
+        answers[name] = [run(ask(who, query(name))) for who in (bypass, bypass, resolver)]
+        assert answers[name][0] == answers[name][1] == answers[name][2]
+    assert upstream.asked == ["good.test"]  # one cache for both ports
+    assert resolver.cache.hits == 4
+    assert [(e[7], e[9], e[-1]) for e in events] == [
+        ("good.test", "allow", "dns_other_resolver"), ("good.test", "allow", "dns_other_resolver"),
+        ("good.test", "allow", None),
+        ("badsite.test", "block", "dns_other_resolver"), ("badsite.test", "block", "dns_other_resolver"),
+        ("badsite.test", "block", None)]
+    assert all(len(e) == len(EVENT_FIELDS) for e in events)
+    # a main-port answer cached first is served on the bypass port with the signal too
+    run(ask(resolver, query("other.test")))
+    run(ask(bypass, query("other.test")))
+    assert upstream.asked == ["good.test", "other.test"] and events[-1][7:] == events[-2][7:-1] + (
+        "dns_other_resolver",)
+    # a policy swap empties the one cache and the one identity memo, whichever resolver it reaches
+    store.swap(tsnapshot(blocked=["good.test"]))
+    reply = DNSRecord.parse(run(ask(bypass, query("good.test"))))
+    assert str(reply.rr[0].rdata) == "198.18.0.1" and events[-1][9] == "block"
 
 
 def test_all_upstreams_failing_is_servfail_never_nxdomain_and_not_cached() -> None:
@@ -160,7 +198,7 @@ def test_big_reply_truncated_over_udp_only() -> None:
     reply = DNSRecord.parse(data).reply()
     for i in range(60):
         reply.add_answer(RR("good.test", QTYPE.A, rdata=A(f"198.18.0.{i}"), ttl=300))
-    resolver.cache.put((("pupils", None), data[2:]), bytes(reply.pack()), 300, time.time(), ("dns",) * 10,
+    resolver.cache.put((("pupils", None), data[2:]), bytes(reply.pack()), 300, time.time(), ("dns",) * 9,
                        wire.max_udp_size(data), resolver.cache.generation)
     over_udp = DNSRecord.parse(resolver.cached(data, "10.0.0.7", True))
     over_tcp = DNSRecord.parse(resolver.cached(data, "10.0.0.7", False))

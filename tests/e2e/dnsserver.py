@@ -33,10 +33,18 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def write_config(path: Path, database_url: str, port: int, upstreams: list[int], extra: str = "") -> Path:
+def write_config(path: Path, database_url: str, port: int, upstreams: list[int], extra: str = "",
+                 bypass_port: int | None = None) -> Path:
+    """A config listening on 127.0.0.1:`port`, and for DNS to other resolvers on `bypass_port` (default: a
+    free port; `schoolgate dns` always opens both). `extra` continues the [dns] section."""
     ups = ", ".join(f'"127.0.0.1:{p}"' for p in upstreams)
-    path.write_text(f'[database]\nurl = "{database_url}"\n\n[dns]\nlisten = ["127.0.0.1:{port}"]\n'
-                    f"upstreams = [{ups}]\n{extra}", encoding="utf-8")
+    if bypass_port is None:
+        bypass_port = free_port()
+        while bypass_port == port:
+            bypass_port = free_port()
+    path.write_text(f'[database]\nurl = "{database_url}"\n\n'
+                    f'[gateway]\ndns_bypass_listen = "127.0.0.1:{bypass_port}"\n\n'
+                    f'[dns]\nlisten = ["127.0.0.1:{port}"]\nupstreams = [{ups}]\n{extra}', encoding="utf-8")
     return path
 
 
