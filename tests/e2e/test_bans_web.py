@@ -10,6 +10,7 @@ says the same. Screenshots go to test-output/screenshots/bans-*.png.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rules.db import Database
+from rules.detector import DESCRIPTIONS
 from rules.models import Ban, Device
 from tests.conftest import Cli
 from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
@@ -116,9 +118,15 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     head.page.wait_for_url(f"**/bans/{ids['sam']}")
     page = head.page.inner_text("main")
     assert "Sam Pupil" in page and "Class 5 iPad 03" in page
-    table = head.page.inner_text("table.list")
-    for host in ("nordvpn.com", "203.0.113.9", HOSTILE, "expressvpn.com"):
-        assert host in table, host
+    assert "Waiting for review" in text(head, "h1")
+    rows = [[" ".join(cell.split()) for cell in row.split("\t")]
+            for row in head.page.inner_text("table.list tbody").splitlines()]
+    assert [row[1:] for row in rows] == [
+        [DESCRIPTIONS["circumvention_site"], "nordvpn.com", "DNS (name look-up)", "3"],
+        [DESCRIPTIONS["bare_ip"], "203.0.113.9", "Web filter", "1"],
+        [DESCRIPTIONS["ech"], HOSTILE, "Web filter", "3"],  # the hostile host name, as text
+        [DESCRIPTIONS["circumvention_site"], "expressvpn.com", "DNS (name look-up)", "3"]]
+    assert all(re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d", row[0]) for row in rows), rows  # London time
     assert head.page.locator("main img").count() == 0  # the hostile host name is text, not markup
     head.shot("bans-03-show-headteacher")
 
@@ -128,6 +136,7 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     head.page.fill("textarea[name=reason]", "Talked with Sam; two weeks, supervised lessons only.")
     head.page.click("button:has-text('Confirm')")
     assert "Ban confirmed." in head.page.inner_text("main")
+    assert f"Ends the end of {ends_on.strftime('%d %b %Y')}" in text(head, "dl.given")
     head.shot("bans-04-confirmed")
     now = listed(cli)[ids["sam"]]
     assert now["state"] == "confirmed"
