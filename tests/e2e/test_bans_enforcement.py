@@ -285,12 +285,14 @@ def test_each_signal_raises_the_score_and_passing_the_threshold_bans(world: Worl
     assert world.bans() == []
 
     # 4. a second VPN name: 10 -> the ban
+    before_fourth = time.time()
     assert world.dig(PUPIL_A, VPN_NAMES[1]) == [BLOCK_PAGE]
     rows = wait_for(lambda: ban_rows(world, device_a), 5, "the ban on pupil A", world)
     assert len(rows) == 1
     ban_id, state, created_at = rows[0]
     assert state == "active"
     since = utc_seconds(created_at)
+    assert since >= before_fourth - 0.01  # the fourth signal made it, not the first three
 
     # DNS and the proxy enforce it within 2 s of the ban being written
     enforced_within(lambda: world.dig(PUPIL_A, "www.allowed.example") == [BLOCK_PAGE], since,
