@@ -10,9 +10,10 @@ from sqlalchemy.orm import selectinload
 
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
+from rules.bans import open_sessions
 from rules.devices import DeviceError, register_device
 from rules.leases_sync import read_sightings, sync_devices
-from rules.models import Ban, Device
+from rules.models import Ban, Device, SupervisedSession
 from rules.users import ROLES, UserError, create_user
 
 
@@ -123,16 +124,20 @@ def bans() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def bans_list(app, show_all: bool, as_json: bool) -> None:
-    """Current bans: device, person, since, state, evidence."""
+    """Current bans: device, person, since, state, evidence, supervised access open now."""
     db = app.ready_database()
     with db.session(read_only=True) as session:
         query = select(Ban).options(selectinload(Ban.device)).order_by(Ban.created_at)
         if not show_all:
             query = query.where(Ban.state.in_(("active", "confirmed")))
         rows = list(session.scalars(query))
+        supervised = open_sessions(session, [b.id for b in rows])
         data = [{"id": b.id, "device": b.device.name if b.device else None, "device_id": b.device_id,
                  "person": b.person, "since": iso_utc(b.created_at), "state": b.state, "ends": iso_utc(b.ends_at),
-                 "reason": b.reason, "evidence": b.evidence} for b in rows]
+                 "reason": b.reason, "evidence": b.evidence,
+                 "supervised": _supervision(supervised.get(b.id)),
+                 "lifted_at": iso_utc(b.lifted_at), "lifted_by": b.lifted_by, "lift_reason": b.lift_reason,
+                 "false_positive": b.false_positive} for b in rows]
     if as_json:
         json_lines(data)
         return
@@ -142,6 +147,13 @@ def bans_list(app, show_all: bool, as_json: bool) -> None:
     table(("id", "device", "person", "since (London)", "state", "ends", "reason"),
           [(d["id"], d["device"], d["person"], london(b.created_at), d["state"],
             london(b.ends_at) if b.ends_at else "-", d["reason"]) for d, b in zip(data, rows, strict=True)])
+
+
+def _supervision(row: SupervisedSession | None) -> dict[str, object] | None:
+    """The supervised session open now, if any: who supervises and until when."""
+    if row is None:
+        return None
+    return {"staff_name": row.staff_name, "since": iso_utc(row.starts_at), "until": iso_utc(row.ends_at)}
 
 
 COMMANDS = [users, devices, bans]

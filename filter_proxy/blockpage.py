@@ -83,7 +83,10 @@ def response(decision: Decision, client: Client | None, url: str, public_url: st
 
 
 def connect_refusal(decision: Decision) -> http.Response:
-    """The short 403 answer to a blocked CONNECT: no tunnel is made."""
+    """The short 403 answer to a blocked CONNECT: no tunnel is made. A banned device is told what the ban page says."""
+    if decision.action is Action.BAN:
+        return http.Response.make(403, b"This device cannot use the internet now. Please speak to your teacher.\n",
+                                  {"content-type": "text/plain; charset=utf-8", "x-schoolgate": "banned"})
     text = "Blocked by the school's web filter"
     if decision.category:
         text += f" (category: {decision.category})"

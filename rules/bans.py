@@ -7,13 +7,15 @@ so DNS and the proxy see each change within seconds.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from rules.audit import audit
+from rules.detector import DESCRIPTIONS, WEIGHTS
 from rules.models import Ban, SupervisedSession, User, utcnow
+from rules.snapshot import LONDON
 
 CURRENT = ("active", "confirmed")
 MAX_SUPERVISED_MINUTES = 240
@@ -35,13 +37,23 @@ def get_ban(session: Session, ban_id: int) -> Ban:
     return ban
 
 
+EVIDENCE_COLUMNS = ["When", "What the device did", "Site or address", "Seen by", "Points"]
+SOURCES = {"dns": "DNS (name look-up)", "proxy": "Web filter", "gateway": "Gateway firewall"}
+
+
 def evidence_table(ban: Ban) -> tuple[list[str], list[list[str]]]:
-    """The evidence JSON as columns and rows of text (a list of objects; anything else as one column)."""
+    """The evidence JSON as columns and rows of text a headteacher can read.
+
+    The detector's signals (objects with a "kind", see `rules.detector.Signal.as_evidence`) become one row
+    each: London time, what the kind means in words, the host, where it was seen, its points. Anything else
+    is shown as it is, one column per key."""
     try:
         data = json.loads(ban.evidence or "[]")
     except ValueError:
         return ["evidence"], [[ban.evidence]]
     items = data if isinstance(data, list) else [data]
+    if items and all(isinstance(item, dict) and "kind" in item for item in items):
+        return EVIDENCE_COLUMNS, [_signal_row(item) for item in items]
     columns: list[str] = []
     for item in items:
         for key in item if isinstance(item, dict) else ["value"]:
@@ -52,6 +64,19 @@ def evidence_table(ban: Ban) -> tuple[list[str], list[list[str]]]:
         record = item if isinstance(item, dict) else {"value": item}
         rows.append(["" if record.get(c) is None else str(record.get(c)) for c in columns])
     return columns, rows
+
+
+def _signal_row(item: dict[str, object]) -> list[str]:
+    kind = str(item.get("kind"))
+    ts = item.get("ts")
+    try:
+        when = datetime.fromtimestamp(float(ts), UTC).astimezone(LONDON).strftime("%d %b %Y %H:%M:%S")  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        when = "" if ts is None else str(ts)
+    source = item.get("source")
+    return [when, DESCRIPTIONS.get(kind, kind), "" if item.get("host") is None else str(item.get("host")),
+            SOURCES.get(str(source), "" if source is None else str(source)),
+            str(item.get("weight", WEIGHTS.get(kind, 0)))]
 
 
 def _state(ban: Ban) -> dict[str, object]:

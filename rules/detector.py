@@ -39,6 +39,18 @@ WEIGHTS: Mapping[str, int] = {
     "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
 }
+# What each kind means, in words for the headteacher who reads a ban's evidence.
+DESCRIPTIONS: Mapping[str, str] = {
+    "circumvention_site": "Looked up a VPN, web proxy or private DNS service (a way round the filter)",
+    "doh": "Sent its own DNS look-ups through the web (DNS over HTTPS), hiding which sites it visits",
+    "sni_mismatch": "Asked for one site while connecting to another (domain fronting)",
+    "bare_ip": "Connected to a number (IP address) instead of a site's name",
+    "no_sni": "Made a secure connection without saying which site it was for",
+    "dns_other_resolver": "Asked a DNS server other than the school's",
+    "dot": "Tried encrypted DNS (DNS over TLS) past the school's DNS",
+    "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
+    "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
+}
 # Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
 # phone probing DNS over TLS, a smart TV with a built-in resolver). Each weak kind adds at most its cap,
 # and the caps add up to less than the threshold: weak signals corroborate, they never ban on their own.

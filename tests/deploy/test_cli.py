@@ -178,4 +178,5 @@ def test_bans_list(initialised_cli: Cli) -> None:
     rows = [json.loads(line) for line in initialised_cli("bans", "list", "--json").stdout.splitlines()]
     assert len(rows) == 1 and rows[0]["device"] == "Class 3 iPad 07" and rows[0]["state"] == "active"
     assert rows[0]["person"] == "Sam Pupil" and "nordvpn" in rows[0]["evidence"]
+    assert rows[0]["supervised"] is None and rows[0]["false_positive"] is False and rows[0]["lifted_by"] is None
     assert check(initialised_cli, "box.com", "--client", "10.0.0.7")["action"] == "ban"

@@ -9,23 +9,17 @@ Screenshots of each screen go to test-output/screenshots/.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.conftest import Cli
+from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "test-output" / "screenshots"
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
 ICT = ("ian.tech@school.test", "Ian Tech", "ict password 12")
 STAFF = ("sam.staff@school.test", "Sam Staff", "staff password 1")
@@ -34,12 +28,6 @@ PUPIL_IP = "198.18.0.10"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -58,67 +46,16 @@ def school(cli: Cli, tmp_path: Path) -> Cli:
 
 @pytest.fixture
 def web(school: Cli, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "SCHOOLGATE_CONFIG": str(school.config)}
-    log = open(tmp_path / "web.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "deploy.cli", "web", "--listen", f"127.0.0.1:{port}"],
-                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "web.log").read_text()
-                time.sleep(0.2)
-        else:
-            pytest.fail("schoolgate web did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    with web_process(school, tmp_path) as base:
+        yield base
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-class Person:
-    """One member of staff in their own browser context, failing the test if any dialog opens."""
-
-    def __init__(self, browser: object, base: str, account: tuple[str, str, str]) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-        self.page = self.context.new_page()
-        self.base = base
-        self.dialogs: list[str] = []
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.goto(base + "/signin")
-        self.page.fill("input[name=email]", account[0])
-        self.page.fill("input[name=password]", account[2])
-        self.page.click("button:has-text('Sign in')")
-        self.page.wait_for_url(base + "/")
-
-    def go(self, path: str) -> None:
-        self.page.goto(self.base + path)
-
-    def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        assert not self.dialogs, f"a dialog fired: {self.dialogs}"
-        assert not [e for e in self.errors if "Content Security Policy" in e], self.errors
-        self.context.close()
 
 
 def decision(cli: Cli, host: str, at: str | None = None) -> str:

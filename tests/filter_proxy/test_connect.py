@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rules.snapshot import CompiledBan
+from tests.factories import tdevice, tsnapshot
 from tests.filter_proxy.conftest import Proxy, http_flow
 
 
@@ -51,3 +53,14 @@ def test_an_error_in_the_connect_hook_refuses(proxy: Proxy) -> None:
     proxy.connect.http_connect(flow)
     assert flow.response is not None and flow.response.status_code == 403
     assert not proxy.server_allowed(flow.client_conn)
+
+
+def test_banned_device_connect_is_refused_with_the_ban_words(proxy: Proxy) -> None:
+    proxy.store.snapshot = tsnapshot(devices=[("10.0.0.4", tdevice(id=4, name="Class 5 laptop"))],
+                                     bans=[CompiledBan(id=9, device_id=4, person=None)])
+    flow = connect_flow("www.example.org", client_ip="10.0.0.4")
+    proxy.connect.http_connect(flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert flow.response.content == b"This device cannot use the internet now. Please speak to your teacher.\n"
+    assert not proxy.server_allowed(flow.client_conn)
+    assert proxy.event()["action"] == "ban"

@@ -1,0 +1,31 @@
+"""The evidence a headteacher reads on a ban's page: the detector's signals in words, anything else as it is."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from rules.bans import EVIDENCE_COLUMNS, evidence_table
+from rules.detector import DESCRIPTIONS, WEIGHTS, Signal
+from rules.models import Ban
+
+
+def test_every_scored_kind_has_words() -> None:
+    assert set(WEIGHTS) <= set(DESCRIPTIONS)
+
+
+def test_signals_read_as_words_in_london_time() -> None:
+    ts = datetime(2026, 7, 1, 9, 30, 5, tzinfo=UTC).timestamp()  # 10:30:05 in London (BST)
+    signals = [Signal(ts, "device:1", "circumvention_site", "nordvpn.com", "10.0.0.5", "dns", 7),
+               Signal(ts + 1, "device:1", "ech", "<b>x</b>.example", "10.0.0.5", "proxy", 8)]
+    columns, rows = evidence_table(Ban(evidence=json.dumps([s.as_evidence() for s in signals])))
+    assert columns == EVIDENCE_COLUMNS
+    assert rows[0] == ["01 Jul 2026 10:30:05", DESCRIPTIONS["circumvention_site"], "nordvpn.com",
+                       "DNS (name look-up)", "3"]
+    assert rows[1] == ["01 Jul 2026 10:30:06", DESCRIPTIONS["ech"], "<b>x</b>.example", "Web filter", "3"]
+
+
+def test_other_evidence_is_shown_as_it_is() -> None:
+    assert evidence_table(Ban(evidence='[{"host": "vpn.example"}]')) == (["host"], [["vpn.example"]])
+    assert evidence_table(Ban(evidence="not json")) == (["evidence"], [["not json"]])
+    assert evidence_table(Ban(evidence='[{"kind": "doh", "ts": "yesterday"}]'))[1][0][0] == "yesterday"
