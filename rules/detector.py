@@ -51,6 +51,16 @@ DESCRIPTIONS: Mapping[str, str] = {
     "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
     "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
 }
+SHORT_NAMES: Mapping[str, str] = {
+    "circumvention_site": "VPN, web proxy or private DNS site",
+    "doh": "DNS over HTTPS request",
+    "sni_mismatch": "domain fronting",
+    "bare_ip": "connection to a bare IP address",
+    "no_sni": "secure connection without a site name",
+    "dns_other_resolver": "DNS to another server",
+    "dot": "DNS over TLS attempt",
+    "ech": "hidden site name (ECH)",
+}
 # Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
 # phone probing DNS over TLS, a smart TV with a built-in resolver). Each weak kind adds at most its cap,
 # and the caps add up to less than the threshold: weak signals corroborate, they never ban on their own.
@@ -98,11 +108,13 @@ class Verdict:
     evidence: tuple[Signal, ...]
 
     def summary(self) -> str:
+        """One line a headteacher can read: how many attempts of which kinds, and the points against the limit."""
         kinds: dict[str, int] = {}
         for signal in self.evidence:
             kinds[signal.kind] = kinds.get(signal.kind, 0) + 1
-        parts = ", ".join(f"{count} x {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
-        return f"score {self.score} of {self.threshold} in the window: {parts}"
+        parts = "; ".join(f"{count} x {SHORT_NAMES.get(kind, kind.replace('_', ' '))}"
+                          for kind, count in sorted(kinds.items()))
+        return f"{parts} ({self.score} points; the limit is {self.threshold})"
 
 
 def is_automatic(host: str | None) -> bool:

@@ -58,14 +58,16 @@ def school(cli: Cli, tmp_path: Path) -> tuple[Cli, dict[str, int]]:
             sam = session.query(Device).filter_by(name="Class 5 iPad 03").one()
             bea = session.query(Device).filter_by(name="Class 6 laptop 11").one()
             sam_ban = Ban(device_id=sam.id, person=sam.person,
-                          reason="Trying to get round the filter: score 10 of 10 in the window: "
-                                 "1 x bare ip, 2 x circumvention site, 1 x ech",
+                          reason="Trying to get round the filter: 1 x connection to a bare IP address; "
+                                 "2 x VPN, web proxy or private DNS site; 1 x hidden site name (ECH) "
+                                 "(10 points; the limit is 10)",
                           evidence=evidence("10.0.0.5", [("circumvention_site", "nordvpn.com", "dns", 3),
                                                          ("bare_ip", "203.0.113.9", "proxy", 1),
                                                          ("ech", HOSTILE, "proxy", 3),
                                                          ("circumvention_site", "expressvpn.com", "dns", 3)]))
             bea_ban = Ban(device_id=bea.id, person=bea.person,
-                          reason="Trying to get round the filter: score 10 of 10 in the window: 1 x doh",
+                          reason="Trying to get round the filter: 1 x DNS over HTTPS request "
+                                 "(10 points; the limit is 10)",
                           evidence=evidence("10.0.0.6", [("doh", "cloudflare-dns.com", "proxy", 10)]))
             session.add_all([sam_ban, bea_ban])
             session.flush()

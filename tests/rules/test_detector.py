@@ -17,7 +17,7 @@ def test_one_doh_request_is_enough() -> None:
     verdict = Detector().observe(sig("doh", "cloudflare-dns.com"))
     assert verdict is not None and verdict.score >= DEFAULT_THRESHOLD
     assert [s.kind for s in verdict.evidence] == ["doh"]
-    assert "1 x doh" in verdict.summary()
+    assert verdict.summary() == "1 x DNS over HTTPS request (10 points; the limit is 10)"
 
 
 def test_distinct_vpn_sites_add_up_repeats_do_not() -> None:

@@ -51,7 +51,7 @@ def test_a_pupil_trying_vpn_sites_is_banned_and_the_ban_is_enforced(db: Database
         assert ban is not None and ban.device_id == pupil and ban.person == "Sam Pupil" and ban.state == "active"
         evidence = json.loads(ban.evidence)
         assert {e["host"] for e in evidence} <= set(VPN_SITES) and len(evidence) == 4
-        assert "circumvention site" in ban.reason
+        assert "4 x VPN, web proxy or private DNS site" in ban.reason
         assert session.scalar(select(AuditEntry).where(AuditEntry.action == "ban.create")) is not None
     snapshot = Compiler(db).compile()
     assert decide(snapshot, snapshot.identify("10.0.0.7"), "www.bbc.co.uk").action is Action.BAN
