@@ -4,8 +4,9 @@ Nothing is answered. A TCP connection is accepted, recorded and closed at once w
 a UDP datagram is recorded and dropped. Each attempt becomes one access event (source "gateway", action
 "block", signal "dot", which rules/detector.py weighs), with the device identified as DNS identifies it and,
 for TCP, the address the device meant to reach (SO_ORIGINAL_DST, IPv4). Only the client networks are
-recorded, and at most one event per client every `interval` seconds: a phone retrying its private resolver
-in a loop must not flood the log (nor the detector, which caps the signal anyway).
+recorded, and at most one event per client and protocol (DoT, DoQ) every `interval` seconds: a phone
+retrying its private resolver in a loop must not flood the log (nor the detector, which caps the signal).
+With several `schoolgate dns` workers each keeps its own count.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class DotCatcher:
         self.record = record
         self.interval = interval
         self.clock = clock
-        self.last: dict[str, float] = {}  # client address -> when its last attempt was recorded
+        self.last: dict[tuple[str, str], float] = {}  # (client address, qtype) -> its last recorded attempt
         self.recorded = 0
         self.suppressed = 0
         self._sockets: list[socket.socket] = []
@@ -59,13 +60,14 @@ class DotCatcher:
         if not self.allowed(ip):
             return False
         now = self.clock()
-        last = self.last.get(ip)
+        key = (ip, qtype)
+        last = self.last.get(key)
         if last is not None and now - last < self.interval:
             self.suppressed += 1
             return False
         if len(self.last) >= 65536:  # forget the quiet ones rather than grow without end
             self.last = {k: t for k, t in self.last.items() if now - t < self.interval}
-        self.last[ip] = now
+        self.last[key] = now
         device = self.store.current().identify(ip).device
         head = (ip, None, None, None) if device is None else (ip, device.id, device.name, device.mac)
         self.record((now, *head, "gateway", qtype, host, None, "block", None, RULES[qtype], None, None,

@@ -71,13 +71,14 @@ class DnsService:
         self.runtime.store.on_swap(swapped)
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
+        # first: once the sinkhole answers, the catcher is surely listening
+        self.catcher.listen(*self.dot_catch, reuse_port=self.reuse_port)
         for resolver, (host, port) in [*((self.resolver, a) for a in self.listen),
                                        (self.bypass_resolver, self.bypass)]:
             self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
             tcp = TcpServer(resolver)
             self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
                                                             reuse_port=self.reuse_port or None))
-        self.catcher.listen(*self.dot_catch, reuse_port=self.reuse_port)
         log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s, DNS over "
                  "TLS/QUIC caught on %s; upstreams %s; policy version %s from %s",
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
