@@ -59,6 +59,8 @@ class GatewayConfig:
     lan_interfaces: tuple[str, ...] = ()
     staff_networks: tuple[str, ...] = ()
     dns_bypass_listen: str = "127.0.0.1:5354"
+    # DNS over TLS / QUIC (853) from the LAN is redirected here; `schoolgate dns` records it and closes it.
+    dot_catch_listen: str = "127.0.0.1:5853"
     # DHCP lease files that tell IP -> MAC (dnsmasq or ISC Kea CSV); a missing file is skipped.
     lease_files: tuple[str, ...] = ("/var/lib/misc/dnsmasq.leases", "/var/lib/kea/kea-leases4.csv")
 
@@ -223,7 +225,8 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
             except ValueError:
                 raise ConfigError(f"{where}: '{name}' holds {item!r}, which is not a network "
                                   "such as 10.0.0.0/8") from None
-    if name in ("dns.listen", "dns.upstreams", "proxy.listen", "web.listen", "gateway.dns_bypass_listen"):
+    if name in ("dns.listen", "dns.upstreams", "proxy.listen", "web.listen", "gateway.dns_bypass_listen",
+                "gateway.dot_catch_listen"):
         for item in (value,) if isinstance(value, str) else value:
             try:
                 parse_hostport(item, default_port=53 if key == "upstreams" else None)
@@ -253,6 +256,27 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
             except InvalidHost as exc:
                 raise ConfigError(f"{where}: '{name}' holds {item!r}: {exc}") from None
     return value
+
+
+def dot_catch_clash(config: Config, proxy_workers: int = 1) -> str | None:
+    """Why `[gateway] dot_catch_listen` cannot work beside the other listeners (its port must be its own:
+    the ruleset redirects 853 to it by port alone), or None."""
+    try:
+        port = parse_hostport(config.gateway.dot_catch_listen)[1]
+        proxy = parse_hostport(config.proxy.listen)[1]
+        others = [*((f"dns.listen ({item})", parse_hostport(item)[1]) for item in config.dns.listen),
+                  (f"gateway.dns_bypass_listen ({config.gateway.dns_bypass_listen})",
+                   parse_hostport(config.gateway.dns_bypass_listen)[1]),
+                  *((f"proxy.listen ({config.proxy.listen}{f', worker {i}' if i else ''})", proxy + i)
+                    for i in range(proxy_workers)),
+                  (f"web.listen ({config.web.listen})", parse_hostport(config.web.listen)[1])]
+    except ValueError as exc:
+        return str(exc)
+    clash = [name for name, other in others if other == port]
+    if not clash:
+        return None
+    return (f"'gateway.dot_catch_listen' ({config.gateway.dot_catch_listen}) must use another port than "
+            f"{', '.join(clash)}: DNS over TLS/QUIC is redirected to it by port")
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:

@@ -10,7 +10,9 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
   block page's address (`[network] block_page_ipv4/ipv6`, often the gateway itself), where DNS sends a
   blocked name: the proxy serves the block page there (so nothing else may serve 80/443 on that address).
 - UDP 80 and 443 (QUIC) are dropped, so browsers fall back to TCP and meet the proxy.
-- TCP and UDP 853 (DNS over TLS, DNS over QUIC) are rejected, counted and logged ("schoolgate-dot").
+- TCP and UDP 853 (DNS over TLS, DNS over QUIC) go to the DoT catcher (`[gateway] dot_catch_listen`, which
+  `schoolgate dns` opens): it records each attempt with the signal "dot" and closes it at once (TCP: a reset;
+  UDP: no reply). They are counted and logged ("schoolgate-dot") too; nothing on 853 is forwarded.
 - The admin web answers only the staff networks (empty: every client network).
 
 `redirect` sends a packet to the address of the interface it came in on, so the services must listen
@@ -23,7 +25,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from deploy.config import Config, parse_hostport
+from deploy.config import Config, dot_catch_clash, parse_hostport
 
 TABLE = "schoolgate"
 DOT_LOG_PREFIX = "schoolgate-dot"
@@ -33,8 +35,8 @@ COUNTERS = {
     "dns_bypass": "DNS to another resolver, sent to the sinkhole's second port",
     "web_proxied": "TCP 80/443 sent to the transparent proxy",
     "quic_dropped": "UDP 80/443 (QUIC) dropped",
-    "dot_rejected": "TCP 853 (DNS over TLS) rejected",
-    "doq_rejected": "UDP 853 (DNS over QUIC) rejected",
+    "dot_rejected": "TCP 853 (DNS over TLS) sent to the DoT catcher, which records and refuses it",
+    "doq_rejected": "UDP 853 (DNS over QUIC) sent to the DoT catcher, which records it and never answers",
     "web_refused": "admin web refused to a client outside the staff networks",
 }
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
@@ -50,6 +52,7 @@ class GatewayPorts:
 
     dns: int
     dns_bypass: int
+    dot_catch: int
     proxy: tuple[int, ...]
     web: int
 
@@ -60,6 +63,7 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
         raise RulesetError("--workers must be at least 1")
     checks = [("dns.listen", config.dns.listen[0] if config.dns.listen else ""),
               ("gateway.dns_bypass_listen", config.gateway.dns_bypass_listen),
+              ("gateway.dot_catch_listen", config.gateway.dot_catch_listen),
               ("proxy.listen", config.proxy.listen), ("web.listen", config.web.listen)]
     ports = []
     for key, text in checks:
@@ -70,13 +74,16 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
             raise RulesetError(f"'{key}' is {text}, on loopback only: traffic redirected from the LAN cannot "
                                "reach it; listen on the gateway's LAN address or on 0.0.0.0 (or [::])")
         ports.append(port)
-    dns, bypass, proxy, web = ports
+    dns, bypass, dot_catch, proxy, web = ports
     if dns == bypass:
         raise RulesetError(f"'gateway.dns_bypass_listen' must use another port than 'dns.listen' ({dns}), "
                            "or DNS to other resolvers could not be told apart")
     if proxy + workers - 1 > 65535:
         raise RulesetError(f"--workers {workers} from port {proxy} runs past port 65535")
-    return GatewayPorts(dns, bypass, tuple(range(proxy, proxy + workers)), web)
+    clash = dot_catch_clash(config, workers)
+    if clash:
+        raise RulesetError(clash)
+    return GatewayPorts(dns, bypass, dot_catch, tuple(range(proxy, proxy + workers)), web)
 
 
 def render_ruleset(config: Config, workers: int = 1) -> str:
@@ -125,6 +132,10 @@ table inet {TABLE} {{
         fib daddr type local meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_gateway" redirect to :{ports.dns}
         # DNS to any other resolver: the sinkhole's second port, which answers and records the attempt.
         meta l4proto {{ tcp, udp }} th dport 53 counter name "dns_bypass" redirect to :{ports.dns_bypass}
+        # DNS over TLS and over QUIC, to any address: the DoT catcher, which records the attempt (signal "dot")
+        # and closes it at once; counted and logged too.
+        tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " redirect to :{ports.dot_catch}
+        udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " redirect to :{ports.dot_catch}
         # Web to the block page's address, where DNS sent a blocked name: the proxy, which serves the block page.
         ip daddr {page_v4} tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
         ip6 daddr {page_v6} tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
@@ -138,9 +149,10 @@ table inet {TABLE} {{
         iifname != {lan_set} return
         # QUIC: dropped, so browsers fall back to TCP and meet the proxy.
         udp dport {{ 80, 443 }} counter name "quic_dropped" drop
-        # DNS over TLS and over QUIC: refused, counted and logged as a circumvention signal.
-        tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " reject with tcp reset
-        udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " reject
+        # DNS over TLS and over QUIC never leave: the new ones went to the catcher above; this refuses any
+        # that slipped past the redirect (a flow the connection tracker knew before the ruleset was loaded).
+        tcp dport 853 reject with tcp reset
+        udp dport 853 reject
     }}
 
     chain input {{

@@ -40,7 +40,8 @@ class ServiceUnit:
 
 def services(config: Config) -> list[ServiceUnit]:
     inet = "AF_UNIX AF_INET AF_INET6"
-    dns_ports = tuple(parse_hostport(a)[1] for a in (*config.dns.listen, config.gateway.dns_bypass_listen))
+    dns_ports = tuple(parse_hostport(a)[1] for a in (*config.dns.listen, config.gateway.dns_bypass_listen,
+                                                             config.gateway.dot_catch_listen))
     return [
         ServiceUnit("dns", "schoolgate DNS sinkhole", inet, dns_ports),
         ServiceUnit("proxy", "schoolgate filtering proxy", inet, (parse_hostport(config.proxy.listen)[1],)),

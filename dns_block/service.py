@@ -6,10 +6,11 @@ import asyncio
 import logging
 import signal
 
-from deploy.config import Config, ConfigError, parse_hostport
+from deploy.config import Config, ConfigError, dot_catch_clash, parse_hostport
 from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
 from dns_block.client_check import ClientCheck
+from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
 from dns_block.server import TcpServer, UdpServer
@@ -23,7 +24,8 @@ BYPASS_SIGNAL = "dns_other_resolver"  # rules/detector.py weighs it
 
 
 class DnsService:
-    """Every listener of `[dns] listen`, and `[gateway] dns_bypass_listen`, over one resolver chain.
+    """Every listener of `[dns] listen`, and `[gateway] dns_bypass_listen`, over one resolver chain; and the
+    DoT catcher on `[gateway] dot_catch_listen` (dns_block/dot_catch.py), which answers nothing.
 
     The bypass address is where the gateway's nftables rules send DNS a device addressed to some other
     resolver (`redirect to :PORT`: the address of the interface it came in on). It answers exactly as the
@@ -40,6 +42,10 @@ class DnsService:
             raise ConfigError(f"'gateway.dns_bypass_listen' ({config.gateway.dns_bypass_listen}) must use another "
                              f"port than 'dns.listen' ({', '.join(clash)}), or DNS to other resolvers could not "
                              "be told apart")
+        self.dot_catch = parse_hostport(config.gateway.dot_catch_listen)
+        catch_clash = dot_catch_clash(config)
+        if catch_clash:
+            raise ConfigError(catch_clash)
         servers = [parse_hostport(item, default_port=53) for item in dns.upstreams] or system_upstreams()
         if not servers:
             log.warning("no upstream resolvers (none configured, none in /etc/resolv.conf): "
@@ -53,6 +59,7 @@ class DnsService:
             self.upstream, runtime.writer.record,
         )
         self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
+        self.catcher = DotCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
         self._closers: list[UdpServer | asyncio.Server] = []
 
     async def start(self) -> None:
@@ -64,21 +71,28 @@ class DnsService:
         self.runtime.store.on_swap(swapped)
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
+        # first: once the sinkhole answers, the catcher is surely listening
+        self.catcher.listen(*self.dot_catch, reuse_port=self.reuse_port)
         for resolver, (host, port) in [*((self.resolver, a) for a in self.listen),
                                        (self.bypass_resolver, self.bypass)]:
             self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
             tcp = TcpServer(resolver)
             self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
                                                             reuse_port=self.reuse_port or None))
-        log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s; upstreams %s; "
-                 "policy version %s from %s",
+        log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s, DNS over "
+                 "TLS/QUIC caught on %s; upstreams %s; policy version %s from %s",
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
+                 _address(*self.dot_catch),
                  ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
                  self.runtime.store.current().version, self.runtime.store.current().source)
 
     async def stop(self) -> None:
         for closer in self._closers:
             closer.close()
+        self.catcher.close()
+        if self.catcher.recorded or self.catcher.suppressed:
+            log.info("DoT catcher: %d attempts recorded, %d more within %g s of the last not recorded",
+                     self.catcher.recorded, self.catcher.suppressed, self.catcher.interval)
         self.upstream.close()
 
 

@@ -35,7 +35,7 @@ WEIGHTS: Mapping[str, int] = {
     "bare_ip": 1,              # HTTPS (CONNECT or TLS) straight to an IP address, no name
     "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
     "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
-    "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, reported by the gateway firewall
+    "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, recorded by the gateway's DoT catcher
     "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
 }

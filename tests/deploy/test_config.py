@@ -15,6 +15,7 @@ def test_no_file_means_defaults_on_loopback(monkeypatch: pytest.MonkeyPatch) -> 
     config = load_config()
     assert config.dns.listen == ("127.0.0.1:5353",)
     assert config.proxy.listen == "127.0.0.1:8080" and config.web.listen == "127.0.0.1:8000"
+    assert config.gateway.dns_bypass_listen == "127.0.0.1:5354" and config.gateway.dot_catch_listen == "127.0.0.1:5853"
     assert config.database.url == "sqlite:///var/schoolgate.db"
     assert config.retention.access_log_days == 90
 
@@ -55,6 +56,7 @@ intercept_tls = true
 lan_interfaces = ["eth1"]
 staff_networks = ["198.18.1.0/24"]
 dns_bypass_listen = "198.18.0.1:5354"
+dot_catch_listen = "198.18.0.1:5853"
 [web]
 listen = "198.18.0.1:8000"
 public_url = "https://filter.school.example"
@@ -64,6 +66,7 @@ access_log_days = 30
     config = load_config(path)
     assert config.dns.upstreams == ("198.19.0.2", "[2001:db8::53]:53")
     assert config.proxy.mode == "transparent" and config.proxy.intercept_tls is True
+    assert config.gateway.dot_catch_listen == "198.18.0.1:5853"
     assert config.retention.access_log_days == 30 and config.path == path
 
 
@@ -73,6 +76,8 @@ access_log_days = 30
     ("[dns]\nlisten = '127.0.0.1:53'", "'dns.listen' must be a list of strings"),
     ("[dns]\nlisten = ['127.0.0.1']", "'dns.listen' holds '127.0.0.1'"),
     ("[dns]\nlisten = ['localhost:53']", "is not an IP address"),
+    ("[gateway]\ndot_catch_listen = '0.0.0.0'", "'gateway.dot_catch_listen' holds '0.0.0.0': expected ADDRESS:PORT"),
+    ("[gateway]\ndot_catch_listen = 'gateway:853'", "'gateway.dot_catch_listen' holds 'gateway:853'"),
     ("[dns]\nrate_limit_qps = -1", "'dns.rate_limit_qps' must not be negative"),
     ("[dns]\nrate_limit_qps = true", "'dns.rate_limit_qps' must be a whole number"),
     ("[dns]\nblocked_answer = 'refuse'", "'dns.blocked_answer' must be one of block_page, nxdomain, null"),

@@ -17,6 +17,7 @@ GATEWAY = """
 lan_interfaces = ["lan0", "wlan0"]
 staff_networks = ["198.18.1.128/25", "2001:db8:5::/64"]
 dns_bypass_listen = "0.0.0.0:5354"
+dot_catch_listen = "0.0.0.0:5853"
 [dns]
 listen = ["0.0.0.0:53"]
 [proxy]
@@ -63,8 +64,17 @@ def test_ruleset_holds_each_redirect_and_signal(tmp_path: Path) -> None:
     assert all(rule in ruleset for rule in block_page)
     assert ruleset.index(block_page[1]) < ruleset.index("fib daddr type local return")
     assert 'udp dport { 80, 443 } counter name "quic_dropped" drop' in ruleset
-    assert f'tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " reject' in ruleset
-    assert f'udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " reject' in ruleset
+    # DNS over TLS/QUIC: to the DoT catcher (which records the signal "dot"), counted and logged; and in case a
+    # flow slips past the redirect, refused in the forward chain: nothing on 853 leaves
+    dot = [f'tcp dport 853 counter name "dot_rejected" log prefix "{DOT_LOG_PREFIX} " redirect to :5853',
+           f'udp dport 853 counter name "doq_rejected" log prefix "{DOT_LOG_PREFIX} " redirect to :5853']
+    assert all(rule in ruleset for rule in dot)
+    prerouting = ruleset[ruleset.index("chain prerouting"):ruleset.index("chain forward")]
+    forward = ruleset[ruleset.index("chain forward"):ruleset.index("chain input")]
+    # before anything for the gateway's own addresses is let alone: 853 to the gateway itself is caught too
+    assert all(rule in prerouting for rule in dot)
+    assert prerouting.index(dot[1]) < prerouting.index("fib daddr type local return")
+    assert "tcp dport 853 reject with tcp reset" in forward and "udp dport 853 reject" in forward
     assert "elements = { 198.18.1.128/25 }" in ruleset and "elements = { 2001:db8:5::/64 }" in ruleset
     assert "tcp dport 8000 ip saddr @staff_v4 accept" in ruleset
     for name in COUNTERS:
@@ -88,12 +98,26 @@ def test_no_staff_networks_means_every_client_network(tmp_path: Path) -> None:
     (('lan_interfaces = ["lan0", "wlan0"]', 'lan_interfaces = ["lan0; flush ruleset"]'), "not an interface name"),
     (('listen = "0.0.0.0:8080"', 'listen = "127.0.0.1:8080"'), "'proxy.listen' is 127.0.0.1:8080, on loopback"),
     (('dns_bypass_listen = "0.0.0.0:5354"', 'dns_bypass_listen = "0.0.0.0:53"'), "another port"),
+    (('dot_catch_listen = "0.0.0.0:5853"', 'dot_catch_listen = "127.0.0.1:5853"'),
+     "'gateway.dot_catch_listen' is 127.0.0.1:5853, on loopback"),
+    (('dot_catch_listen = "0.0.0.0:5853"', 'dot_catch_listen = "0.0.0.0:5354"'),
+     r"'gateway.dot_catch_listen' \(0.0.0.0:5354\) must use another port than gateway.dns_bypass_listen"),
+    (('dot_catch_listen = "0.0.0.0:5853"', 'dot_catch_listen = "0.0.0.0:53"'), "another port than dns.listen"),
+    (('dot_catch_listen = "0.0.0.0:5853"', 'dot_catch_listen = "0.0.0.0:8000"'), "another port than web.listen"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path: Path, change: tuple[str, str], message: str) -> None:
     text = GATEWAY.replace(*change)
     assert text != GATEWAY
     with pytest.raises(RulesetError, match=message):
         render_ruleset(load_config(write(tmp_path, text)))
+
+
+def test_the_dot_catcher_must_not_share_a_proxy_worker_port(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GATEWAY.replace('dot_catch_listen = "0.0.0.0:5853"',
+                                                         'dot_catch_listen = "0.0.0.0:8082"')))
+    assert "redirect to :8082" in render_ruleset(config, workers=2)
+    with pytest.raises(RulesetError, match=r"another port than proxy.listen \(0.0.0.0:8080, worker 2\)"):
+        render_ruleset(config, workers=3)
 
 
 def test_command_prints_the_ruleset_and_refuses_bad_config(cli: Cli, tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ client_networks = ["198.18.1.0/24"]
 lan_interfaces = ["lan0"]
 staff_networks = ["198.18.1.128/25"]
 dns_bypass_listen = "0.0.0.0:5354"
+dot_catch_listen = "0.0.0.0:5853"
 lease_files = []
 [dns]
 listen = ["0.0.0.0:5353"]
@@ -252,6 +253,7 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     load_ruleset(lab, gateway_cli)
     lab.listen(lab.gateway, [("udp", "0.0.0.0", 5353, "sinkhole"), ("tcp", "0.0.0.0", 5353, "sinkhole"),
                              ("udp", "0.0.0.0", 5354, "bypass"), ("tcp", "0.0.0.0", 5354, "bypass"),
+                             ("udp", "0.0.0.0", 5853, "dotcatch"), ("tcp", "0.0.0.0", 5853, "dotcatch"),
                              ("tcp", "0.0.0.0", 8080, "proxy0"), ("tcp", "0.0.0.0", 8081, "proxy1"),
                              ("tcp", "0.0.0.0", 8000, "web")], unprivileged=True)
     internet = lab.listen(lab.internet, [
@@ -279,11 +281,12 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     # Web to the block page's address (the gateway's own, where DNS sends a blocked name) goes to the proxy too.
     assert reply("tcp", GATEWAY_LAN, 80).endswith(f"|{GATEWAY_LAN}:80")
     assert reply("tcp", GATEWAY_LAN, 443).endswith(f"|{GATEWAY_LAN}:443")
-    # QUIC goes nowhere; DoT and DoQ are refused.
+    # QUIC goes nowhere; DoT and DoQ go to the DoT catcher, which can still read where the pupil meant to go.
     assert reply("udp", INTERNET, 443) == "error: timeout"
     assert reply("udp", INTERNET, 80) == "error: timeout"
-    assert reply("tcp", INTERNET, 853) == "error: refused"
-    assert reply("udp", INTERNET, 853) == "error: refused"
+    assert reply("tcp", INTERNET, 853) == f"dotcatch|{INTERNET}:853"
+    assert reply("udp", INTERNET, 853) == "dotcatch|-"
+    assert reply("tcp", GATEWAY_LAN, 853) == f"dotcatch|{GATEWAY_LAN}:853"  # the gateway's own address too
     # Other traffic is forwarded untouched (the gateway is not simply dropping everything).
     assert reply("tcp", INTERNET, 8443) == "other|-"
     # The admin web: refused to a pupil's address, open to the staff network.
@@ -298,8 +301,8 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     assert counters["dns_gateway"] >= 2 and counters["dns_bypass"] >= 2
     assert counters["web_proxied"] >= 4 and counters["quic_dropped"] >= 2
     assert counters["dot_rejected"] >= 1 and counters["doq_rejected"] >= 1 and counters["web_refused"] >= 1
-    forward = lab.run_in(lab.gateway, "nft", "list", "chain", "inet", "schoolgate", "forward")
-    assert 'log prefix "schoolgate-dot "' in forward
+    prerouting = lab.run_in(lab.gateway, "nft", "list", "chain", "inet", "schoolgate", "prerouting")
+    assert prerouting.count('log prefix "schoolgate-dot "') == 2
 
     lab.processes.remove(internet)
     lab.processes.append(internet)  # stop the internet's listener last so it reports every hit
@@ -459,6 +462,7 @@ def real_config(var: Path) -> str:
     """The lab's configuration with every service on the gateway's LAN address, where `redirect` sends."""
     return (CONFIG.format(var=var)
             .replace('dns_bypass_listen = "0.0.0.0:5354"', f'dns_bypass_listen = "{GATEWAY_LAN}:5354"')
+            .replace('dot_catch_listen = "0.0.0.0:5853"', f'dot_catch_listen = "{GATEWAY_LAN}:5853"')
             .replace('listen = ["0.0.0.0:5353"]', f'listen = ["{GATEWAY_LAN}:5353"]')
             .replace('listen = "0.0.0.0:8080"', f'listen = "{GATEWAY_LAN}:8080"'))
 
@@ -482,6 +486,12 @@ def stop_group(process: subprocess.Popen[str]) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
     return process.wait()
+
+
+def closed_at_once(answer: dict[str, str]) -> bool:
+    """The probe's view of a connection the server accepted and closed unread: reset (on recv, or on the
+    probe's send when the reset came first), or an empty read; never a reply, never a timeout."""
+    return answer in ({"error": "refused"}, {"reply": ""}) or answer.get("error", "").startswith("[Errno 32]")
 
 
 def wait_listening(lab: Lab, services: list[subprocess.Popen[str]], logs: list[Path],
@@ -543,7 +553,8 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
         (IPAD, mac, PUPIL, [PUPIL, "198.18.1.99"])]
 
     ruleset = load_ruleset(lab, gateway_cli)  # two proxy workers, on 8080 and 8081
-    assert "redirect to :5354" in ruleset and "redirect to : numgen inc mod 2 map { 0 : 8080, 1 : 8081 }" in ruleset
+    assert "redirect to :5354" in ruleset and "redirect to :5853" in ruleset
+    assert "redirect to : numgen inc mod 2 map { 0 : 8080, 1 : 8081 }" in ruleset
     logs = [tmp_path / "dns.log", tmp_path / "proxy.log"]
     services = [
         start_in(lab, lab.gateway, [sys.executable, "-m", "deploy.cli", "dns"], logs[0], env, tmp_path),
@@ -552,7 +563,7 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
     ]
     try:
         wait_listening(lab, services, logs, {f"{proto}:{GATEWAY_LAN}:{port}" for proto in ("tcp", "udp")
-                                             for port in (5353, 5354)}
+                                             for port in (5353, 5354, 5853)}
                        | {f"tcp:{GATEWAY_LAN}:8080", f"tcp:{GATEWAY_LAN}:8081"})
 
         def pupil(*args: str) -> dict[str, object]:
@@ -582,10 +593,11 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
         allowed = pupil("https", LEARN, LEARN_NAME, str(certs[LEARN][0]))
         assert allowed == {"cert_sha256": fingerprint(certs[LEARN][0].read_bytes()), "status": 200,
                            "body": f"origin {LEARN_NAME}\n"}, allowed
-        # QUIC goes nowhere; DoT and DoQ are refused.
+        # QUIC goes nowhere; DoT is closed at once (a reset, or the end of the stream) and DoQ never answered:
+        # the DoT catcher records both.
         assert lab.probe(lab.pupil, "udp", LEARN, 443) == {"error": "timeout"}
-        assert lab.probe(lab.pupil, "tcp", LEARN, 853) == {"error": "refused"}
-        assert lab.probe(lab.pupil, "udp", LEARN, 853) == {"error": "refused"}
+        assert closed_at_once(lab.probe(lab.pupil, "tcp", LEARN, 853))
+        assert lab.probe(lab.pupil, "udp", LEARN, 853) == {"error": "timeout"}
     finally:
         codes = [stop_group(process) for process in services]  # SIGTERM: the events are written first
     assert codes == [0, 0], "\n".join(log.read_text() for log in logs)
@@ -607,6 +619,10 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
         ("dns", FACEBOOK_NAME, *fb, None), ("dns", LEARN_NAME, "allow", None, None),
         ("dns", FACEBOOK_NAME, *fb, "dns_other_resolver"), ("dns", FACEBOOK_NAME, *fb, "dns_other_resolver"),
         ("dns", LEARN_NAME, "allow", None, "dns_other_resolver")], summary
+    # the DoT catcher's: one event per protocol, the TCP one with the address the pupil's device meant to reach
+    assert [s for s in summary if s[0] == "gateway"] == [
+        ("gateway", LEARN, "block", None, "dot"), ("gateway", "", "block", None, "dot")], summary
+    assert [e["qtype"] for e in mine if e["source"] == "gateway"] == ["DoT", "DoQ"]
     # the proxy's: HTTP and TLS to the blocked site at two addresses, to the allowed one at one (two workers
     # write them, so in either order)
     assert sorted(s for s in summary if s[0] == "proxy") == sorted(

@@ -1,0 +1,40 @@
+"""The DoT catcher's bookkeeping: who is recorded, how often, and what the event holds."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from dns_block.dot_catch import DotCatcher
+
+
+class Store:
+    def __init__(self, devices: dict[str, Any]) -> None:
+        self.devices = devices
+
+    def current(self) -> Any:
+        return SimpleNamespace(identify=lambda ip: SimpleNamespace(device=self.devices.get(ip)))
+
+
+def test_one_event_per_client_and_protocol_per_interval() -> None:
+    now = [1000.0]
+    events: list[tuple[object, ...]] = []
+    ipad = SimpleNamespace(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
+    catcher = DotCatcher(Store({"10.0.0.7": ipad}), lambda ip: ip.startswith("10."),  # type: ignore[arg-type]
+                         events.append, interval=10, clock=lambda: now[0])
+    assert catcher.attempt("10.0.0.7", "DoT", "1.1.1.1")
+    assert not catcher.attempt("10.0.0.7", "DoT", "1.1.1.1")  # a retry: not again
+    assert catcher.attempt("10.0.0.7", "DoQ", "")  # the other protocol is its own attempt
+    assert catcher.attempt("10.0.0.8", "DoT", "8.8.8.8")  # another client is not held back
+    assert not catcher.attempt("192.0.2.1", "DoT", "8.8.8.8")  # a stranger: never recorded
+    now[0] += 9.9
+    assert not catcher.attempt("10.0.0.7", "DoT", "1.1.1.1")
+    now[0] += 0.1
+    assert catcher.attempt("10.0.0.7", "DoT", "9.9.9.9")
+    assert (catcher.recorded, catcher.suppressed) == (4, 2)
+    assert events[0] == (1000.0, "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07", "gateway", "DoT",
+                         "1.1.1.1", None, "block", None, "DNS over TLS refused", None, None, "dot")
+    assert events[2][1:5] == ("10.0.0.8", None, None, None)
+    assert [(e[6], e[7], e[11], e[-1]) for e in events] == [
+        ("DoT", "1.1.1.1", "DNS over TLS refused", "dot"), ("DoQ", "", "DNS over QUIC refused", "dot"),
+        ("DoT", "8.8.8.8", "DNS over TLS refused", "dot"), ("DoT", "9.9.9.9", "DNS over TLS refused", "dot")]
