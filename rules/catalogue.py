@@ -1,4 +1,4 @@
-"""The built-in catalogue: the categories every schoolgate ships with, read from `rules/catalogue/`.
+"""The built-in catalogue: the categories every schoolgate ships with, read from `rules/builtin_lists/`.
 
 Each file is a plain domain list whose header says the category's name, whether it is locked and what
 it holds; the comments beside the domains say why each family is there.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rules.listfile import ParseReport, parse_list
 
-CATALOGUE_DIR = Path(__file__).parent / "catalogue"
+CATALOGUE_DIR = Path(__file__).parent / "builtin_lists"
 
 
 @dataclass(frozen=True)
