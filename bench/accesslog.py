@@ -40,13 +40,14 @@ def fill(db: Database, rows: int, folder: Path) -> None:
         device = rnd.randrange(1, 600)
         batch.append((start + i * step, f"10.0.{device // 250}.{device % 250}", device, f"Device {device}", None,
                       "dns", "A", host, None, "block" if blocked else "allow",
-                      "social_media" if blocked else None, None, "category" if blocked else "default", None, None))
+                      "social_media" if blocked else None, None, "category" if blocked else "default", None, None,
+                      "udp", None))
         if len(batch) == 50_000:
             writer._write(batch)
             batch = []
     if batch:
         writer._write(batch)
-    assert len(EVENT_FIELDS) == 15
+    assert len(EVENT_FIELDS) == 17
 
 
 def timed(fn, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

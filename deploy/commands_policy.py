@@ -129,7 +129,8 @@ def logs(app, client_ip, since_text, limit, as_json) -> None:
     if as_json:
         json_lines({"ts": iso_utc(e.ts), "client_ip": e.client_ip, "device": e.device, "source": e.source,
                     "host": e.host, "url": e.url, "action": e.action, "category": e.category, "rule": e.rule,
-                    "qtype": e.qtype, "reason": e.reason, "search_term": e.search_term, "signal": e.signal}
+                    "qtype": e.qtype, "reason": e.reason, "search_term": e.search_term, "signal": e.signal,
+                    "mac": e.mac, "transport": e.transport, "port": e.port}
                    for e in events)
         return
     table(("time (London)", "client", "device", "source", "action", "host", "category", "rule"),

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SIGNAL = "dot"  # rules/detector.py weighs it
 SO_ORIGINAL_DST = 80  # linux/netfilter_ipv4.h
+PORT = 853  # DNS over TLS and over QUIC
 INTERVAL = 10.0  # seconds between two recorded attempts of one client
 RULES = {"DoT": "DNS over TLS refused", "DoQ": "DNS over QUIC refused"}
 Recorder = Callable[[tuple[object, ...]], None]
@@ -68,10 +69,10 @@ class DotCatcher:
         if len(self.last) >= 65536:  # forget the quiet ones rather than grow without end
             self.last = {k: t for k, t in self.last.items() if now - t < self.interval}
         self.last[key] = now
-        device = self.store.current().identify(ip).device
-        head = (ip, None, None, None) if device is None else (ip, device.id, device.name, device.mac)
+        snapshot = self.store.current()
+        head = snapshot.event_head(snapshot.identify(ip))
         self.record((now, *head, "gateway", qtype, host, None, "block", None, RULES[qtype], None, None,
-                     SIGNAL))
+                     SIGNAL, "tcp" if qtype == "DoT" else "udp", PORT))
         self.recorded += 1
         return True
 

@@ -42,6 +42,5 @@ class Identity:
     def identify(self, ip: str) -> Known:
         snapshot = self.store.current()
         client = snapshot.identify(ip)
-        device = client.device
-        head: EventHead = (ip, None, None, None) if device is None else (ip, device.id, device.name, device.mac)
+        head: EventHead = snapshot.event_head(client)
         return Known(client, snapshot.cache_scope(client), head)

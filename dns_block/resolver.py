@@ -111,7 +111,7 @@ class Resolver:
         entry = cache.get((known.scope, data[2:]), now)
         if entry is None:
             return None
-        self.record((now, *known.head, *entry.tail, self.signal))
+        self.record((now, *known.head, *entry.tail, self.signal, "udp" if udp else "tcp", None))
         if udp and not entry.udp_ok:
             return wire.truncated(data[:2] + entry.body)
         return data[:2] + entry.reply_body(now)
@@ -154,7 +154,7 @@ class Resolver:
             self.cache.put((known.scope, data[2:]), answer.reply, answer.lifetime, time.time(), tail,
                            wire.max_udp_size(data), generation, answer.count_down)
         self.record((time.time(), *known.head, "dns", qtype, host, None, answer.action, answer.category,
-                     answer.rule, answer.reason, None, self.signal))
+                     answer.rule, answer.reason, None, self.signal, "udp" if udp else "tcp", None))
         reply = answer.reply
         if udp and len(reply) > wire.max_udp_size(data):
             return wire.truncated(reply)

@@ -76,9 +76,9 @@ class Enforcer:
         """Record an access event for `verdict` (source proxy); a failure here is logged, never raised."""
         try:
             decision = verdict.decision
-            device = verdict.client.device if verdict.client is not None else None
-            self.record((time.time(), ip, device.id if device else None, device.name if device else None,
-                         device.mac if device else None, SOURCE, kind, verdict.host, url, decision.action.value,
-                         decision.category, decision.rule, decision.reason.value, search_term, signal))
+            client = verdict.client
+            head = self.store.current().event_head(client) if client is not None else (ip, None, None, None)
+            self.record((time.time(), *head, SOURCE, kind, verdict.host, url, decision.action.value,
+                         decision.category, decision.rule, decision.reason.value, search_term, signal, "tcp", None))
         except Exception:
             log.exception("ALERT: cannot record a proxy access event for %r", verdict.host)

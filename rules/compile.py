@@ -139,6 +139,11 @@ def _rules(session: Session, categories: list[Category], groups: dict[int, Group
             "device_specific": frozenset(device_specific)}
 
 
+# Address sources that bind an address to its device's MAC: the technician's registration and DHCP. An
+# address learnt from the neighbour table (or made up by the detector) is attributed but not bound.
+BINDING_SOURCES = frozenset({"static", "dhcp"})
+
+
 def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
     default = next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
     infos: dict[int, DeviceInfo] = {}
@@ -149,9 +154,16 @@ def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
         infos[device.id] = info
         if device.mac:
             by_mac[device.mac.lower()] = info
-    by_ip = {addr.ip: infos[addr.device_id] for addr in session.scalars(select(DeviceAddress))
-             if addr.device_id in infos}
-    return {"devices_by_ip": by_ip, "devices_by_mac": by_mac}
+    by_ip: dict[str, DeviceInfo] = {}
+    bindings: dict[str, str] = {}
+    for addr in session.scalars(select(DeviceAddress)):
+        holder = infos.get(addr.device_id)
+        if holder is None:
+            continue
+        by_ip[addr.ip] = holder
+        if holder.mac and addr.source in BINDING_SOURCES:
+            bindings[addr.ip] = holder.mac.lower()
+    return {"devices_by_ip": by_ip, "devices_by_mac": by_mac, "bindings": bindings}
 
 
 def _bans(session: Session) -> dict[str, Any]:

@@ -27,18 +27,22 @@ log = logging.getLogger(__name__)
 
 EVENT_FIELDS = (
     "ts", "client_ip", "device_id", "device", "mac", "source", "qtype", "host", "url",
-    "action", "category", "rule", "reason", "search_term", "signal",
+    "action", "category", "rule", "reason", "search_term", "signal", "transport", "port",
 )
+# `transport` is how the device reached us ("udp" or "tcp"): a completed TCP connection proves the source
+# address was the sender's own, a UDP datagram does not (its source can be forged). `port` is the
+# destination port a gateway catcher saw (blocked ports, DNS over TLS).
 Event = tuple[object, ...]
 
 
 def event(ts: float, client_ip: str, source: str, host: str, action: str, *, device_id: int | None = None,
           device: str | None = None, mac: str | None = None, qtype: str | None = None, url: str | None = None,
           category: str | None = None, rule: str | None = None, reason: str | None = None,
-          search_term: str | None = None, signal: str | None = None) -> Event:
+          search_term: str | None = None, signal: str | None = None, transport: str | None = None,
+          port: int | None = None) -> Event:
     """Build an event tuple by name (the hot paths build the tuple directly, in this order)."""
     return (ts, client_ip, device_id, device, mac, source, qtype, host, url, action, category, rule, reason,
-            search_term, signal)
+            search_term, signal, transport, port)
 
 
 @dataclass

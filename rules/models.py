@@ -269,6 +269,8 @@ class AccessEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     search_term: Mapped[str | None] = mapped_column(Text)
     signal: Mapped[str | None] = mapped_column(String(32))
+    transport: Mapped[str | None] = mapped_column(String(3))  # udp | tcp: tcp proves the source address
+    port: Mapped[int | None] = mapped_column(Integer)  # the destination port a gateway catcher saw
 
 
 class AuditEntry(Base):

@@ -145,6 +145,9 @@ class PolicySnapshot:
     rules_by_domain: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     devices_by_ip: Mapping[str, DeviceInfo] = field(default_factory=dict)
     devices_by_mac: Mapping[str, DeviceInfo] = field(default_factory=dict)
+    # address -> the MAC it is bound to (a DHCP lease, or a device registered with its MAC): the gateway drops
+    # a packet from a bound address that comes from another MAC, so traffic from one is the device's own.
+    bindings: Mapping[str, str] = field(default_factory=dict)
     bans_by_device: Mapping[int, tuple[CompiledBan, ...]] = field(default_factory=dict)
     bans_by_person: Mapping[str, tuple[CompiledBan, ...]] = field(default_factory=dict)
     ban_allowlist: frozenset[str] = frozenset()
@@ -162,6 +165,14 @@ class PolicySnapshot:
         if device is None:
             return Client(ip=ip, group=self.default_group)
         return Client(ip=ip, group=device.group, device=device)
+
+    def event_head(self, client: Client) -> tuple[str, int | None, str | None, str | None]:
+        """The first fields of an access event: address, device id and name, and the MAC only when the
+        address is bound to it (so an event with a MAC is evidence the device itself sent it)."""
+        device = client.device
+        if device is None:
+            return (client.ip, None, None, None)
+        return (client.ip, device.id, device.name, self.bindings.get(client.ip))
 
     def category_of(self, mask: int) -> str:
         """The name of the lowest category bit in `mask` (categories are numbered locked first)."""

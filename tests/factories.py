@@ -73,6 +73,7 @@ def tsnapshot(
         rules_by_domain={k: tuple(v) for k, v in by_domain.items()},
         devices_by_ip={ip: d for ip, d in device_list},
         devices_by_mac={d.mac: d for _, d in device_list if d.mac},
+        bindings={ip: d.mac for ip, d in device_list if d.mac},  # registered with a MAC: bound
         bans_by_device={k: tuple(v) for k, v in by_device.items()},
         bans_by_person={k: tuple(v) for k, v in by_person.items()},
         ban_allowlist=frozenset(ban_allowlist),

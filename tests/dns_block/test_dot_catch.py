@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
-
 from dns_block.dot_catch import DotCatcher
+from rules.decision import DeviceInfo
+from rules.snapshot import PolicySnapshot
+from tests.factories import tdevice, tsnapshot
 
 
 class Store:
-    def __init__(self, devices: dict[str, Any]) -> None:
-        self.devices = devices
+    def __init__(self, devices: dict[str, DeviceInfo]) -> None:
+        self.snapshot = tsnapshot(devices=devices.items())
 
-    def current(self) -> Any:
-        return SimpleNamespace(identify=lambda ip: SimpleNamespace(device=self.devices.get(ip)))
+    def current(self) -> PolicySnapshot:
+        return self.snapshot
 
 
 def test_one_event_per_client_and_protocol_per_interval() -> None:
     now = [1000.0]
     events: list[tuple[object, ...]] = []
-    ipad = SimpleNamespace(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
+    ipad = tdevice(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
     catcher = DotCatcher(Store({"10.0.0.7": ipad}), lambda ip: ip.startswith("10."),  # type: ignore[arg-type]
                          events.append, interval=10, clock=lambda: now[0])
     assert catcher.attempt("10.0.0.7", "DoT", "1.1.1.1")
@@ -33,8 +33,8 @@ def test_one_event_per_client_and_protocol_per_interval() -> None:
     assert catcher.attempt("10.0.0.7", "DoT", "9.9.9.9")
     assert (catcher.recorded, catcher.suppressed) == (4, 2)
     assert events[0] == (1000.0, "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07", "gateway", "DoT",
-                         "1.1.1.1", None, "block", None, "DNS over TLS refused", None, None, "dot")
+                         "1.1.1.1", None, "block", None, "DNS over TLS refused", None, None, "dot", "tcp", 853)
     assert events[2][1:5] == ("10.0.0.8", None, None, None)
-    assert [(e[6], e[7], e[11], e[-1]) for e in events] == [
+    assert [(e[6], e[7], e[11], e[-3]) for e in events] == [
         ("DoT", "1.1.1.1", "DNS over TLS refused", "dot"), ("DoQ", "", "DNS over QUIC refused", "dot"),
         ("DoT", "8.8.8.8", "DNS over TLS refused", "dot"), ("DoT", "9.9.9.9", "DNS over TLS refused", "dot")]

@@ -14,6 +14,8 @@ from rules.snapshot import GroupInfo
 from tests.dns_block.helpers import ask, ede, make_resolver, query
 from tests.factories import tdevice, tsnapshot
 
+SIGNAL, TRANSPORT = EVENT_FIELDS.index("signal"), EVENT_FIELDS.index("transport")
+
 
 def run(coro):
     return asyncio.run(coro)
@@ -67,7 +69,8 @@ def test_every_event_is_whole_and_carries_no_signal_from_the_main_listener() -> 
         run(ask(resolver, query(name)))
     assert resolver.cache.hits == 2
     assert [len(e) for e in events] == [len(EVENT_FIELDS)] * 4
-    assert [e[-1] for e in events] == [None] * 4
+    assert [e[SIGNAL] for e in events] == [None] * 4
+    assert [e[TRANSPORT] for e in events] == ["udp"] * 4  # `ask` sends as UDP
 
 
 def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() -> None:
@@ -81,7 +84,7 @@ def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() 
         assert answers[name][0] == answers[name][1] == answers[name][2]
     assert upstream.asked == ["good.test"]  # one cache for both ports
     assert resolver.cache.hits == 4
-    assert [(e[7], e[9], e[-1]) for e in events] == [
+    assert [(e[7], e[9], e[SIGNAL]) for e in events] == [
         ("good.test", "allow", "dns_other_resolver"), ("good.test", "allow", "dns_other_resolver"),
         ("good.test", "allow", None),
         ("badsite.test", "block", "dns_other_resolver"), ("badsite.test", "block", "dns_other_resolver"),
@@ -90,8 +93,8 @@ def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() 
     # a main-port answer cached first is served on the bypass port with the signal too
     run(ask(resolver, query("other.test")))
     run(ask(bypass, query("other.test")))
-    assert upstream.asked == ["good.test", "other.test"] and events[-1][7:] == events[-2][7:-1] + (
-        "dns_other_resolver",)
+    assert upstream.asked == ["good.test", "other.test"] and events[-1][7:SIGNAL] == events[-2][7:SIGNAL]
+    assert (events[-2][SIGNAL], events[-1][SIGNAL]) == (None, "dns_other_resolver")
     # a policy swap empties the one cache and the one identity memo, whichever resolver it reaches
     store.swap(tsnapshot(blocked=["good.test"]))
     reply = DNSRecord.parse(run(ask(bypass, query("good.test"))))
