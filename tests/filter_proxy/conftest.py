@@ -105,6 +105,10 @@ class Proxy:
     def event(self, index: int = -1) -> dict[str, object]:
         return dict(zip(EVENT_FIELDS, self.events[index], strict=True))
 
+    def notes_approve(self, client: connection.Client) -> None:
+        """As a decision hook does when it allows a connection (e.g. the ClientHello in transparent mode)."""
+        self.gate.notes.get(client.id).approved = True
+
     def server_allowed(self, client: connection.Client) -> bool:
         """Run the gate for a server connection from `client`; True if it may go out."""
         server = connection.Server(address=("198.18.0.10", 443))
