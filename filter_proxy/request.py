@@ -1,8 +1,8 @@
 """HTTP requests (plain, or HTTPS intercepted): decide on where the request goes, answer blocked ones with a page.
 
-In regular (explicit) mode the decision is on the request's target, `flow.request.host`: the URL's host
-for `GET http://host/` (or, inside an intercepted tunnel, the host mitmproxy will connect to), never
-the Host header alone. Deciding on the Host header while connecting to the URL's host would let
+In regular (explicit) mode a plain-HTTP request is decided on its target, `flow.request.host`: the
+URL's host for `GET http://host/`, where mitmproxy connects, never the Host header alone. Deciding on
+the Host header while connecting to the URL's host would let
 `curl -x proxy http://blocked.example/ -H 'Host: allowed.example'` through; so a Host header that names
 another host than the target is refused with 400 and recorded with the `host_mismatch` signal. In
 transparent mode the original destination is an address, and the Host header is the only name there is.
@@ -75,7 +75,7 @@ class Request:
     async def _decide(self, flow: http.HTTPFlow) -> None:
         request = flow.request
         ip = flow.client_conn.peername[0]
-        if isinstance(flow.client_conn.proxy_mode, RegularMode):
+        if isinstance(flow.client_conn.proxy_mode, RegularMode) and not flow.client_conn.tls:
             target, url = request.host, request.url  # where mitmproxy will connect
             mismatch = host_mismatch(request)
             if mismatch is not None:
@@ -87,7 +87,10 @@ class Request:
                     {"content-type": "text/plain; charset=utf-8", "x-schoolgate": "blocked"})
                 return
         else:
-            target, url = request.pretty_host, request.pretty_url  # transparent: the name is the Host header
+            # Transparent mode: the destination is an address, the Host header is the only name. Inside an
+            # intercepted CONNECT tunnel: the tunnel's target and SNI were decided already, and a Host that
+            # names another site is decided as well (and noted as sni_mismatch), as before.
+            target, url = request.pretty_host, request.pretty_url
         verdict = self.enforcer.decide(ip, target, url, log_event=False)
         if not verdict.blocked:
             vetted = await self.destinations.vet(request.host, request.port)
