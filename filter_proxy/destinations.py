@@ -28,13 +28,13 @@ import json
 import logging
 import socket
 import subprocess
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Set
 from dataclasses import dataclass
 
 from mitmproxy.proxy import server_hooks
 
 from filter_proxy.enforcer import Enforcer, host_form
-from filter_proxy.settings import Settings
+from filter_proxy.settings import INTERNAL_DESTINATIONS, OWN_ADDRESSES, Settings
 from rules.decision import Action, Decision, Reason
 from rules.domain import ip_literal
 
@@ -125,6 +125,20 @@ class Destinations:
         self.settings = settings
         self.interfaces = frozenset(_address(a) for a in (interface_addresses() if interfaces is None else interfaces))
         self.resolve = resolve or system_resolve
+
+    def configure(self, updated: Set[str]) -> None:
+        """Say at start-up when a listed network opens one of this gateway's own addresses: it is allowed
+        (the school asked for it), but it is seldom what was meant (10.0.0.0/8 for one intranet server)."""
+        if not updated & {INTERNAL_DESTINATIONS, OWN_ADDRESSES}:
+            return
+        for address in sorted(self.interfaces | self.settings.own_addresses, key=str):
+            if address.is_loopback:
+                continue
+            listed = [str(n) for n in self.settings.internal_destinations if address in n]
+            if listed:
+                log.warning("[proxy] internal_destinations %s covers %s, an address of this gateway: devices "
+                            "can reach its services through the proxy (the admin web's port stays refused)",
+                            ", ".join(listed), address)
 
     # -- the check -------------------------------------------------------------------------------------
 

@@ -310,3 +310,12 @@ def test_an_ipv4_mapped_client_is_its_ipv4_address(proxy: Proxy) -> None:
     outsider = tls_client("::ffff:198.51.100.7")
     proxy.admission.client_connected(outsider)
     assert outsider.error is not None
+
+
+def test_listing_a_network_that_holds_the_gateway_says_so_at_start(proxy: Proxy,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="schoolgate.proxy"):
+        proxy.ctx.options.update(schoolgate_internal_destinations=["10.0.0.5/32"])
+        assert "covers" not in caplog.text
+        proxy.ctx.options.update(schoolgate_internal_destinations=["198.51.100.0/24"])
+    assert f"covers {GATEWAY_ADDRESS}, an address of this gateway" in caplog.text
