@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from mitmproxy.proxy import server_hooks
 
-from filter_proxy.enforcer import Enforcer, host_form
+from filter_proxy.enforcer import Enforcer
 from filter_proxy.settings import INTERNAL_DESTINATIONS, OWN_ADDRESSES, Settings
 from rules.decision import Action, Decision, Reason
 from rules.domain import ip_literal
@@ -62,7 +62,9 @@ def internal_decision(why: str) -> Decision:
 
 async def system_resolve(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for `host`, in its order of preference."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # AI_ADDRCONFIG: no IPv6 answers on a gateway without IPv6, since only the first address is tried
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_ADDRCONFIG)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -180,16 +182,24 @@ class Destinations:
     # -- the hooks -------------------------------------------------------------------------------------
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
-        """Every upstream connection: check the destination again, then connect to the checked address."""
+        """Every upstream connection: check the destination again, then connect to the checked address.
+
+        Any error refuses the connection: an exception escaping a hook would let mitmproxy connect anyway.
+        """
         server = data.server
         if server.error is not None or server.address is None:
             return  # the gate refused it already
-        host, port = server.address
         try:
-            vetted = await self.vet(host, port)
+            await self._pin(data)
         except Exception:
-            log.exception("ALERT: destination check failed for %r; refusing the server connection", host)
-            vetted = Vetted(refused="error in the destination check")
+            log.exception("ALERT: destination check failed for %r; refusing the server connection", server.address)
+            server.error = "blocked by schoolgate: error in the destination check"
+
+    async def _pin(self, data: server_hooks.ServerConnectionHookData) -> None:
+        server = data.server
+        assert server.address is not None
+        host, port = server.address
+        vetted = await self.vet(host, port)
         if vetted.refused is not None:
             log.info("refused upstream %s:%s for %s: %s", host, port, data.client.peername, vetted.refused)
             self.enforcer.refuse(data.client.peername[0], host, internal_decision(vetted.refused), kind="CONNECT")
@@ -198,7 +208,6 @@ class Destinations:
         if vetted.address is None:
             server.error = f"cannot resolve {host}"
             return
-        if ip_literal(host) is None:
-            if server.sni is None:
-                server.sni = data.client.sni or host_form(host)  # as mitmproxy would: the name, not the address
+        if ip_literal(host) is None and server.sni is None:
+            server.sni = data.client.sni or host  # as mitmproxy would set it: the name, never the address
         server.address = (vetted.address, port)

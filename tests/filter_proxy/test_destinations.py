@@ -319,3 +319,20 @@ def test_listing_a_network_that_holds_the_gateway_says_so_at_start(proxy: Proxy,
         assert "covers" not in caplog.text
         proxy.ctx.options.update(schoolgate_internal_destinations=["198.51.100.0/24"])
     assert f"covers {GATEWAY_ADDRESS}, an address of this gateway" in caplog.text
+
+
+def test_an_error_in_the_destination_check_refuses(proxy: Proxy) -> None:
+    async def broken(host: str, port: int) -> list[str]:
+        raise RuntimeError("resolver exploded")
+
+    proxy.destinations.resolve = broken
+    flow = connect_flow("www.example.org")
+    run(proxy.connect.http_connect(flow))
+    assert flow.response is not None and flow.response.status_code == 403
+    request = http_flow("http://www.example.org/")
+    run(proxy.request.request(request))
+    assert request.response is not None and request.response.status_code == 403
+    client = tls_client()
+    proxy.notes_approve(client)
+    server = _server_connect(proxy, client, ("www.example.org", 443))
+    assert server.error is not None and "error" in server.error
