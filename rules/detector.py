@@ -32,6 +32,7 @@ WEIGHTS: Mapping[str, int] = {
     "circumvention_site": 3,   # a name in the circumvention category (VPN, web proxy, DoH resolver, Tor)
     "doh": 10,                 # a DNS-over-HTTPS request seen by the proxy (application/dns-message, /dns-query)
     "sni_mismatch": 6,         # an HTTPS request whose Host differs from its SNI: domain fronting
+    "host_mismatch": 6,        # a proxy request for one host with a Host header naming another: fronting too
     "bare_ip": 1,              # HTTPS (CONNECT or TLS) straight to an IP address, no name
     "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
     "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
@@ -47,6 +48,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "circumvention_site": "Looked up a VPN, web proxy or private DNS service (a way round the filter)",
     "doh": "Sent its own DNS look-ups through the web (DNS over HTTPS), hiding which sites it visits",
     "sni_mismatch": "Asked for one site while connecting to another (domain fronting)",
+    "host_mismatch": "Sent the filter one site's name while asking for another (domain fronting)",
     "bare_ip": "Connected to a number (IP address) instead of a site's name",
     "no_sni": "Made a secure connection without saying which site it was for",
     "dns_other_resolver": "Asked a DNS server other than the school's",
@@ -61,6 +63,7 @@ SHORT_NAMES: Mapping[str, str] = {
     "circumvention_site": "VPN, web proxy or private DNS site",
     "doh": "DNS over HTTPS request",
     "sni_mismatch": "domain fronting",
+    "host_mismatch": "domain fronting (Host header)",
     "bare_ip": "connection to a bare IP address",
     "no_sni": "secure connection without a site name",
     "dns_other_resolver": "DNS to another server",
