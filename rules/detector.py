@@ -39,7 +39,6 @@ WEIGHTS: Mapping[str, int] = {
     "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, recorded by the gateway's DoT catcher
     "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
-    "host_mismatch": 6,        # a proxied request whose Host header names another site than it goes to
     "vpn_port": 3,             # the gateway caught a connection to a known VPN, SSH, SOCKS, Tor or proxy port
     "blocked_port": 1,         # the gateway caught a connection to some other port the school does not allow
 }
@@ -55,7 +54,6 @@ DESCRIPTIONS: Mapping[str, str] = {
     "dot": "Tried encrypted DNS (DNS over TLS) past the school's DNS",
     "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
     "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
-    "host_mismatch": "Asked the web filter for one site while sending the request to another",
     "vpn_port": "Tried to connect to a VPN, SSH, Tor or proxy service directly, past the filter",
     "blocked_port": "Tried to connect on a port the school's network does not allow",
 }
@@ -69,7 +67,6 @@ SHORT_NAMES: Mapping[str, str] = {
     "dns_other_resolver": "DNS to another server",
     "dot": "DNS over TLS attempt",
     "ech": "hidden site name (ECH)",
-    "host_mismatch": "request for one site sent to another",
     "vpn_port": "connection to a VPN or proxy port",
     "blocked_port": "connection to a blocked port",
 }
