@@ -167,12 +167,15 @@ class PolicySnapshot:
         return Client(ip=ip, group=device.group, device=device)
 
     def event_head(self, client: Client) -> tuple[str, int | None, str | None, str | None]:
-        """The first fields of an access event: address, device id and name, and the MAC only when the
-        address is bound to it (so an event with a MAC is evidence the device itself sent it)."""
+        """The first fields of an access event: address, device id, name and MAC."""
         device = client.device
         if device is None:
             return (client.ip, None, None, None)
-        return (client.ip, device.id, device.name, self.bindings.get(client.ip))
+        return (client.ip, device.id, device.name, device.mac)
+
+    def is_bound(self, ip: str, mac: str | None) -> bool:
+        """Whether `ip` is bound to `mac`, so that the gateway lets only that MAC use it."""
+        return mac is not None and self.bindings.get(ip) == mac.lower()
 
     def category_of(self, mask: int) -> str:
         """The name of the lowest category bit in `mask` (categories are numbered locked first)."""

@@ -48,14 +48,16 @@ NOT_PROVEN = ("the evidence is only UDP traffic from an address that is not boun
               "device, and register it with its MAC address so that its traffic counts as its own")
 
 
-def proof_of(event: AccessEvent) -> str | None:
+def proof_of(event: AccessEvent, snapshot: PolicySnapshot) -> str | None:
     """How we know only the device itself sent this: "connection" (a completed TCP connection: DNS over TCP,
-    the proxy, the gateway's catchers) or "mac" (an address bound to its MAC: the event carries the MAC only
-    then); None when it proves nothing. Events written before the transport was recorded are taken as
-    connections only when they came through the proxy."""
+    the proxy, the gateway's catchers) or "mac" (its address is bound to its MAC, a DHCP lease or a
+    registration with the MAC, so the gateway drops that address from any other MAC); None when it proves
+    nothing. The binding is read from the policy in force as the watcher reads the event, a second or so
+    after it happened. Events written before the transport was recorded are taken as connections only when
+    they came through the proxy."""
     if event.transport == "tcp" or (event.transport is None and event.source == "proxy"):
         return "connection"
-    return "mac" if event.mac is not None else None
+    return "mac" if snapshot.is_bound(event.client_ip, event.mac) else None
 
 
 def signal_kind(event: AccessEvent) -> str | None:
@@ -66,7 +68,7 @@ def signal_kind(event: AccessEvent) -> str | None:
     return event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
 
 
-def signal_from_event(event: AccessEvent) -> Signal | None:
+def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | None:
     """An access event is a signal when it carries one, or when it reached for a circumvention name."""
     kind = signal_kind(event)
     if kind is None:
@@ -79,7 +81,7 @@ def signal_from_event(event: AccessEvent) -> Signal | None:
         where = f"{host} " if host else ""
         host = f"{where}{(event.transport or '').upper()} port {event.port}" + (f" ({service})" if service else "")
     return Signal(ts=event.ts.timestamp(), device_key=key, kind=kind, host=host, client_ip=event.client_ip,
-                  source=event.source, event_id=event.id, proof=proof_of(event))
+                  source=event.source, event_id=event.id, proof=proof_of(event, snapshot))
 
 
 class Watcher:
@@ -125,8 +127,10 @@ class Watcher:
         snapshot = self._current_snapshot() if events else None
         for event in events:
             self.last_id = event.id
-            signal = signal_from_event(event)
-            if signal is None or snapshot is None:
+            if snapshot is None:
+                continue
+            signal = signal_from_event(event, snapshot)
+            if signal is None:
                 continue
             group = self._group_of(snapshot, event)
             mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else "ban"

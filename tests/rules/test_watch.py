@@ -14,7 +14,7 @@ from rules.decide import decide
 from rules.decision import Action
 from rules.devices import register_device
 from rules.events import EventWriter, event
-from rules.models import AuditEntry, Ban, Device, Group
+from rules.models import AuditEntry, Ban, Device, DeviceAddress, Group
 from rules.watch import Watcher
 
 VPN_SITES = ["nordvpn.com", "expressvpn.com", "protonvpn.com", "windscribe.com"]
@@ -182,3 +182,17 @@ def test_vpn_ports_weigh_as_circumvention_and_other_ports_never_ban_alone(db: Da
         assert ban is not None and "4 x connection to a VPN or proxy port" in ban.reason
         hosts = {e["host"] for e in json.loads(ban.evidence)}
         assert "198.18.200.1 TCP port 22 (SSH)" in hosts and "UDP port 51820 (WireGuard)" in hosts
+
+
+def test_an_address_learnt_from_the_neighbour_table_is_not_bound(db: Database, tmp_path: Path) -> None:
+    """The neighbour table follows whoever answers ARP for an address: it names the device, it vouches for
+    nothing, so UDP from such an address alone raises an alert."""
+    pupil = register(db, "10.0.0.7", "Class 3 iPad 07", "pupils", mac="02:00:00:00:00:07")
+    with db.session() as session:
+        address = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == "10.0.0.7"))
+        assert address is not None
+        address.source = "neigh"
+    watcher = Watcher(db)
+    watcher.poll_once()
+    record(db, tmp_path, *vpn_attempts("10.0.0.7", pupil, transport="udp", mac="02:00:00:00:00:07"))
+    assert [o.action for o in watcher.poll_once()] == ["alert"]
