@@ -147,6 +147,7 @@ def render_ruleset(config: Config, workers: int = 1) -> str:
         proxy_target = f": numgen inc mod {len(ports.proxy)} map {{ {pairs} }}"
     page_v4, page_v6 = config.network.block_page_ipv4, config.network.block_page_ipv6  # checked addresses
     egress = egress_ports(config)
+    mark_ports = "meta mark set @th,0,32 ct mark set meta mark"  # dns_block/catcher.py reads it back
     bindings = "\n".join(f"    set {name} {{ type {kind}; }}" for name, kind in BINDING_SETS.items())
     counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
     source = f" from {config.path}" if config.path else ""
@@ -217,7 +218,7 @@ table inet {TABLE} {{
         tcp dport @egress_tcp return
         udp dport @egress_udp return
         meta l4proto tcp counter name "blocked_port" redirect to :{ports.port_catch}
-        meta l4proto udp meta mark set @th,0,32 ct mark set meta mark counter name "blocked_port" redirect to :{ports.port_catch}
+        meta l4proto udp {mark_ports} counter name "blocked_port" redirect to :{ports.port_catch}
     }}
 
     chain forward {{

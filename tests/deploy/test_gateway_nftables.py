@@ -150,7 +150,8 @@ def test_default_deny_catches_the_rest_and_lets_allowed_egress_pass(tmp_path: Pa
              "redirect to :5854"]
     # the catch-all comes after DNS, DoT and web are redirected, and after what must pass untouched
     before = ['"dns_gateway" redirect to :53\n', '"dns_bypass" redirect to :5354\n', "redirect to :5853\n",
-              "fib daddr type local return", 'name "web_proxied" redirect to :8080\n', "meta pkttype { broadcast, multicast } return",
+              "fib daddr type local return", 'name "web_proxied" redirect to :8080\n',
+              "meta pkttype { broadcast, multicast } return",
               "udp dport { 80, 443 } return", 'fib daddr oifname { "lan0", "wlan0" } return',
               "tcp dport @egress_tcp return", "udp dport @egress_udp return"]
     positions = [prerouting.rindex(rule) for rule in before] + [prerouting.index(rule) for rule in catch]
