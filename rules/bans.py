@@ -37,7 +37,10 @@ def get_ban(session: Session, ban_id: int) -> Ban:
     return ban
 
 
-EVIDENCE_COLUMNS = ["When", "What the device did", "Site or address", "Seen by", "Points"]
+EVIDENCE_COLUMNS = ["When", "What the device did", "Site or address", "Seen by", "Points", "Its own?"]
+# Whether the device itself surely sent it (see `rules.detector.Signal.proof`); a ban needs at least one.
+PROOFS = {"connection": "Yes: a completed connection", "mac": "Yes: from its own MAC address"}
+NO_PROOF = "Not proven: a single packet, whose sender address could be borrowed"
 SOURCES = {"dns": "DNS (name look-up)", "proxy": "Web filter", "gateway": "Gateway firewall"}
 
 
@@ -76,7 +79,8 @@ def _signal_row(item: dict[str, object]) -> list[str]:
     source = item.get("source")
     return [when, DESCRIPTIONS.get(kind, kind), "" if item.get("host") is None else str(item.get("host")),
             SOURCES.get(str(source), "" if source is None else str(source)),
-            str(item.get("weight", WEIGHTS.get(kind, 0)))]
+            str(item.get("weight", WEIGHTS.get(kind, 0))),
+            PROOFS.get(str(item.get("proof")), NO_PROOF) if "proof" in item else "Not recorded"]
 
 
 def _state(ban: Ban) -> dict[str, object]:

@@ -38,6 +38,9 @@ WEIGHTS: Mapping[str, int] = {
     "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, recorded by the gateway's DoT catcher
     "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
+    "host_mismatch": 6,        # a proxied request whose Host header names another site than it goes to
+    "vpn_port": 3,             # the gateway caught a connection to a known VPN, SSH, SOCKS, Tor or proxy port
+    "blocked_port": 1,         # the gateway caught a connection to some other port the school does not allow
 }
 # What each kind means, in words for the headteacher who reads a ban's evidence.
 DESCRIPTIONS: Mapping[str, str] = {
@@ -50,6 +53,9 @@ DESCRIPTIONS: Mapping[str, str] = {
     "dot": "Tried encrypted DNS (DNS over TLS) past the school's DNS",
     "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
     "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
+    "host_mismatch": "Asked the web filter for one site while sending the request to another",
+    "vpn_port": "Tried to connect to a VPN, SSH, Tor or proxy service directly, past the filter",
+    "blocked_port": "Tried to connect on a port the school's network does not allow",
 }
 SHORT_NAMES: Mapping[str, str] = {
     "circumvention_site": "VPN, web proxy or private DNS site",
@@ -60,11 +66,29 @@ SHORT_NAMES: Mapping[str, str] = {
     "dns_other_resolver": "DNS to another server",
     "dot": "DNS over TLS attempt",
     "ech": "hidden site name (ECH)",
+    "host_mismatch": "request for one site sent to another",
+    "vpn_port": "connection to a VPN or proxy port",
+    "blocked_port": "connection to a blocked port",
+}
+# Ports that only a VPN, remote shell, SOCKS/web proxy or Tor uses: the gateway's port catcher reports an
+# attempt on one as "vpn_port" (weighed like a VPN site), any other blocked port as "blocked_port" (weak:
+# a games console or a smart TV tries odd ports on its own).
+CIRCUMVENTION_PORTS: Mapping[tuple[str, int], str] = {
+    ("udp", 51820): "WireGuard",
+    ("udp", 1194): "OpenVPN", ("tcp", 1194): "OpenVPN",
+    ("udp", 500): "IPsec/IKE", ("udp", 4500): "IPsec/IKE NAT traversal",
+    ("udp", 1701): "L2TP",
+    ("tcp", 1723): "PPTP",
+    ("tcp", 22): "SSH",
+    ("tcp", 1080): "SOCKS proxy",
+    ("tcp", 9001): "Tor", ("tcp", 9030): "Tor", ("tcp", 9050): "Tor", ("tcp", 9150): "Tor",
+    ("tcp", 3128): "web proxy", ("tcp", 8080): "web proxy", ("tcp", 8118): "web proxy",
+    ("tcp", 8888): "web proxy",
 }
 # Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
 # phone probing DNS over TLS, a smart TV with a built-in resolver). Each weak kind adds at most its cap,
 # and the caps add up to less than the threshold: weak signals corroborate, they never ban on their own.
-CAPS: Mapping[str, int] = {"bare_ip": 3, "no_sni": 2, "dns_other_resolver": 2, "dot": 2}
+CAPS: Mapping[str, int] = {"bare_ip": 3, "no_sni": 2, "dns_other_resolver": 2, "dot": 2, "blocked_port": 2}
 DEFAULT_THRESHOLD = 10
 DEFAULT_WINDOW_SECONDS = 15 * 60
 
@@ -92,10 +116,19 @@ class Signal:
     client_ip: str | None = None
     source: str = "dns"
     event_id: int | None = None
+    # How we know the sender did not borrow the address: "connection" (a completed TCP connection) or "mac"
+    # (traffic from an address bound to the device's MAC: the gateway drops a bound address coming from
+    # another MAC). None for a UDP datagram from an unbound address: anyone on the LAN can forge one.
+    proof: str | None = None
+
+    @property
+    def proven(self) -> bool:
+        return self.proof is not None
 
     def as_evidence(self) -> dict[str, object]:
         return {"ts": self.ts, "kind": self.kind, "host": self.host, "client_ip": self.client_ip,
-                "source": self.source, "event_id": self.event_id, "weight": WEIGHTS.get(self.kind, 0)}
+                "source": self.source, "event_id": self.event_id, "weight": WEIGHTS.get(self.kind, 0),
+                "proof": self.proof}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +139,11 @@ class Verdict:
     score: int
     threshold: int
     evidence: tuple[Signal, ...]
+
+    @property
+    def proven(self) -> bool:
+        """Whether any of the evidence is the device's own beyond doubt (see `Signal.proven`)."""
+        return any(signal.proven for signal in self.evidence)
 
     def summary(self) -> str:
         """One line a headteacher can read: how many attempts of which kinds, and the points against the limit."""

@@ -29,10 +29,15 @@ def normalize_mac(raw: str) -> str:
 
 
 def normalize_ip(raw: str) -> str:
+    """An address in the one form events and the registry use: compressed, and an IPv4-mapped IPv6 address
+    (how a dual-stack `[::]` listener sees an IPv4 client) as the IPv4 address it is."""
     try:
-        return str(ipaddress.ip_address(raw.strip()))
+        address = ipaddress.ip_address(raw.strip())
     except ValueError:
         raise DeviceError(f"not an IP address: {raw!r}") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 @dataclass

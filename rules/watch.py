@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from rules.audit import audit
 from rules.compile import Compiler, read_version
 from rules.db import Database
-from rules.detector import DEFAULT_THRESHOLD, Detector, Signal, Verdict
+from rules.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
 from rules.models import AccessEvent, Ban, Device, DeviceAddress, Group
 from rules.snapshot import PolicySnapshot, person_key
 
@@ -43,14 +43,43 @@ class Outcome:
     verdict: Verdict
 
 
+NOT_PROVEN = ("the evidence is only UDP traffic from an address that is not bound to the device's MAC address, "
+              "which anyone on the network could have sent with a borrowed address; so no ban. Check the "
+              "device, and register it with its MAC address so that its traffic counts as its own")
+
+
+def proof_of(event: AccessEvent) -> str | None:
+    """How we know only the device itself sent this: "connection" (a completed TCP connection: DNS over TCP,
+    the proxy, the gateway's catchers) or "mac" (an address bound to its MAC: the event carries the MAC only
+    then); None when it proves nothing. Events written before the transport was recorded are taken as
+    connections only when they came through the proxy."""
+    if event.transport == "tcp" or (event.transport is None and event.source == "proxy"):
+        return "connection"
+    return "mac" if event.mac is not None else None
+
+
+def signal_kind(event: AccessEvent) -> str | None:
+    """The detector's kind for an event: its signal (a blocked port split into known VPN/proxy ports and
+    others), or "circumvention_site" when it reached for a name in the circumvention category."""
+    if event.signal == "blocked_port" and (event.transport, event.port) in CIRCUMVENTION_PORTS:
+        return "vpn_port"
+    return event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
+
+
 def signal_from_event(event: AccessEvent) -> Signal | None:
     """An access event is a signal when it carries one, or when it reached for a circumvention name."""
-    kind = event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
+    kind = signal_kind(event)
     if kind is None:
         return None
     key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.client_ip}"
-    return Signal(ts=event.ts.timestamp(), device_key=key, kind=kind, host=event.host, client_ip=event.client_ip,
-                  source=event.source, event_id=event.id)
+    host = event.host
+    if event.port is not None and event.signal == "blocked_port":
+        # what was tried, for the evidence and for "the same thing again counts once": address, port, service
+        service = CIRCUMVENTION_PORTS.get((event.transport or "", event.port))
+        where = f"{host} " if host else ""
+        host = f"{where}{(event.transport or '').upper()} port {event.port}" + (f" ({service})" if service else "")
+    return Signal(ts=event.ts.timestamp(), device_key=key, kind=kind, host=host, client_ip=event.client_ip,
+                  source=event.source, event_id=event.id, proof=proof_of(event))
 
 
 class Watcher:
@@ -131,9 +160,13 @@ class Watcher:
         evidence = [s.as_evidence() for s in verdict.evidence]
         with self.db.session() as session:
             device = _device_for(session, event)
-            if mode != "ban":
-                audit(session, ACTOR, "circumvention.alert", f"device #{device.id}",
-                      after={"summary": verdict.summary(), "evidence": evidence})
+            if mode != "ban" or not verdict.proven:
+                after: dict[str, object] = {"summary": verdict.summary(), "evidence": evidence}
+                if mode == "ban":
+                    after["why_no_ban"] = NOT_PROVEN
+                    log.warning("not banning %s (device #%d): %s; %s", device.name, device.id, verdict.summary(),
+                                NOT_PROVEN)
+                audit(session, ACTOR, "circumvention.alert", f"device #{device.id}", after=after)
                 return Outcome("alert", device.id, None, verdict)
             existing = _active_ban(session, device)
             if existing is not None:

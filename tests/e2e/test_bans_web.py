@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rules.bans import NO_PROOF
 from rules.db import Database
 from rules.detector import DESCRIPTIONS
 from rules.models import Ban, Device
@@ -36,10 +37,11 @@ LONDON = ZoneInfo("Europe/London")
 
 
 def evidence(ip: str, items: list[tuple[str, str, str, int]]) -> str:
-    """Evidence JSON as `rules.watch` writes it: (kind, host, source, weight) per signal."""
+    """Evidence JSON as `rules.watch` writes it: (kind, host, source, weight) per signal; what the proxy saw
+    came over a completed connection, a DNS look-up over UDP proves nothing by itself."""
     now = datetime.now(UTC).timestamp()
     return json.dumps([{"ts": now - 60 + i, "kind": kind, "host": host, "client_ip": ip, "source": source,
-                        "event_id": 100 + i, "weight": weight}
+                        "event_id": 100 + i, "weight": weight, "proof": "connection" if source == "proxy" else None}
                        for i, (kind, host, source, weight) in enumerate(items)])
 
 
@@ -124,10 +126,10 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     rows = [[" ".join(cell.split()) for cell in row.split("\t")]
             for row in head.page.inner_text("table.list tbody").splitlines()]
     assert [row[1:] for row in rows] == [
-        [DESCRIPTIONS["circumvention_site"], "nordvpn.com", "DNS (name look-up)", "3"],
-        [DESCRIPTIONS["bare_ip"], "203.0.113.9", "Web filter", "1"],
-        [DESCRIPTIONS["ech"], HOSTILE, "Web filter", "3"],  # the hostile host name, as text
-        [DESCRIPTIONS["circumvention_site"], "expressvpn.com", "DNS (name look-up)", "3"]]
+        [DESCRIPTIONS["circumvention_site"], "nordvpn.com", "DNS (name look-up)", "3", NO_PROOF],
+        [DESCRIPTIONS["bare_ip"], "203.0.113.9", "Web filter", "1", "Yes: a completed connection"],
+        [DESCRIPTIONS["ech"], HOSTILE, "Web filter", "3", "Yes: a completed connection"],  # as text
+        [DESCRIPTIONS["circumvention_site"], "expressvpn.com", "DNS (name look-up)", "3", NO_PROOF]]
     assert all(re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d", row[0]) for row in rows), rows  # London time
     assert head.page.locator("main img").count() == 0  # the hostile host name is text, not markup
     head.shot("bans-03-show-headteacher")
