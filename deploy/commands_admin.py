@@ -92,6 +92,8 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
         click.echo(f"new device: {line}")
     for line in result.moved:
         click.echo(f"moved: {line}")
+    for line in result.ignored:
+        click.echo(f"ignored: {line}: the neighbour table saw it from another MAC")
     bad = f", {report.malformed} unreadable lines" if report.malformed else ""
     click.echo(f"{result.seen} addresses seen, {len(result.discovered)} new devices, "
                f"{len(result.moved)} moved{bad}")
