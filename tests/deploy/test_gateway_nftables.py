@@ -218,3 +218,14 @@ def test_the_port_catcher_needs_a_port_of_its_own(tmp_path: Path, listen: str, m
                                                          f'port_catch_listen = "{listen}"')))
     with pytest.raises(RulesetError, match=re.escape(message)):
         render_ruleset(config)
+
+
+def test_the_installed_configuration_makes_a_ruleset_once_lan_interfaces_is_set(tmp_path: Path) -> None:
+    """install.sh writes deploy/templates/schoolgate.toml and asks the technician for lan_interfaces only:
+    every listener the ruleset redirects to must already be somewhere redirected traffic can reach."""
+    template = (Path(__file__).parents[2] / "deploy" / "templates" / "schoolgate.toml").read_text(encoding="utf-8")
+    text = template.replace("lan_interfaces = []", 'lan_interfaces = ["eth1"]')
+    assert text != template
+    ruleset = render_ruleset(load_config(write(tmp_path, text)))
+    assert "redirect to :5853" in ruleset and "redirect to :5854" in ruleset
+    assert nft_check(ruleset).returncode == 0
