@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,7 @@ CLASSMATE_MAC = "02:00:00:00:00:20"
 CATCH_PORT = 5855
 REFUSED = [("tcp", 22), ("tcp", 8443), ("udp", 51820), ("udp", 1194)]
 ALLOWED = [("tcp", 993), ("udp", 123)]
+SPOOFED_PORTS = (22, 1080, 9050, 3128)
 CONFIG = f"""
 [database]
 url = "sqlite:///{{var}}/schoolgate.db"
@@ -239,7 +242,9 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
         before = lab.counters()
         sh("ip", "-n", lab.pupil, "addr", "add", f"{CLASSMATE}/32", "dev", "eth0")
         assert probe(lab, "udp", GATEWAY_LAN, 53, CLASSMATE, dns_query("alias.example")) == {"error": "timeout"}
-        assert probe(lab, "tcp", INTERNET, 22, CLASSMATE) == {"error": "timeout"}
+        # connections to SSH, SOCKS, Tor and a web proxy: enough to ban the classmate, were they taken as theirs
+        for port in SPOOFED_PORTS:
+            assert probe(lab, "tcp", INTERNET, port, CLASSMATE) == {"error": "timeout"}, port
         sh("ip", "-n", lab.pupil, "addr", "del", f"{CLASSMATE}/32", "dev", "eth0")
         after_alias = lab.counters()
         assert after_alias["spoof_dropped"] > before["spoof_dropped"]
@@ -266,6 +271,31 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
     hits = sorted(set(seen.splitlines()))
     assert hits == sorted(f"hit {proto} {port} {source}" for proto, port in ALLOWED for source in (PUPIL, PUPIL6)), \
         seen
+
+    # The real scheduler's circumvention watcher reads the log: the pupil's own attempts (TCP connections, and
+    # UDP from an address bound to its MAC) ban the pupil's laptop; the classmate is never banned nor alerted.
+    scheduler_log = tmp_path / "scheduler.log"
+    scheduler = start_in(lab, lab.gateway, [sys.executable, "-m", "deploy.cli", "scheduler"], scheduler_log, env,
+                         tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not (bans := [json.loads(line) for line in cli("bans", "list", "--json").stdout.splitlines()]):
+            assert scheduler.poll() is None and time.monotonic() < deadline, scheduler_log.read_text()
+            time.sleep(0.5)
+    finally:
+        assert stop_group(scheduler) == 0, scheduler_log.read_text()
+    assert [ban["device"] for ban in bans] == ["Pupil laptop"], bans
+    evidence = json.loads(bans[0]["evidence"])
+    # (the IPv4 attempts come first and suffice: SSH over a TCP connection, WireGuard and OpenVPN over UDP from
+    # the address bound to the laptop's MAC)
+    assert {(item["client_ip"], item["kind"], item["host"], item["proof"]) for item in evidence} >= {
+        (PUPIL, "vpn_port", f"{INTERNET} TCP port 22 (SSH)", "connection"),
+        (PUPIL, "vpn_port", "UDP port 51820 (WireGuard)", "mac"),
+        (PUPIL, "vpn_port", "UDP port 1194 (OpenVPN)", "mac")}, evidence
+    with sqlite3.connect(var / "schoolgate.db") as db:
+        classmate = db.execute("SELECT id FROM devices WHERE name = 'Classmate iPad'").fetchone()[0]
+        alerts = db.execute("SELECT action, target FROM audit_log WHERE target = ?", (f"device #{classmate}",))
+        assert [row for row in alerts if row[0].startswith(("circumvention", "ban"))] == []
 
     events = [json.loads(line) for line in cli("logs", "--json", "--limit", "1000").stdout.splitlines()]
     caught = {(e["client_ip"], e["transport"], e["port"]) for e in events if e["signal"] == "blocked_port"}
