@@ -207,6 +207,7 @@ table inet {TABLE} {{
         # Anything else for the gateway itself (the admin web) is not proxied.
         fib daddr type local return
         tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
+        # (A nat chain sees only the first packet of each connection: established flows never come here.)
         # Default deny, with a record: broadcast and multicast stay on the link (DHCP, mDNS), QUIC is dropped
         # in the forward chain, LAN to LAN and allowed_egress pass; every other new TCP or UDP attempt goes to
         # the port catcher, which records it (signal "blocked_port") and closes it. A redirected datagram
