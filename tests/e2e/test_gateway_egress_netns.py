@@ -39,6 +39,7 @@ CATCH_PORT = 5855
 REFUSED = [("tcp", 22), ("tcp", 8443), ("udp", 51820), ("udp", 1194)]
 ALLOWED = [("tcp", 993), ("udp", 123)]
 SPOOFED_PORTS = (22, 1080, 9050, 3128)
+FLOW_PORT = 4444
 CONFIG = f"""
 [database]
 url = "sqlite:///{{var}}/schoolgate.db"
@@ -114,11 +115,22 @@ finally:
     s.close()
 """
 
+# Several datagrams of one UDP flow (one socket): only the first passes the nat rule that marks its port.
+UDP_FLOW = r"""
+import socket, sys, time
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    for _ in range(int(sys.argv[3])):
+        s.sendto(b"flow", (sys.argv[1], int(sys.argv[2])))
+        time.sleep(0.05)
+print("sent")
+"""
+
 # A hand-built IPv4/UDP datagram with any source address, sent through a raw socket (IP_HDRINCL): what a
 # pupil's tool does to speak as someone else without even configuring the address.
 RAW_SEND = r"""
 import socket, struct, sys
 source, destination, dport, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), bytes.fromhex(sys.argv[4])
+sport = int(sys.argv[5]) if len(sys.argv) > 5 else 40053
 def checksum(data):
     if len(data) % 2:
         data += b"\0"
@@ -127,12 +139,13 @@ def checksum(data):
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
 src, dst = socket.inet_aton(source), socket.inet_aton(destination)
-udp = struct.pack("!HHHH", 40053, dport, 8 + len(payload), 0) + payload
+udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_UDP, len(udp))
 udp = udp[:6] + struct.pack("!H", checksum(pseudo + udp) or 0xFFFF) + udp[8:]
 header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0x1234, 0, 64, socket.IPPROTO_UDP, 0, src, dst)
 header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
 with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     for _ in range(3):
         raw.sendto(header + udp, (destination, 0))
 print("sent")
@@ -235,6 +248,9 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
             else:
                 assert answer == {"error": "timeout"}, (host, proto, port, answer)
         assert lab.counters()["blocked_port"] - counters["blocked_port"] >= 2 * len(REFUSED)
+        # a UDP flow's later datagrams reach the catcher with their port too (the connection's mark): were it
+        # lost, the catcher would record them once more, without a port
+        assert lab.run_in(lab.pupil, sys.executable, "-c", UDP_FLOW, INTERNET, str(FLOW_PORT), "5").strip() == "sent"
 
         # The pupil's own DNS is answered (the probe works) ...
         assert "reply" in probe(lab, "udp", GATEWAY_LAN, 53, PUPIL, dns_query("use-application-dns.net"))
@@ -257,6 +273,13 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
         assert lab.run_in(lab.pupil, sys.executable, "-c", RAW_SEND, OFF_NET, GATEWAY_LAN, "53",
                           dns_query("offnet.example")).strip() == "sent"
         assert lab.counters()["rpf_dropped"] >= before["rpf_dropped"] + 3
+        # DHCP before a device has an address (from 0.0.0.0, broadcast) is neither dropped nor caught
+        before_dhcp = lab.counters()
+        assert lab.run_in(lab.pupil, sys.executable, "-c", RAW_SEND, "0.0.0.0", "255.255.255.255", "67",
+                          "01" * 240, "68").strip() == "sent"
+        after_dhcp = lab.counters()
+        assert [after_dhcp[name] - before_dhcp[name] for name in ("rpf_dropped", "spoof_dropped", "blocked_port")] \
+            == [0, 0, 0]
         # the neighbour table may have seen the pupil's MAC with the classmate's address: the sync ignores it
         synced = lab.run_in(lab.gateway, "env", f"SCHOOLGATE_CONFIG={cli.config}", sys.executable, "-m",
                             "deploy.cli", "devices", "sync")
@@ -299,7 +322,8 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
 
     events = [json.loads(line) for line in cli("logs", "--json", "--limit", "1000").stdout.splitlines()]
     caught = {(e["client_ip"], e["transport"], e["port"]) for e in events if e["signal"] == "blocked_port"}
-    assert caught == {(ip, proto, port) for ip in (PUPIL, PUPIL6) for proto, port in REFUSED}, events
+    assert caught == {(ip, proto, port) for ip in (PUPIL, PUPIL6) for proto, port in REFUSED} | {
+        (PUPIL, "udp", FLOW_PORT)}, events
     for e in events:
         if e["signal"] == "blocked_port":
             assert (e["source"], e["action"], e["qtype"], e["device"], e["mac"]) == (
