@@ -1,7 +1,7 @@
 """Issue 10 in three network namespaces, IPv4 and IPv6: the gateway forwards nothing from the LAN but
 allowed_egress, records each refused attempt for the device, and no device can act as another.
 
-    pupil (eth0 198.18.1.10, 2001:db8:1::10)            a classmate 198.18.1.20 is registered with its MAC
+    pupil (eth0 198.18.1.10, 2001:db8:1::10)    a classmate (198.18.1.20, 2001:db8:1::20) is registered with its MAC
       |  veth
     gateway (lan0 198.18.1.1, 2001:db8:1::1 | wan0 198.19.0.1, 2001:db8:2::1), forwarding on, the generated
       |  veth                                  ruleset loaded, the real `schoolgate dns` (with its catchers)
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.root
 GATEWAY_LAN, GATEWAY_WAN, INTERNET = "198.18.1.1", "198.19.0.1", "198.19.0.2"
 GATEWAY_LAN6, GATEWAY_WAN6, INTERNET6 = "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::2"
 PUPIL, PUPIL6, CLASSMATE, OFF_NET = "198.18.1.10", "2001:db8:1::10", "198.18.1.20", "198.18.7.7"
+CLASSMATE6, OFF_NET6 = "2001:db8:1::20", "2001:db8:9::9"
 CLASSMATE_MAC = "02:00:00:00:00:20"
 CATCH_PORT = 5855
 REFUSED = [("tcp", 22), ("tcp", 8443), ("udp", 51820), ("udp", 1194)]
@@ -213,13 +214,15 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
     cli("devices", "add", "--ip", PUPIL, "--mac", mac, "--name", "Pupil laptop", "--group", "pupils")
     cli("devices", "add", "--ip", PUPIL6, "--mac", mac, "--name", "Pupil laptop", "--group", "pupils")
     cli("devices", "add", "--ip", CLASSMATE, "--mac", CLASSMATE_MAC, "--name", "Classmate iPad", "--group", "pupils")
+    cli("devices", "add", "--ip", CLASSMATE6, "--mac", CLASSMATE_MAC, "--name", "Classmate iPad", "--group",
+        "pupils")
 
     ruleset = cli("gateway", "nftables").stdout
     lab.run_in(lab.gateway, "nft", "-f", "-", input=ruleset)
     # the device sync (as the scheduler runs it) fills the address-to-MAC sets of the loaded ruleset
     synced = lab.run_in(lab.gateway, "env", f"SCHOOLGATE_CONFIG={cli.config}", sys.executable, "-m", "deploy.cli",
                         "devices", "sync", "--no-neigh")
-    assert "address-to-MAC sets updated: 3 addresses bound" in synced, synced
+    assert "address-to-MAC sets updated: 4 addresses bound" in synced, synced
     bound = json.loads(lab.run_in(lab.gateway, "nft", "-j", "list", "set", "inet", "schoolgate", "binding_v4"))
     assert {"concat": [CLASSMATE, CLASSMATE_MAC]} in bound["nftables"][1]["set"]["elem"]
 
@@ -273,6 +276,14 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
         assert lab.run_in(lab.pupil, sys.executable, "-c", RAW_SEND, OFF_NET, GATEWAY_LAN, "53",
                           dns_query("offnet.example")).strip() == "sent"
         assert lab.counters()["rpf_dropped"] >= before["rpf_dropped"] + 3
+        # IPv6 too: the classmate's address as an alias is spoofed, an address from another network forged
+        before6 = lab.counters()
+        for address in (CLASSMATE6, OFF_NET6):
+            sh("ip", "-n", lab.pupil, "addr", "add", f"{address}/128", "dev", "eth0", "nodad")
+            assert probe(lab, "tcp", INTERNET6, 22, address) == {"error": "timeout"}, address
+            sh("ip", "-n", lab.pupil, "addr", "del", f"{address}/128", "dev", "eth0")
+        after6 = lab.counters()
+        assert after6["spoof_dropped"] > before6["spoof_dropped"] and after6["rpf_dropped"] > before6["rpf_dropped"]
         # DHCP before a device has an address (from 0.0.0.0, broadcast) is neither dropped nor caught
         before_dhcp = lab.counters()
         assert lab.run_in(lab.pupil, sys.executable, "-c", RAW_SEND, "0.0.0.0", "255.255.255.255", "67",
@@ -332,6 +343,7 @@ def test_default_deny_records_each_port_and_no_device_can_borrow_another_identit
             assert e["host"] == ((INTERNET if e["client_ip"] == PUPIL else INTERNET6) if e["transport"] == "tcp"
                                  else ""), e
     # nothing was ever recorded as the classmate, nor for the off-LAN address
-    assert not [e for e in events if e["client_ip"] in (CLASSMATE, OFF_NET) or e["device"] == "Classmate iPad"]
+    assert not [e for e in events if e["client_ip"] in (CLASSMATE, OFF_NET, CLASSMATE6, OFF_NET6)
+                or e["device"] == "Classmate iPad"]
     devices = {d["name"]: d for d in map(json.loads, cli("devices", "list", "--json").stdout.splitlines())}
-    assert devices["Classmate iPad"]["addresses"] == [CLASSMATE]
+    assert devices["Classmate iPad"]["addresses"] == [CLASSMATE, CLASSMATE6]
