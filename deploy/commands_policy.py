@@ -15,7 +15,7 @@ from rules.audit import audit
 from rules.compile import Compiler
 from rules.decide import decide
 from rules.devices import DeviceError, normalize_ip
-from rules.domain import InvalidHost, is_ip_address, normalize_host
+from rules.domain import InvalidHost, ip_literal, normalize_host
 from rules.models import AccessEvent, User
 from rules.snapshot import LONDON
 from rules.users import UserError, create_user
@@ -83,7 +83,7 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
 def check(app, host, client_ip, url, at_text, as_json) -> None:
     """The decision for HOST and the rule behind it, explained."""
     try:
-        name = host if is_ip_address(host) else normalize_host(host)
+        name = ip_literal(host) or normalize_host(host)  # 2130706433 is 127.0.0.1, as the proxy sees it
         ip = normalize_ip(client_ip)
     except (InvalidHost, DeviceError) as exc:
         raise CommandError(f"invalid host: {exc}" if isinstance(exc, InvalidHost) else str(exc)) from None

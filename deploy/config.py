@@ -52,6 +52,12 @@ class ProxyConfig:
     listen: str = "127.0.0.1:8080"
     mode: str = "regular"
     intercept_tls: bool = False
+    # CONNECT (HTTPS through the explicit proxy) goes only to these ports: a tunnel to 22 or 25 would
+    # carry SSH or mail past the filter.
+    connect_ports: tuple[int, ...] = (443,)
+    # Networks the school deliberately serves through the proxy (an intranet on 10.0.0.5, say). Every
+    # other internal address (loopback, private, link-local, the gateway's own) is refused.
+    internal_destinations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ SECTIONS: dict[str, type] = {
     "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig, "bans": BansConfig,
     "smtp": SmtpConfig,
 }
+INT_LISTS = {("proxy", "connect_ports")}  # list keys whose items are whole numbers, not strings
 CHOICES = {
     ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
     ("proxy", "mode"): ("regular", "transparent"),
@@ -184,13 +191,18 @@ def _section(where: str, section: str, cls: type, values: dict[str, Any]) -> Any
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{section}.{key}'; known keys in [{section}]: "
                               f"{', '.join(known)}")
-        checked[key] = _check_type(where, section, key, value, known[key].default)
+        checked[key] = _check_type(where, section, key, value, known[key].default,
+                                   ints=(section, key) in INT_LISTS)
         checked[key] = _check_value(where, section, key, checked[key])
     return cls(**checked)
 
 
-def _check_type(where: str, section: str, key: str, value: Any, default: Any) -> Any:
+def _check_type(where: str, section: str, key: str, value: Any, default: Any, ints: bool = False) -> Any:
     name = f"{section}.{key}"
+    if ints:
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where}: '{name}' must be a list of whole numbers, not {value!r}")
+        return tuple(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: '{name}' must be true or false, not {value!r}")
@@ -223,7 +235,13 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
             raise ConfigError(f"{where}: '{name}' is not an IP address: {value!r}") from None
         if address.version != version:
             raise ConfigError(f"{where}: '{name}' must be an IPv{version} address, not {value!r}")
-    if name in ("network.client_networks", "gateway.staff_networks"):
+    if name == "proxy.connect_ports":
+        if not value:
+            raise ConfigError(f"{where}: '{name}' must list at least one port (443 for HTTPS)")
+        for port in value:
+            if not 0 < port < 65536:
+                raise ConfigError(f"{where}: '{name}' holds {port}, which is not a port from 1 to 65535")
+    if name in ("network.client_networks", "gateway.staff_networks", "proxy.internal_destinations"):
         for item in value:
             try:
                 ipaddress.ip_network(item, strict=False)

@@ -6,7 +6,7 @@ import logging
 
 from mitmproxy import connection
 
-from rules.networks import ClientNetworks
+from rules.networks import ClientNetworks, plain_ip
 
 log = logging.getLogger("schoolgate.proxy")
 
@@ -24,5 +24,5 @@ class Admission:
             log.exception("ALERT: cannot check client %r against client_networks; refusing it", client.peername)
             admitted = False
         if not admitted:
-            log.info("refused %s: not in client_networks", client.peername[0])
+            log.info("refused %s: not in client_networks", plain_ip(str(client.peername[0])))
             client.error = "not in the school's client networks"

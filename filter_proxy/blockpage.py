@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from mitmproxy import http
 
-from rules.decision import Action, Client, Decision
+from rules.decision import Action, Client, Decision, Reason
 
 LONDON = ZoneInfo("Europe/London")
 HEADERS = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store",
@@ -90,5 +90,7 @@ def connect_refusal(decision: Decision) -> http.Response:
     text = "Blocked by the school's web filter"
     if decision.category:
         text += f" (category: {decision.category})"
+    if decision.reason in (Reason.PORT, Reason.INTERNAL_ADDRESS):
+        text += f": {decision.explain()}"
     return http.Response.make(403, text + ".\n", {"content-type": "text/plain; charset=utf-8",
                                                    "x-schoolgate": "blocked"})

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from rules.decide import decide
 from rules.decision import FAIL_CLOSED, Client, Decision
-from rules.domain import InvalidHost, is_ip_address, normalize_host
+from rules.domain import InvalidHost, ip_literal, normalize_host
 from rules.events import Event
+from rules.networks import plain_ip
 from rules.policy_store import SnapshotStore
 
 log = logging.getLogger("schoolgate.proxy")
@@ -37,10 +38,9 @@ class Verdict:
 
 
 def host_form(raw: str) -> str:
-    """The host in the form the rules compare: an IP literal without brackets, else `normalize_host`."""
-    if is_ip_address(raw):
-        return raw.strip("[]").lower()
-    return normalize_host(raw)
+    """The host in the form the rules compare: an address in its canonical text (any numeric IPv4 form,
+    `0x7f.1` too, is the dotted address it means; IPv6 without brackets), else `normalize_host`."""
+    return ip_literal(raw) or normalize_host(raw)
 
 
 class Enforcer:
@@ -53,6 +53,7 @@ class Enforcer:
     def decide(self, ip: str, raw_host: str, url: str | None = None, *, kind: str | None = None,
                signal: str | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
         """Decide for `raw_host` as asked by `ip`; never raises, blocks on any error."""
+        ip = plain_ip(ip)  # ::ffff:10.0.0.7 (a proxy on [::]) is the device at 10.0.0.7
         client: Client | None = None
         host = raw_host
         try:
@@ -71,9 +72,26 @@ class Enforcer:
             self.note(verdict, ip, url, kind=kind, signal=signal, search_term=search_term)
         return verdict
 
+    def refuse(self, ip: str, raw_host: str, decision: Decision, url: str | None = None, *,
+               kind: str | None = None, signal: str | None = None) -> Verdict:
+        """Record a refusal that is not the policy's (an internal address, a port, a Host mismatch) for the
+        identified client, and return it as a verdict; never raises."""
+        ip = plain_ip(ip)
+        client: Client | None = None
+        host = raw_host
+        try:
+            client = self.store.current().identify(ip)
+            host = host_form(raw_host)
+        except Exception:
+            log.warning("refusing %r from %s: cannot identify the client or read the host", raw_host, ip)
+        verdict = Verdict(decision, client, host)
+        self.note(verdict, ip, url, kind=kind, signal=signal)
+        return verdict
+
     def note(self, verdict: Verdict, ip: str, url: str | None = None, *, kind: str | None = None,
              signal: str | None = None, search_term: str | None = None) -> None:
         """Record an access event for `verdict` (source proxy); a failure here is logged, never raised."""
+        ip = plain_ip(ip)
         try:
             decision = verdict.decision
             client = verdict.client

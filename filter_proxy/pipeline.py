@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from filter_proxy.admission import Admission
 from filter_proxy.clienthello import ClientHello
 from filter_proxy.connect import Connect
+from filter_proxy.destinations import Destinations, Resolver
 from filter_proxy.enforcer import Enforcer
 from filter_proxy.gate import Gate
 from filter_proxy.notes import Notes
@@ -17,22 +18,32 @@ from rules.networks import ClientNetworks
 from rules.policy_store import SnapshotStore
 
 
-def addons(store: SnapshotStore, record: Callable[[Event], None], clients: ClientNetworks) -> list[object]:
-    """Build the addons; they share one `Enforcer` (identify, decide, record) and one `Notes`."""
+def addons(store: SnapshotStore, record: Callable[[Event], None], clients: ClientNetworks,
+           interfaces: Iterable[str] | None = None, resolve: Resolver | None = None) -> list[object]:
+    """Build the addons; they share one `Enforcer` (identify, decide, record) and one `Notes`.
+
+    `interfaces` are this machine's addresses (default: read now, once); `resolve` turns a name into
+    addresses (default: the system resolver). Tests pass both so that they do not depend on the host.
+    """
     enforcer = Enforcer(store, record)
     notes = Notes()
     settings = Settings()
+    destinations = Destinations(enforcer, settings, interfaces, resolve)
     return [
         # Options first: every decision hook reads the parsed values, and bad ones stop start-up.
         settings,
         # Who may connect at all: a client outside client_networks is closed before it sends anything.
         Admission(clients),
-        # Regular mode: the CONNECT target is the first host we learn; refuse the tunnel if blocked.
-        Connect(enforcer, notes, settings),
+        # Regular mode: the CONNECT target is the first host we learn; refuse the tunnel if blocked, to
+        # a port outside connect_ports, or to an internal destination.
+        Connect(enforcer, notes, settings, destinations),
         # TLS: the SNI (transparent mode, or a tunnel to another name); pass through, close or intercept.
         ClientHello(enforcer, notes, settings),
-        # HTTP, plain or intercepted: Host and URL; block page; search terms and signals.
-        Request(enforcer, notes, settings),
+        # HTTP, plain or intercepted: the target host and URL (a different Host header is refused); block
+        # page (an internal destination too); search terms and signals.
+        Request(enforcer, notes, settings, destinations),
         # Last line: no server connection unless a decision above approved this client connection.
         Gate(notes),
+        # ... and then only to a destination that is not internal, at the address that was checked.
+        destinations,
     ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 from mitmproxy import http
 from mitmproxy.tls import ClientHello
 
-from rules.domain import is_ip_address
+from rules.domain import ip_literal
 
 NO_SNI = "no_sni"  # a TLS ClientHello without a server name: the filter cannot see the site
 ECH = "ech"  # Encrypted Client Hello: the real server name is hidden inside
 SNI_MISMATCH = "sni_mismatch"  # TLS to one name, HTTP (or CONNECT) to another: domain fronting
+HOST_MISMATCH = "host_mismatch"  # a proxy request for one host whose Host header names another
 BARE_IP = "bare_ip"  # CONNECT or a request to an address, not a name: past DNS filtering
 DOH = "doh"  # DNS over HTTPS: a resolver other than the school's
 
@@ -31,19 +32,20 @@ def clienthello_signal(hello: ClientHello) -> str | None:
 
 
 def host_signal(raw_host: str) -> str | None:
-    """bare_ip when the client asked for an IP address instead of a name."""
-    return BARE_IP if is_ip_address(raw_host) else None
+    """bare_ip when the client asked for an IP address instead of a name (`2130706433` and `0x7f.1` too)."""
+    return BARE_IP if ip_literal(raw_host) is not None else None
 
 
-def request_signal(flow: http.HTTPFlow) -> str | None:
-    """doh for DNS-over-HTTPS requests, sni_mismatch when Host differs from the TLS SNI, bare_ip for IP hosts."""
+def request_signal(flow: http.HTTPFlow, host: str | None = None) -> str | None:
+    """doh for DNS-over-HTTPS requests, sni_mismatch when the request's host (`host`, by default the Host
+    header) differs from the TLS SNI, bare_ip for IP hosts."""
     request = flow.request
     if (request.path.split("?", 1)[0] == "/dns-query"
             or DNS_MESSAGE in request.headers.get("content-type", "")
             or DNS_MESSAGE in request.headers.get("accept", "")):
         return DOH
     sni = flow.client_conn.sni
-    host = request.pretty_host
+    host = request.pretty_host if host is None else host
     if sni and host.rstrip(".").lower() != sni.rstrip(".").lower():
         return SNI_MISMATCH
     return host_signal(host)

@@ -25,6 +25,11 @@ class Reason(StrEnum):
     - CATEGORY: the host is in a category blocked for the device's group.
     - DEFAULT: nothing matched; allowed.
     - ERROR: the decision failed; schoolgate fails closed and blocks.
+
+    The proxy adds three of its own, about where a request would go rather than what the site is:
+    - INTERNAL_ADDRESS: the host is (or resolves to) a loopback, private, link-local or gateway address.
+    - PORT: a CONNECT to a port outside `[proxy] connect_ports`.
+    - HOST_MISMATCH: the Host header names another host than the one the request goes to.
     """
 
     BANNED = "banned"
@@ -35,6 +40,9 @@ class Reason(StrEnum):
     CATEGORY = "category"
     DEFAULT = "default"
     ERROR = "error"
+    INTERNAL_ADDRESS = "internal_address"
+    PORT = "port"
+    HOST_MISMATCH = "host_mismatch"
 
 
 EXPLANATIONS = {
@@ -46,6 +54,10 @@ EXPLANATIONS = {
     Reason.CATEGORY: "the site is in a category blocked for this group",
     Reason.DEFAULT: "no rule matched",
     Reason.ERROR: "the decision failed, so the site is blocked to be safe",
+    Reason.INTERNAL_ADDRESS: "the address is inside the school's or the filter's own network, which the "
+                             "proxy does not connect to",
+    Reason.PORT: "secure connections through the filter go only to the usual HTTPS port",
+    Reason.HOST_MISMATCH: "the request named one site and asked for another",
 }
 
 

@@ -32,13 +32,13 @@ WEIGHTS: Mapping[str, int] = {
     "circumvention_site": 3,   # a name in the circumvention category (VPN, web proxy, DoH resolver, Tor)
     "doh": 10,                 # a DNS-over-HTTPS request seen by the proxy (application/dns-message, /dns-query)
     "sni_mismatch": 6,         # an HTTPS request whose Host differs from its SNI: domain fronting
+    "host_mismatch": 6,        # a proxy request for one host with a Host header naming another: fronting too
     "bare_ip": 1,              # HTTPS (CONNECT or TLS) straight to an IP address, no name
     "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
     "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
     "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, recorded by the gateway's DoT catcher
     "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
     "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
-    "host_mismatch": 6,        # a proxied request whose Host header names another site than it goes to
     "vpn_port": 3,             # the gateway caught a connection to a known VPN, SSH, SOCKS, Tor or proxy port
     "blocked_port": 1,         # the gateway caught a connection to some other port the school does not allow
 }
@@ -47,13 +47,13 @@ DESCRIPTIONS: Mapping[str, str] = {
     "circumvention_site": "Looked up a VPN, web proxy or private DNS service (a way round the filter)",
     "doh": "Sent its own DNS look-ups through the web (DNS over HTTPS), hiding which sites it visits",
     "sni_mismatch": "Asked for one site while connecting to another (domain fronting)",
+    "host_mismatch": "Sent the filter one site's name while asking for another (domain fronting)",
     "bare_ip": "Connected to a number (IP address) instead of a site's name",
     "no_sni": "Made a secure connection without saying which site it was for",
     "dns_other_resolver": "Asked a DNS server other than the school's",
     "dot": "Tried encrypted DNS (DNS over TLS) past the school's DNS",
     "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
     "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
-    "host_mismatch": "Asked the web filter for one site while sending the request to another",
     "vpn_port": "Tried to connect to a VPN, SSH, Tor or proxy service directly, past the filter",
     "blocked_port": "Tried to connect on a port the school's network does not allow",
 }
@@ -61,12 +61,12 @@ SHORT_NAMES: Mapping[str, str] = {
     "circumvention_site": "VPN, web proxy or private DNS site",
     "doh": "DNS over HTTPS request",
     "sni_mismatch": "domain fronting",
+    "host_mismatch": "domain fronting (Host header)",
     "bare_ip": "connection to a bare IP address",
     "no_sni": "secure connection without a site name",
     "dns_other_resolver": "DNS to another server",
     "dot": "DNS over TLS attempt",
     "ech": "hidden site name (ECH)",
-    "host_mismatch": "request for one site sent to another",
     "vpn_port": "connection to a VPN or proxy port",
     "blocked_port": "connection to a blocked port",
 }

@@ -21,6 +21,8 @@ _ASCII_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_
 
 
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_OCTAL = re.compile(r"^[0-7]+$")
 
 
 class InvalidHost(ValueError):
@@ -72,6 +74,61 @@ def _parses_as_ip(candidate: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def numeric_ipv4(text: str) -> str | None:
+    """The dotted IPv4 address a numeric host means, or None if `text` is not an IPv4 number at all.
+
+    Resolvers and browsers read host names with inet_aton rules: one to four parts, each decimal,
+    octal (a leading 0) or hex (0x), the last part filling the remaining bytes. So `2130706433`,
+    `0x7f000001`, `127.1`, `0177.0.0.1` and `0x7f.1` all connect to 127.0.0.1. Treated as names they
+    would dodge every IP rule and the internal-address check. A trailing dot is allowed, as for names.
+    Anything with a part that is not a number (`1.2.3.4.example.com`, `0x7f000001.example`) is a name.
+    """
+    candidate = text.strip()
+    if candidate.endswith("."):
+        candidate = candidate[:-1]
+    parts = candidate.split(".")
+    if not candidate or len(parts) > 4:
+        return None
+    values: list[int] = []
+    for part in parts:
+        value = _ipv4_part(part)
+        if value is None:
+            return None
+        values.append(value)
+    *leading, last = values
+    if any(v > 255 for v in leading) or last >= 256 ** (5 - len(values)):
+        return None
+    number = last
+    for index, value in enumerate(leading):
+        number += value << (8 * (3 - index))
+    return str(ipaddress.IPv4Address(number))
+
+
+def _ipv4_part(part: str) -> int | None:
+    if part[:2].lower() == "0x":
+        digits = part[2:]
+        return int(digits, 16) if digits and _HEX.match(digits) else (0 if not digits else None)
+    if not part.isascii() or not part.isdigit():
+        return None
+    if len(part) > 1 and part[0] == "0":
+        return int(part, 8) if _OCTAL.match(part) else None
+    return int(part)
+
+
+def ip_literal(text: str) -> str | None:
+    """The canonical text of the IP address `text` names (any IPv4 numeric form, IPv6 with or without
+    brackets), or None for a name. This is what the proxy logs, decides on and checks before connecting."""
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    if ":" in candidate:
+        try:
+            return str(ipaddress.IPv6Address(candidate))
+        except ValueError:
+            return None
+    return numeric_ipv4(candidate)
 
 
 def parent_domains(host: str) -> list[str]:

@@ -9,6 +9,19 @@ from functools import lru_cache
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def plain_ip(text: str) -> str:
+    """The client address as the school knows it: an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`, what a
+    socket listening on `[::]` reports for an IPv4 client) becomes the IPv4 address it carries, so the
+    client check, device identity and access log all see `10.0.0.7`. Anything else is returned unchanged."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return text
+
+
 class ClientNetworks:
     """A set of networks with a cached membership test (a school has a few hundred addresses)."""
 

@@ -18,6 +18,7 @@ def test_no_file_means_defaults_on_loopback(monkeypatch: pytest.MonkeyPatch) -> 
     assert config.gateway.dns_bypass_listen == "127.0.0.1:5354" and config.gateway.dot_catch_listen == "127.0.0.1:5853"
     assert config.database.url == "sqlite:///var/schoolgate.db"
     assert config.retention.access_log_days == 90
+    assert config.proxy.connect_ports == (443,) and config.proxy.internal_destinations == ()
 
 
 def test_empty_file_is_fine(tmp_path: Path) -> None:
@@ -52,6 +53,8 @@ rate_limit_qps = 0
 listen = "198.18.0.1:8080"
 mode = "transparent"
 intercept_tls = true
+connect_ports = [443, 8443]
+internal_destinations = ["10.0.0.5/32", "fd00:1::/64"]
 [gateway]
 lan_interfaces = ["eth1"]
 staff_networks = ["198.18.1.0/24"]
@@ -66,6 +69,8 @@ access_log_days = 30
     config = load_config(path)
     assert config.dns.upstreams == ("198.19.0.2", "[2001:db8::53]:53")
     assert config.proxy.mode == "transparent" and config.proxy.intercept_tls is True
+    assert config.proxy.connect_ports == (443, 8443)
+    assert config.proxy.internal_destinations == ("10.0.0.5/32", "fd00:1::/64")
     assert config.gateway.dot_catch_listen == "198.18.0.1:5853"
     assert config.retention.access_log_days == 30 and config.path == path
 
@@ -83,6 +88,14 @@ access_log_days = 30
     ("[dns]\nblocked_answer = 'refuse'", "'dns.blocked_answer' must be one of block_page, nxdomain, null"),
     ("[proxy]\nmode = 'socks'", "'proxy.mode' must be one of regular, transparent"),
     ("[proxy]\nintercept_tls = 'yes'", "'proxy.intercept_tls' must be true or false"),
+    ("[proxy]\nconnect_ports = 443", "'proxy.connect_ports' must be a list of whole numbers"),
+    ("[proxy]\nconnect_ports = ['443']", "'proxy.connect_ports' must be a list of whole numbers"),
+    ("[proxy]\nconnect_ports = [true]", "'proxy.connect_ports' must be a list of whole numbers"),
+    ("[proxy]\nconnect_ports = [0]", "'proxy.connect_ports' holds 0, which is not a port from 1 to 65535"),
+    ("[proxy]\nconnect_ports = [443, 65536]", "'proxy.connect_ports' holds 65536"),
+    ("[proxy]\nconnect_ports = []", "'proxy.connect_ports' must list at least one port"),
+    ("[proxy]\ninternal_destinations = '10.0.0.0/8'", "'proxy.internal_destinations' must be a list of strings"),
+    ("[proxy]\ninternal_destinations = ['intranet.school']", "'proxy.internal_destinations' holds 'intranet.school'"),
     ("[network]\nblock_page_ipv4 = '::1'", "'network.block_page_ipv4' must be an IPv4 address"),
     ("[network]\nclient_networks = ['10.0.0.0/33']", "'network.client_networks' holds '10.0.0.0/33'"),
     ("[web]\npublic_url = 'javascript:alert(1)'", "'web.public_url' must be an http:// or https:// URL"),

@@ -188,7 +188,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         f'[database]\nurl = "sqlite:///{db_path}"\n\n'
         f'[network]\nblock_page_ipv4 = "{BLOCK_PAGE}"\n\n'
         f'[dns]\nlisten = ["127.0.0.1:{dns_port}"]\nupstreams = ["127.0.0.1:{stub.port}"]\n\n'
-        f'[proxy]\nlisten = "127.0.0.1:{proxy_port}"\n\n'
+        # The origins are on loopback, which the proxy refuses unless a school lists it (as here), and
+        # on ports of their own, which a CONNECT may use only when listed.
+        f'[proxy]\nlisten = "127.0.0.1:{proxy_port}"\nconnect_ports = [443, {tls_origin.port}]\n'
+        'internal_destinations = ["127.0.0.0/8"]\n\n'
         f'[web]\npublic_url = "http://127.0.0.1:{free_port()}"\n\n'
         f'[bans]\nallowlist = ["learning.example"]\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nfrom_address = "filter@school.test"\n',

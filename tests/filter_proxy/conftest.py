@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import ssl
 import struct
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,6 +18,7 @@ from filter_proxy import pipeline
 from filter_proxy.admission import Admission
 from filter_proxy.clienthello import ClientHello
 from filter_proxy.connect import Connect
+from filter_proxy.destinations import Destinations
 from filter_proxy.gate import Gate
 from filter_proxy.request import Request
 from rules.events import EVENT_FIELDS, Event
@@ -34,6 +37,34 @@ class FakeStore:
         return self.snapshot
 
 
+GATEWAY_ADDRESS = "198.51.100.1"  # stands for this machine's LAN address (the interfaces the proxy reads)
+PUBLIC = "198.18.0.10"  # what every name resolves to unless `Proxy.names` says otherwise
+
+
+class Names:
+    """The resolver the addons use in these tests: a table, so no test depends on the machine's DNS.
+    (The end-to-end tests use the real system resolver.)"""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[str]] = {"localhost": ["127.0.0.1", "::1"]}
+        self.asked: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        answer = self.table.get(host, [PUBLIC])
+        if not answer:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return answer
+
+
+def run[T](coroutine: Awaitable[T]) -> T:
+    """Run one async hook to its end (the hooks that resolve names are coroutines, as mitmproxy allows)."""
+    async def wrapped() -> T:
+        return await coroutine
+
+    return asyncio.run(wrapped())
+
+
 @dataclass
 class Proxy:
     """The addons, their context, the store they read and the events they recorded."""
@@ -42,6 +73,7 @@ class Proxy:
     store: FakeStore
     events: list[Event] = field(default_factory=list)
     addons: list[object] = field(default_factory=list)
+    names: Names = field(default_factory=Names)
 
     def addon[T](self, kind: type[T]) -> T:
         return next(a for a in self.addons if isinstance(a, kind))
@@ -66,8 +98,16 @@ class Proxy:
     def admission(self) -> Admission:
         return self.addon(Admission)
 
+    @property
+    def destinations(self) -> Destinations:
+        return self.addon(Destinations)
+
     def event(self, index: int = -1) -> dict[str, object]:
         return dict(zip(EVENT_FIELDS, self.events[index], strict=True))
+
+    def notes_approve(self, client: connection.Client) -> None:
+        """As a decision hook does when it allows a connection (e.g. the ClientHello in transparent mode)."""
+        self.gate.notes.get(client.id).approved = True
 
     def server_allowed(self, client: connection.Client) -> bool:
         """Run the gate for a server connection from `client`; True if it may go out."""
@@ -80,11 +120,13 @@ class Proxy:
 def proxy() -> Iterator[Proxy]:
     store = FakeStore(tsnapshot(blocked=["blocked.test", "tiktok.com"]))
     events: list[Event] = []
-    addons = pipeline.addons(store, events.append, ClientNetworks(["127.0.0.0/8", "10.0.0.0/8"]))  # type: ignore[arg-type]
+    names = Names()
+    addons = pipeline.addons(store, events.append, ClientNetworks(["127.0.0.0/8", "10.0.0.0/8"]),  # type: ignore[arg-type]
+                             interfaces=["127.0.0.1", "::1", GATEWAY_ADDRESS], resolve=names)
     with taddons.context(*addons) as ctx:
         # Declared by mitmproxy's Proxyserver addon in a real master; the Settings addon checks it.
         ctx.options.add_option("connection_strategy", str, "lazy", "as Proxyserver declares it")
-        yield Proxy(ctx, store, events, addons)
+        yield Proxy(ctx, store, events, addons, names)
 
 
 def http_flow(url: str, client_ip: str = "10.0.0.7", method: str = "GET"):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.filter_proxy.conftest import Proxy, built_clienthello, clienthello_data, real_clienthello, tls_client
+from tests.filter_proxy.conftest import Proxy, built_clienthello, clienthello_data, real_clienthello, run, tls_client
 from tests.filter_proxy.test_connect import connect_flow
 
 
@@ -60,7 +60,7 @@ def test_in_a_tunnel_the_same_name_is_not_decided_twice(proxy: Proxy) -> None:
     client = tls_client()
     flow = connect_flow("www.example.org")
     flow.client_conn = client
-    proxy.connect.http_connect(flow)
+    run(proxy.connect.http_connect(flow))
     data = clienthello_data(real_clienthello("www.example.org"), client=client)
     proxy.hello.tls_clienthello(data)
     assert len(proxy.events) == 1 and data.ignore_connection is True
@@ -71,7 +71,7 @@ def test_in_a_tunnel_a_blocked_sni_behind_an_allowed_connect_is_closed(proxy: Pr
     client = tls_client()
     flow = connect_flow("www.example.org")
     flow.client_conn = client
-    proxy.connect.http_connect(flow)
+    run(proxy.connect.http_connect(flow))
     data = clienthello_data(real_clienthello("blocked.test"), client=client)
     proxy.hello.tls_clienthello(data)
     event = proxy.event()

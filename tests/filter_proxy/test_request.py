@@ -8,12 +8,12 @@ import pytest
 
 from rules.snapshot import CompiledBan
 from tests.factories import tdevice, tsnapshot
-from tests.filter_proxy.conftest import Proxy, http_flow
+from tests.filter_proxy.conftest import Proxy, http_flow, run
 
 
 def test_allowed_request_passes_and_is_recorded(proxy: Proxy) -> None:
     flow = http_flow("http://www.example.org/page?a=1")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     assert flow.response is None
     event = proxy.event()
     assert (event["source"], event["host"], event["url"], event["action"], event["qtype"]) == (
@@ -24,7 +24,7 @@ def test_allowed_request_passes_and_is_recorded(proxy: Proxy) -> None:
 
 def test_blocked_request_gets_the_block_page(proxy: Proxy) -> None:
     flow = http_flow("http://www.tiktok.com/@someone")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     assert flow.response is not None and flow.response.status_code == 403
     page = flow.response.get_text()
     assert "<title>Blocked by the school's web filter</title>" in page
@@ -42,7 +42,7 @@ def test_block_page_escapes_everything_from_the_request(proxy: Proxy) -> None:
     device = tdevice(name='<img src=x onerror="alert(1)">')
     proxy.store.snapshot = tsnapshot(blocked=["blocked.test"], devices=[("10.0.0.9", device)])
     flow = http_flow("http://blocked.test/<script>alert('x')</script>?q=\"><b>", client_ip="10.0.0.9")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     page = flow.response.get_text()
     assert "<script>" not in page and "<img" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
@@ -54,7 +54,7 @@ def test_banned_device_gets_the_ban_page(proxy: Proxy) -> None:
     device = tdevice(id=4, name="Class 5 laptop")
     proxy.store.snapshot = tsnapshot(devices=[("10.0.0.4", device)], bans=[CompiledBan(id=9, device_id=4, person=None)])
     flow = http_flow("http://www.example.org/", client_ip="10.0.0.4")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     page = flow.response.get_text()
     assert flow.response.status_code == 403
     assert "This device cannot use the internet now." in page
@@ -74,7 +74,7 @@ def test_banned_device_gets_the_ban_page(proxy: Proxy) -> None:
     ("http://www.example.org/search?q=not+an+engine", None),
 ])
 def test_search_terms_are_recorded(proxy: Proxy, url: str, term: str | None) -> None:
-    proxy.request.request(http_flow(url))
+    run(proxy.request.request(http_flow(url)))
     assert proxy.event()["search_term"] == term
 
 
@@ -90,7 +90,7 @@ def test_request_signals(proxy: Proxy, url: str, headers: dict[str, str], sni: s
     flow = http_flow(url, method="POST")
     flow.request.headers.update(headers)
     flow.client_conn.sni = sni
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     assert proxy.event()["signal"] == signal
 
 
@@ -101,7 +101,7 @@ def test_an_error_in_the_decision_path_blocks(proxy: Proxy) -> None:
 
     proxy.store.snapshot = Broken()  # type: ignore[assignment]
     flow = http_flow("http://www.example.org/")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     assert flow.response is not None and flow.response.status_code == 403
     assert (proxy.event()["action"], proxy.event()["reason"]) == ("block", "error")
     assert not proxy.server_allowed(flow.client_conn)
@@ -113,16 +113,16 @@ def test_an_error_in_the_hook_itself_blocks(proxy: Proxy, monkeypatch: pytest.Mo
 
     monkeypatch.setattr("filter_proxy.request.blockpage.response", explode)
     flow = http_flow("http://blocked.test/")
-    proxy.request.request(flow)
+    run(proxy.request.request(flow))
     assert flow.response is not None and flow.response.status_code == 403
     assert not proxy.server_allowed(flow.client_conn)
 
 
 def test_a_new_snapshot_applies_to_the_next_request(proxy: Proxy) -> None:
-    proxy.request.request(first := http_flow("http://news.example/"))
+    run(proxy.request.request(first := http_flow("http://news.example/")))
     assert first.response is None
     proxy.store.snapshot = tsnapshot(blocked=["news.example"], version=2)
-    proxy.request.request(second := http_flow("http://news.example/"))
+    run(proxy.request.request(second := http_flow("http://news.example/")))
     assert second.response is not None and second.response.status_code == 403
 
 
