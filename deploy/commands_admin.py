@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from deploy.bindings import sync_gateway_bindings
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
 from rules.bans import open_sessions
@@ -83,10 +84,16 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
     report = read_sightings(lease_files or config.gateway.lease_files, config.gateway.lan_interfaces, neigh)
     with db.session() as session:
         result = sync_devices(session, report.sightings)
+    bindings = sync_gateway_bindings(config.gateway.lan_interfaces, db, report.sightings)
+    if bindings.outcome in ("updated", "failed"):
+        click.echo(f"address-to-MAC sets {bindings.outcome}: "
+                   + (f"{bindings.bound} addresses bound" if bindings.outcome == "updated" else bindings.why))
     for line in result.discovered:
         click.echo(f"new device: {line}")
     for line in result.moved:
         click.echo(f"moved: {line}")
+    for line in result.ignored:
+        click.echo(f"ignored: {line}: the neighbour table saw it from another MAC")
     bad = f", {report.malformed} unreadable lines" if report.malformed else ""
     click.echo(f"{result.seen} addresses seen, {len(result.discovered)} new devices, "
                f"{len(result.moved)} moved{bad}")

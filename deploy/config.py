@@ -67,6 +67,11 @@ class GatewayConfig:
     dns_bypass_listen: str = "127.0.0.1:5354"
     # DNS over TLS / QUIC (853) from the LAN is redirected here; `schoolgate dns` records it and closes it.
     dot_catch_listen: str = "127.0.0.1:5853"
+    # Every other new TCP/UDP attempt from the LAN that allowed_egress does not allow is redirected here;
+    # `schoolgate dns` records it (signal "blocked_port") and closes it.
+    port_catch_listen: str = "127.0.0.1:5854"
+    # What the LAN may still reach directly besides web and DNS, e.g. ["udp/123", "tcp/993", "tcp/5000-5010"].
+    allowed_egress: tuple[str, ...] = ()
     # DHCP lease files that tell IP -> MAC (dnsmasq or ISC Kea CSV); a missing file is skipped.
     lease_files: tuple[str, ...] = ("/var/lib/misc/dnsmasq.leases", "/var/lib/kea/kea-leases4.csv")
 
@@ -244,10 +249,16 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
                 raise ConfigError(f"{where}: '{name}' holds {item!r}, which is not a network "
                                   "such as 10.0.0.0/8") from None
     if name in ("dns.listen", "dns.upstreams", "proxy.listen", "web.listen", "gateway.dns_bypass_listen",
-                "gateway.dot_catch_listen"):
+                "gateway.dot_catch_listen", "gateway.port_catch_listen"):
         for item in (value,) if isinstance(value, str) else value:
             try:
                 parse_hostport(item, default_port=53 if key == "upstreams" else None)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: '{name}' holds {item!r}: {exc}") from None
+    if name == "gateway.allowed_egress":
+        for item in value:
+            try:
+                parse_egress(item)
             except ValueError as exc:
                 raise ConfigError(f"{where}: '{name}' holds {item!r}: {exc}") from None
     if name == "web.public_url":
@@ -277,10 +288,11 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
 
 
 def dot_catch_clash(config: Config, proxy_workers: int = 1) -> str | None:
-    """Why `[gateway] dot_catch_listen` cannot work beside the other listeners (its port must be its own:
-    the ruleset redirects 853 to it by port alone), or None."""
+    """Why `[gateway] dot_catch_listen` or `port_catch_listen` cannot work beside the other listeners (each
+    port must be its own: the ruleset redirects to them by port alone), or None."""
     try:
-        port = parse_hostport(config.gateway.dot_catch_listen)[1]
+        dot = parse_hostport(config.gateway.dot_catch_listen)[1]
+        catch = parse_hostport(config.gateway.port_catch_listen)[1]
         proxy = parse_hostport(config.proxy.listen)[1]
         others = [*((f"dns.listen ({item})", parse_hostport(item)[1]) for item in config.dns.listen),
                   (f"gateway.dns_bypass_listen ({config.gateway.dns_bypass_listen})",
@@ -290,11 +302,33 @@ def dot_catch_clash(config: Config, proxy_workers: int = 1) -> str | None:
                   (f"web.listen ({config.web.listen})", parse_hostport(config.web.listen)[1])]
     except ValueError as exc:
         return str(exc)
-    clash = [name for name, other in others if other == port]
-    if not clash:
-        return None
-    return (f"'gateway.dot_catch_listen' ({config.gateway.dot_catch_listen}) must use another port than "
-            f"{', '.join(clash)}: DNS over TLS/QUIC is redirected to it by port")
+    clash = [name for name, other in others if other == dot]
+    if clash:
+        return (f"'gateway.dot_catch_listen' ({config.gateway.dot_catch_listen}) must use another port than "
+                f"{', '.join(clash)}: DNS over TLS/QUIC is redirected to it by port")
+    clash = [name for name, other in [*others, (f"gateway.dot_catch_listen ({config.gateway.dot_catch_listen})",
+                                                 dot)] if other == catch]
+    if clash:
+        return (f"'gateway.port_catch_listen' ({config.gateway.port_catch_listen}) must use another port than "
+                f"{', '.join(clash)}: every blocked port is redirected to it by port")
+    return None
+
+
+EGRESS_PROTOCOLS = ("tcp", "udp")
+
+
+def parse_egress(text: str) -> tuple[str, int, int]:
+    """Parse 'tcp/993' or 'udp/5000-5010' into (protocol, first port, last port); raise ValueError."""
+    proto, slash, ports = text.strip().lower().partition("/")
+    if not slash or proto not in EGRESS_PROTOCOLS:
+        raise ValueError('expected tcp/PORT or udp/PORT (or a range, tcp/5000-5010), e.g. "udp/123"')
+    first, dash, last = ports.partition("-")
+    if not first.isdigit() or (dash and not last.isdigit()):
+        raise ValueError(f"{ports!r} is not a port from 1 to 65535 (or a range such as 5000-5010)")
+    low, high = int(first), int(last) if dash else int(first)
+    if not 0 < low <= high < 65536:
+        raise ValueError(f"{ports!r} is not a port from 1 to 65535 (or a range, low-high)")
+    return proto, low, high
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:

@@ -13,6 +13,22 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
 - TCP and UDP 853 (DNS over TLS, DNS over QUIC) go to the DoT catcher (`[gateway] dot_catch_listen`, which
   `schoolgate dns` opens): it records each attempt with the signal "dot" and closes it at once (TCP: a reset;
   UDP: no reply). They are counted and logged ("schoolgate-dot") too; nothing on 853 is forwarded.
+- Everything else a LAN device starts towards the internet, TCP or UDP on any port, goes to the port
+  catcher (`[gateway] port_catch_listen`, which `schoolgate dns` opens too) unless `[gateway]
+  allowed_egress` lists its protocol and port: the catcher records it (signal "blocked_port", with the port)
+  and closes it (TCP: a reset; UDP: no reply); counted as "blocked_port"; nothing of it leaves. UDP loses
+  its port in the redirect, so the rule copies the source and destination ports into the packet's mark (and
+  the connection's, restored for a flow's later datagrams in the input chain), which the catcher reads.
+- The forward chain then lets through from the LAN only replies and related ICMP errors of flows already
+  allowed, allowed_egress, LAN to LAN (between `lan_interfaces`), and ping (ICMP echo: the technician's
+  first check; a ping tunnel is slow and the detector sees its DNS); the rest is dropped and counted as
+  "egress_dropped" (flows the connection tracker knew before the ruleset was loaded; other protocols such
+  as GRE or ESP).
+- Before any of that (prerouting at priority raw, before NAT), on the LAN interfaces: a packet whose source
+  address is bound to a MAC (sets bound_v4/v6, binding_v4/v6, kept current by the device sync from
+  registrations with a MAC and DHCP leases) but comes from another MAC is dropped ("spoof_dropped"); a
+  packet whose source address has no route back through the interface it came in on is dropped
+  ("rpf_dropped"), except DHCP from 0.0.0.0 and IPv6 from :: or link-local (address autoconfiguration).
 - The admin web answers only the staff networks (empty: every client network).
 
 `redirect` sends a packet to the address of the interface it came in on, so the services must listen
@@ -25,7 +41,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from deploy.config import Config, dot_catch_clash, parse_hostport
+from deploy.config import Config, dot_catch_clash, parse_egress, parse_hostport
 
 TABLE = "schoolgate"
 DOT_LOG_PREFIX = "schoolgate-dot"
@@ -38,7 +54,14 @@ COUNTERS = {
     "dot_rejected": "TCP 853 (DNS over TLS) sent to the DoT catcher, which records and refuses it",
     "doq_rejected": "UDP 853 (DNS over QUIC) sent to the DoT catcher, which records it and never answers",
     "web_refused": "admin web refused to a client outside the staff networks",
+    "blocked_port": "new TCP/UDP from the LAN not in allowed_egress, sent to the port catcher, which records it",
+    "egress_dropped": "forwarding from the LAN refused: not a reply, not allowed_egress, not LAN to LAN, not ping",
+    "rpf_dropped": "packets from the LAN whose source address does not belong on the interface they came in on",
+    "spoof_dropped": "packets from a device using an address bound to another device's MAC",
 }
+# The sets the device sync refills (deploy/bindings.py): bound addresses, and address . MAC pairs.
+BINDING_SETS = {"bound_v4": "ipv4_addr", "bound_v6": "ipv6_addr",
+                "binding_v4": "ipv4_addr . ether_addr", "binding_v6": "ipv6_addr . ether_addr"}
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
 
 
@@ -53,6 +76,7 @@ class GatewayPorts:
     dns: int
     dns_bypass: int
     dot_catch: int
+    port_catch: int
     proxy: tuple[int, ...]
     web: int
 
@@ -64,6 +88,7 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
     checks = [("dns.listen", config.dns.listen[0] if config.dns.listen else ""),
               ("gateway.dns_bypass_listen", config.gateway.dns_bypass_listen),
               ("gateway.dot_catch_listen", config.gateway.dot_catch_listen),
+              ("gateway.port_catch_listen", config.gateway.port_catch_listen),
               ("proxy.listen", config.proxy.listen), ("web.listen", config.web.listen)]
     ports = []
     for key, text in checks:
@@ -74,7 +99,7 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
             raise RulesetError(f"'{key}' is {text}, on loopback only: traffic redirected from the LAN cannot "
                                "reach it; listen on the gateway's LAN address or on 0.0.0.0 (or [::])")
         ports.append(port)
-    dns, bypass, dot_catch, proxy, web = ports
+    dns, bypass, dot_catch, port_catch, proxy, web = ports
     if dns == bypass:
         raise RulesetError(f"'gateway.dns_bypass_listen' must use another port than 'dns.listen' ({dns}), "
                            "or DNS to other resolvers could not be told apart")
@@ -83,7 +108,21 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
     clash = dot_catch_clash(config, workers)
     if clash:
         raise RulesetError(clash)
-    return GatewayPorts(dns, bypass, dot_catch, tuple(range(proxy, proxy + workers)), web)
+    return GatewayPorts(dns, bypass, dot_catch, port_catch, tuple(range(proxy, proxy + workers)), web)
+
+
+def egress_ports(config: Config) -> dict[str, list[str]]:
+    """`[gateway] allowed_egress` as nft set elements per protocol ("993", "5000-5010")."""
+    ports: dict[str, list[str]] = {"tcp": [], "udp": []}
+    for item in config.gateway.allowed_egress:
+        try:
+            proto, low, high = parse_egress(item)
+        except ValueError as exc:
+            raise RulesetError(f"'gateway.allowed_egress' holds {item!r}: {exc}") from None
+        element = str(low) if low == high else f"{low}-{high}"
+        if element not in ports[proto]:
+            ports[proto].append(element)
+    return ports
 
 
 def render_ruleset(config: Config, workers: int = 1) -> str:
@@ -107,6 +146,9 @@ def render_ruleset(config: Config, workers: int = 1) -> str:
         pairs = ", ".join(f"{i} : {port}" for i, port in enumerate(ports.proxy))
         proxy_target = f": numgen inc mod {len(ports.proxy)} map {{ {pairs} }}"
     page_v4, page_v6 = config.network.block_page_ipv4, config.network.block_page_ipv6  # checked addresses
+    egress = egress_ports(config)
+    mark_ports = "meta mark set @th,0,32 ct mark set meta mark"  # dns_block/catcher.py reads it back
+    bindings = "\n".join(f"    set {name} {{ type {kind}; }}" for name, kind in BINDING_SETS.items())
     counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
     source = f" from {config.path}" if config.path else ""
     return f"""\
@@ -123,6 +165,29 @@ table inet {TABLE} {{
     }}
     set staff_v6 {{
         type ipv6_addr; flags interval; auto-merge;{_elements(v6)}
+    }}
+    # [gateway] allowed_egress: what the LAN may reach directly besides web and DNS.
+    set egress_tcp {{
+        type inet_service; flags interval; auto-merge;{_elements(egress["tcp"])}
+    }}
+    set egress_udp {{
+        type inet_service; flags interval; auto-merge;{_elements(egress["udp"])}
+    }}
+    # Addresses bound to a MAC, and each with its MAC: refilled by the device sync, empty until it runs.
+{bindings}
+
+    chain guard {{
+        type filter hook prerouting priority raw; policy accept;
+        iifname != {lan_set} return
+        # An address bound to a device's MAC, sent from another MAC: a device borrowing a classmate's identity.
+        ip saddr @bound_v4 ip saddr . ether saddr != @binding_v4 counter name "spoof_dropped" drop
+        ip6 saddr @bound_v6 ip6 saddr . ether saddr != @binding_v6 counter name "spoof_dropped" drop
+        # DHCP before the device has an address, and IPv6 address autoconfiguration (duplicate address
+        # detection from ::, neighbour and router solicitations from link-local), which never leave the link.
+        ip saddr 0.0.0.0 udp sport 68 udp dport 67 return
+        ip6 saddr {{ ::, fe80::/10 }} return
+        # Reverse path: a source address with no route back through the interface it came in on is forged.
+        fib saddr . iif oif missing counter name "rpf_dropped" drop
     }}
 
     chain prerouting {{
@@ -142,6 +207,19 @@ table inet {TABLE} {{
         # Anything else for the gateway itself (the admin web) is not proxied.
         fib daddr type local return
         tcp dport {{ 80, 443 }} counter name "web_proxied" redirect to {proxy_target}
+        # (A nat chain sees only the first packet of each connection: established flows never come here.)
+        # Default deny, with a record: broadcast and multicast stay on the link (DHCP, mDNS), QUIC is dropped
+        # in the forward chain, LAN to LAN and allowed_egress pass; every other new TCP or UDP attempt goes to
+        # the port catcher, which records it (signal "blocked_port") and closes it. A redirected datagram
+        # loses its port, so its transport header's first four bytes (source and destination port) go in
+        # the packet mark and the connection mark for the catcher to read.
+        meta pkttype {{ broadcast, multicast }} return
+        udp dport {{ 80, 443 }} return
+        fib daddr oifname {lan_set} return
+        tcp dport @egress_tcp return
+        udp dport @egress_udp return
+        meta l4proto tcp counter name "blocked_port" redirect to :{ports.port_catch}
+        meta l4proto udp {mark_ports} counter name "blocked_port" redirect to :{ports.port_catch}
     }}
 
     chain forward {{
@@ -153,11 +231,22 @@ table inet {TABLE} {{
         # that slipped past the redirect (a flow the connection tracker knew before the ruleset was loaded).
         tcp dport 853 reject with tcp reset
         udp dport 853 reject
+        # Default deny: replies and related ICMP errors of allowed flows, LAN to LAN, allowed_egress and ping
+        # pass; the rest (flows the connection tracker knew before this ruleset, GRE, ESP, ...) is dropped.
+        ct state established,related accept
+        oifname {lan_set} accept
+        tcp dport @egress_tcp accept
+        udp dport @egress_udp accept
+        icmp type echo-request accept
+        icmpv6 type echo-request accept
+        counter name "egress_dropped" drop
     }}
 
     chain input {{
         type filter hook input priority filter; policy accept;
         iifname "lo" accept
+        # A blocked datagram's later packets: the port catcher reads the port from the mark the first one set.
+        iifname {lan_set} udp dport {ports.port_catch} ct mark != 0 meta mark set ct mark
         tcp dport {ports.web} ip saddr @staff_v4 accept
         tcp dport {ports.web} ip6 saddr @staff_v6 accept
         tcp dport {ports.web} counter name "web_refused" reject with tcp reset

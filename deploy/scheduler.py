@@ -24,6 +24,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from deploy.bindings import sync_gateway_bindings
 from deploy.config import Config
 from rules import jobs
 from rules.ban_notice import send_ban_notice
@@ -50,10 +51,18 @@ def mail_settings(config: Config) -> MailSettings:
     return MailSettings(smtp.host, smtp.port, smtp.from_address, smtp.to, smtp.starttls)
 
 
+def sync_devices(config: Config, db: Database) -> object:
+    """The registry from leases and the neighbour table, then the gateway's address-to-MAC sets from it."""
+    lans = config.gateway.lan_interfaces
+    return jobs.sync_devices_job(db, config.gateway.lease_files, lans,
+                                 after=lambda report: sync_gateway_bindings(lans, db, report.sightings))
+
+
 JOBS: dict[str, JobSpec] = {
-    "devices_sync": JobSpec("learn devices from DHCP leases and the neighbour table",
+    "devices_sync": JobSpec("learn devices from DHCP leases and the neighbour table; keep the gateway's "
+                            "address-to-MAC sets",
                             lambda: IntervalTrigger(seconds=30),
-                            lambda c, db: jobs.sync_devices_job(db, c.gateway.lease_files, c.gateway.lan_interfaces)),
+                            lambda c, db: sync_devices(c, db)),
     "expire": JobSpec("expire exceptions, supervised sessions and bans", lambda: IntervalTrigger(seconds=60),
                       lambda c, db: jobs.expire(db)),
     "purge_events": JobSpec("delete access events past [retention] access_log_days",

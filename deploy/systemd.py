@@ -2,13 +2,16 @@
 
 Each service runs as the unprivileged `schoolgate` user with only the capabilities it needs:
 
-- dns: CAP_NET_BIND_SERVICE, to listen on port 53.
+- dns: CAP_NET_BIND_SERVICE, to listen on port 53. Its catchers need nothing more: SO_ORIGINAL_DST and
+  SO_RCVMARK (reading a datagram's mark, which the ruleset set) are open to any process.
 - proxy: none. In transparent mode mitmproxy reads the original destination with
   getsockopt(SO_ORIGINAL_DST), which needs no capability; the nftables `redirect` does the rest.
   (CAP_NET_ADMIN would only be needed for IP_TRANSPARENT / spoofing the client's source address,
   which schoolgate does not use.)
-- web, scheduler: none. The scheduler also reads the kernel's neighbour table (`ip -j neigh`), so it
-  may open netlink sockets.
+- web: none.
+- scheduler: none, except on a gateway (`[gateway] lan_interfaces` set) CAP_NET_ADMIN: the device sync
+  refills the ruleset's address-to-MAC sets with `nft` (netlink to nftables needs it, to read too). It
+  also reads the kernel's neighbour table (`ip -j neigh`), so it may open netlink sockets.
 
 A service whose configured port is below 1024 gets CAP_NET_BIND_SERVICE too.
 """
@@ -41,7 +44,8 @@ class ServiceUnit:
 def services(config: Config) -> list[ServiceUnit]:
     inet = "AF_UNIX AF_INET AF_INET6"
     dns_ports = tuple(parse_hostport(a)[1] for a in (*config.dns.listen, config.gateway.dns_bypass_listen,
-                                                             config.gateway.dot_catch_listen))
+                                                             config.gateway.dot_catch_listen,
+                                                             config.gateway.port_catch_listen))
     return [
         ServiceUnit("dns", "schoolgate DNS sinkhole", inet, dns_ports),
         ServiceUnit("proxy", "schoolgate filtering proxy", inet, (parse_hostport(config.proxy.listen)[1],)),
@@ -57,7 +61,9 @@ def render_units(config: Config, executable: str = EXECUTABLE, config_path: str 
     units = {}
     for unit in services(config):
         needs_bind = unit.name == "dns" or any(port < 1024 for port in unit.ports)
-        caps = "CAP_NET_BIND_SERVICE" if needs_bind else ""
+        needs_admin = unit.name == "scheduler" and bool(config.gateway.lan_interfaces)
+        caps = " ".join(cap for cap, needed in (("CAP_NET_BIND_SERVICE", needs_bind),
+                                                ("CAP_NET_ADMIN", needs_admin)) if needed)
         units[f"schoolgate-{unit.name}.service"] = template.substitute(
             description=unit.description, name=unit.name, executable=executable, config=config_path,
             user=USER, state_dir=STATE_DIR, families=unit.families, capabilities=caps,

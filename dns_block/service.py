@@ -9,6 +9,7 @@ import signal
 from deploy.config import Config, ConfigError, dot_catch_clash, parse_hostport
 from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
+from dns_block.catcher import PortCatcher
 from dns_block.client_check import ClientCheck
 from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
@@ -25,7 +26,8 @@ BYPASS_SIGNAL = "dns_other_resolver"  # rules/detector.py weighs it
 
 class DnsService:
     """Every listener of `[dns] listen`, and `[gateway] dns_bypass_listen`, over one resolver chain; and the
-    DoT catcher on `[gateway] dot_catch_listen` (dns_block/dot_catch.py), which answers nothing.
+    DoT catcher on `[gateway] dot_catch_listen` (dns_block/dot_catch.py) and the port catcher on
+    `[gateway] port_catch_listen` (dns_block/catcher.py), which answer nothing.
 
     The bypass address is where the gateway's nftables rules send DNS a device addressed to some other
     resolver (`redirect to :PORT`: the address of the interface it came in on). It answers exactly as the
@@ -43,6 +45,7 @@ class DnsService:
                              f"port than 'dns.listen' ({', '.join(clash)}), or DNS to other resolvers could not "
                              "be told apart")
         self.dot_catch = parse_hostport(config.gateway.dot_catch_listen)
+        self.port_catch = parse_hostport(config.gateway.port_catch_listen)
         catch_clash = dot_catch_clash(config)
         if catch_clash:
             raise ConfigError(catch_clash)
@@ -60,6 +63,7 @@ class DnsService:
         )
         self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
         self.catcher = DotCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
+        self.port_catcher = PortCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
         self._closers: list[UdpServer | asyncio.Server] = []
 
     async def start(self) -> None:
@@ -71,8 +75,9 @@ class DnsService:
         self.runtime.store.on_swap(swapped)
         self.resolver.policy_changed(self.runtime.store.current())
         await self.upstream.start()
-        # first: once the sinkhole answers, the catcher is surely listening
+        # first: once the sinkhole answers, the catchers are surely listening
         self.catcher.listen(*self.dot_catch, reuse_port=self.reuse_port)
+        self.port_catcher.listen(*self.port_catch, reuse_port=self.reuse_port)
         for resolver, (host, port) in [*((self.resolver, a) for a in self.listen),
                                        (self.bypass_resolver, self.bypass)]:
             self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
@@ -80,19 +85,20 @@ class DnsService:
             self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
                                                             reuse_port=self.reuse_port or None))
         log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s, DNS over "
-                 "TLS/QUIC caught on %s; upstreams %s; policy version %s from %s",
+                 "TLS/QUIC caught on %s, blocked ports caught on %s; upstreams %s; policy version %s from %s",
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
-                 _address(*self.dot_catch),
+                 _address(*self.dot_catch), _address(*self.port_catch),
                  ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
                  self.runtime.store.current().version, self.runtime.store.current().source)
 
     async def stop(self) -> None:
         for closer in self._closers:
             closer.close()
-        self.catcher.close()
-        if self.catcher.recorded or self.catcher.suppressed:
-            log.info("DoT catcher: %d attempts recorded, %d more within %g s of the last not recorded",
-                     self.catcher.recorded, self.catcher.suppressed, self.catcher.interval)
+        for catcher in (self.catcher, self.port_catcher):
+            catcher.close()
+            if catcher.recorded or catcher.suppressed:
+                log.info("%s: %d attempts recorded, %d more within %g s of the last not recorded",
+                         catcher.name, catcher.recorded, catcher.suppressed, catcher.interval)
         self.upstream.close()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from rules.audit import audit
 from rules.db import Database, bump_policy_version
 from rules.jobs_fetch import FetchError, fetch
+from rules.leases import LeaseReport
 from rules.leases_sync import SyncResult, read_sightings, sync_devices
 from rules.listfile import ListFileError, ParseReport, detect_format, parse_list
 from rules.lists import replace_source_entries
@@ -101,11 +102,15 @@ def purge_access_events(db: Database, days: int, now: datetime | None = None, ba
     return total
 
 
-def sync_devices_job(db: Database, lease_files: Sequence[str], interfaces: Sequence[str]) -> SyncResult:
-    """Read leases and the neighbour table, then update the registry in one transaction."""
+def sync_devices_job(db: Database, lease_files: Sequence[str], interfaces: Sequence[str],
+                     after: Callable[[LeaseReport], object] | None = None) -> SyncResult:
+    """Read leases and the neighbour table, then update the registry in one transaction; then `after` with
+    what was read (the gateway refreshes its address-to-MAC sets there)."""
     report = read_sightings(lease_files, interfaces)
     with db.session() as session:
         result = sync_devices(session, report.sightings)
+    if after is not None:
+        after(report)
     for line in result.discovered:
         log.info("new device: %s", line)
     for line in result.moved:

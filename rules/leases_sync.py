@@ -5,6 +5,11 @@ default group, for the ICT technician to name and place; a known MAC at a new ad
 with it (its DeviceAddress rows move). Nothing is written when nothing changed, so the policy version
 (which makes DNS and the proxy recompile) moves only for a real change. `last_seen` is written with a
 plain UPDATE, which is not a policy change.
+
+The neighbour table only says which MAC last used an address, and any device can use any address: a pupil
+who adds a classmate's address as an alias shows up there with it. So a neighbour sighting never takes an
+address that is bound to another MAC (registered with that MAC, or leased to it by DHCP); it is logged and
+ignored, and the classmate keeps the address.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rules.audit import audit
+from rules.compile import BINDING_SOURCES
 from rules.leases import LeaseReport, Sighting, parse_lease_file, parse_neigh_json, parse_proc_arp
 from rules.models import Device, DeviceAddress, Group, utcnow
 
@@ -37,6 +43,7 @@ class SyncResult:
     seen: int = 0
     discovered: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # neighbour sightings of an address bound to another MAC
 
     @property
     def changed(self) -> bool:
@@ -93,6 +100,13 @@ def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime 
         result.seen += 1
         device = session.scalar(select(Device).where(Device.mac == sighting.mac))
         held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == sighting.ip))
+        if sighting.source == "neigh" and _bound_elsewhere(held, sighting.mac):
+            assert held is not None
+            log.warning("address %s is bound to device #%d (%s, %s) but was seen from MAC %s in the neighbour "
+                        "table: ignored (a device using another's address)", sighting.ip, held.device_id,
+                        held.device.mac, held.source, sighting.mac)
+            result.ignored.append(f"{sighting.ip} from {sighting.mac} (bound to device #{held.device_id})")
+            continue
         if device is None and held is not None and held.device.mac is None:
             device = held.device  # registered by address alone: this MAC is that device
             device.mac = sighting.mac
@@ -115,6 +129,14 @@ def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime 
             result.moved.append(f"{device.name}: {moved or 'no address'} -> {sighting.ip}")
     session.flush()
     return result
+
+
+def _bound_elsewhere(held: DeviceAddress | None, mac: str) -> bool:
+    """Whether the address is bound to a MAC other than `mac` (the snapshot's bindings: rules/compile.py)."""
+    if held is None or held.source not in BINDING_SOURCES:
+        return False
+    owner = held.device.mac
+    return owner is not None and owner.lower() != mac.lower()
 
 
 def _move_address(session: Session, device: Device, held: DeviceAddress | None, sighting: Sighting,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +19,8 @@ lan_interfaces = ["lan0", "wlan0"]
 staff_networks = ["198.18.1.128/25", "2001:db8:5::/64"]
 dns_bypass_listen = "0.0.0.0:5354"
 dot_catch_listen = "0.0.0.0:5853"
+port_catch_listen = "[::]:5854"
+allowed_egress = ["udp/123", "tcp/993", "tcp/5000-5010", "UDP/123"]
 [dns]
 listen = ["0.0.0.0:53"]
 [proxy]
@@ -130,3 +133,99 @@ def test_command_prints_the_ruleset_and_refuses_bad_config(cli: Cli, tmp_path: P
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("schoolgate: error: cannot write the nftables ruleset from")
     assert "'gateway.lan_interfaces' is empty" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_default_deny_catches_the_rest_and_lets_allowed_egress_pass(tmp_path: Path) -> None:
+    ruleset = render_ruleset(load_config(write(tmp_path, GATEWAY)))
+    # allowed_egress, per protocol, a range kept as a range, the same port twice listed once
+    assert "set egress_tcp {\n        type inet_service; flags interval; auto-merge;\n" \
+           "        elements = { 993, 5000-5010 }" in ruleset
+    assert "set egress_udp {\n        type inet_service; flags interval; auto-merge;\n" \
+           "        elements = { 123 }" in ruleset
+    prerouting = ruleset[ruleset.index("chain prerouting"):ruleset.index("chain forward")]
+    forward = ruleset[ruleset.index("chain forward"):ruleset.index("chain input")]
+    inbound = ruleset[ruleset.index("chain input"):]
+    catch = ['meta l4proto tcp counter name "blocked_port" redirect to :5854',
+             'meta l4proto udp meta mark set @th,0,32 ct mark set meta mark counter name "blocked_port" '
+             "redirect to :5854"]
+    # the catch-all comes after DNS, DoT and web are redirected, and after what must pass untouched
+    before = ['"dns_gateway" redirect to :53\n', '"dns_bypass" redirect to :5354\n', "redirect to :5853\n",
+              "fib daddr type local return", 'name "web_proxied" redirect to :8080\n',
+              "meta pkttype { broadcast, multicast } return",
+              "udp dport { 80, 443 } return", 'fib daddr oifname { "lan0", "wlan0" } return',
+              "tcp dport @egress_tcp return", "udp dport @egress_udp return"]
+    positions = [prerouting.rindex(rule) for rule in before] + [prerouting.index(rule) for rule in catch]
+    assert positions == sorted(positions), positions
+    # forward: 853 and QUIC refused first, then replies, LAN to LAN, allowed_egress and ping; the rest dropped
+    order = ['udp dport { 80, 443 } counter name "quic_dropped" drop', "udp dport 853 reject",
+             "ct state established,related accept", 'oifname { "lan0", "wlan0" } accept',
+             "tcp dport @egress_tcp accept", "udp dport @egress_udp accept", "icmp type echo-request accept",
+             "icmpv6 type echo-request accept", 'counter name "egress_dropped" drop\n    }']
+    positions = [forward.index(rule) for rule in order]
+    assert positions == sorted(positions), positions
+    assert 'iifname { "lan0", "wlan0" } udp dport 5854 ct mark != 0 meta mark set ct mark' in inbound
+
+
+def test_identity_guard_before_nat(tmp_path: Path) -> None:
+    ruleset = render_ruleset(load_config(write(tmp_path, GATEWAY)))
+    guard = ruleset[ruleset.index("chain guard"):ruleset.index("chain prerouting")]
+    assert "type filter hook prerouting priority raw; policy accept;" in guard
+    rules = ['iifname != { "lan0", "wlan0" } return',
+             'ip saddr @bound_v4 ip saddr . ether saddr != @binding_v4 counter name "spoof_dropped" drop',
+             'ip6 saddr @bound_v6 ip6 saddr . ether saddr != @binding_v6 counter name "spoof_dropped" drop',
+             "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return", "ip6 saddr { ::, fe80::/10 } return",
+             'fib saddr . iif oif missing counter name "rpf_dropped" drop']
+    positions = [guard.index(rule) for rule in rules]
+    assert positions == sorted(positions), positions
+    for name, kind in (("bound_v4", "ipv4_addr"), ("bound_v6", "ipv6_addr"),
+                       ("binding_v4", "ipv4_addr . ether_addr"), ("binding_v6", "ipv6_addr . ether_addr")):
+        assert f"set {name} {{ type {kind}; }}" in ruleset
+
+
+def test_no_allowed_egress_means_empty_sets_that_nft_accepts(tmp_path: Path) -> None:
+    text = GATEWAY.replace('allowed_egress = ["udp/123", "tcp/993", "tcp/5000-5010", "UDP/123"]\n', "")
+    ruleset = render_ruleset(load_config(write(tmp_path, text)))
+    assert "set egress_tcp {\n        type inet_service; flags interval; auto-merge;\n    }" in ruleset
+    result = nft_check(ruleset)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('["tcp/22", "icmp/8"]', "'gateway.allowed_egress' holds 'icmp/8': expected tcp/PORT or udp/PORT"),
+    ('["tcp/0"]', "'gateway.allowed_egress' holds 'tcp/0': '0' is not a port from 1 to 65535"),
+    ('["udp/70000"]', "'gateway.allowed_egress' holds 'udp/70000'"),
+    ('["tcp/5010-5000"]', "'gateway.allowed_egress' holds 'tcp/5010-5000'"),
+    ('["tcp 22"]', "'gateway.allowed_egress' holds 'tcp 22'"),
+    ('"tcp/22"', "'gateway.allowed_egress' must be a list of strings"),
+])
+def test_bad_allowed_egress_names_the_key(tmp_path: Path, value: str, message: str) -> None:
+    from deploy.config import ConfigError
+
+    text = GATEWAY.replace('["udp/123", "tcp/993", "tcp/5000-5010", "UDP/123"]', value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("listen", "message"), [
+    ("127.0.0.1:5854", "'gateway.port_catch_listen' is 127.0.0.1:5854, on loopback"),
+    ("0.0.0.0:5853", r"'gateway.port_catch_listen' (0.0.0.0:5853) must use another port than "
+                     "gateway.dot_catch_listen"),
+    ("0.0.0.0:5354", "another port than gateway.dns_bypass_listen"),
+    ("0.0.0.0:8080", "another port than proxy.listen"),
+])
+def test_the_port_catcher_needs_a_port_of_its_own(tmp_path: Path, listen: str, message: str) -> None:
+    config = load_config(write(tmp_path, GATEWAY.replace('port_catch_listen = "[::]:5854"',
+                                                         f'port_catch_listen = "{listen}"')))
+    with pytest.raises(RulesetError, match=re.escape(message)):
+        render_ruleset(config)
+
+
+def test_the_installed_configuration_makes_a_ruleset_once_lan_interfaces_is_set(tmp_path: Path) -> None:
+    """install.sh writes deploy/templates/schoolgate.toml and asks the technician for lan_interfaces only:
+    every listener the ruleset redirects to must already be somewhere redirected traffic can reach."""
+    template = (Path(__file__).parents[2] / "deploy" / "templates" / "schoolgate.toml").read_text(encoding="utf-8")
+    text = template.replace("lan_interfaces = []", 'lan_interfaces = ["eth1"]')
+    assert text != template
+    ruleset = render_ruleset(load_config(write(tmp_path, text)))
+    assert "redirect to :5853" in ruleset and "redirect to :5854" in ruleset
+    assert nft_check(ruleset).returncode == 0

@@ -34,10 +34,10 @@ def free_port() -> int:
 
 
 def write_config(path: Path, database_url: str, port: int, upstreams: list[int], extra: str = "",
-                 bypass_port: int | None = None, dot_port: int | None = None) -> Path:
+                 bypass_port: int | None = None, dot_port: int | None = None, catch_port: int | None = None) -> Path:
     """A config listening on 127.0.0.1:`port`, for DNS to other resolvers on `bypass_port` and for DNS over
-    TLS/QUIC on `dot_port` (default: free ports; `schoolgate dns` always opens all three). `extra` continues
-    the [dns] section."""
+    TLS/QUIC on `dot_port` and for blocked ports on `catch_port` (default: free ports; `schoolgate dns` always
+    opens all four). `extra` continues the [dns] section."""
     ups = ", ".join(f'"127.0.0.1:{p}"' for p in upstreams)
     if bypass_port is None:
         bypass_port = free_port()
@@ -47,9 +47,14 @@ def write_config(path: Path, database_url: str, port: int, upstreams: list[int],
         dot_port = free_port()
         while dot_port in (port, bypass_port):
             dot_port = free_port()
+    if catch_port is None:
+        catch_port = free_port()
+        while catch_port in (port, bypass_port, dot_port):
+            catch_port = free_port()
     path.write_text(f'[database]\nurl = "{database_url}"\n\n'
                     f'[gateway]\ndns_bypass_listen = "127.0.0.1:{bypass_port}"\n'
-                    f'dot_catch_listen = "127.0.0.1:{dot_port}"\n\n'
+                    f'dot_catch_listen = "127.0.0.1:{dot_port}"\n'
+                    f'port_catch_listen = "127.0.0.1:{catch_port}"\n\n'
                     f'[dns]\nlisten = ["127.0.0.1:{port}"]\nupstreams = [{ups}]\n{extra}', encoding="utf-8")
     return path
 

@@ -48,6 +48,8 @@ lan_interfaces = ["lan0"]
 staff_networks = ["198.18.1.128/25"]
 dns_bypass_listen = "0.0.0.0:5354"
 dot_catch_listen = "0.0.0.0:5853"
+port_catch_listen = "0.0.0.0:5855"
+allowed_egress = ["tcp/8443"]
 lease_files = []
 [dns]
 listen = ["0.0.0.0:5353"]
@@ -254,13 +256,15 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     lab.listen(lab.gateway, [("udp", "0.0.0.0", 5353, "sinkhole"), ("tcp", "0.0.0.0", 5353, "sinkhole"),
                              ("udp", "0.0.0.0", 5354, "bypass"), ("tcp", "0.0.0.0", 5354, "bypass"),
                              ("udp", "0.0.0.0", 5853, "dotcatch"), ("tcp", "0.0.0.0", 5853, "dotcatch"),
+                             ("udp", "0.0.0.0", 5855, "portcatch"), ("tcp", "0.0.0.0", 5855, "portcatch"),
                              ("tcp", "0.0.0.0", 8080, "proxy0"), ("tcp", "0.0.0.0", 8081, "proxy1"),
                              ("tcp", "0.0.0.0", 8000, "web")], unprivileged=True)
     internet = lab.listen(lab.internet, [
         ("udp", INTERNET, 53, "resolver"), ("tcp", INTERNET, 53, "resolver"),
         ("tcp", INTERNET, 80, "internet"), ("tcp", INTERNET, 443, "internet"), ("tcp", INTERNET, 8443, "other"),
         ("udp", INTERNET, 80, "quic"), ("udp", INTERNET, 443, "quic"),
-        ("tcp", INTERNET, 853, "dot"), ("udp", INTERNET, 853, "doq")])
+        ("tcp", INTERNET, 853, "dot"), ("udp", INTERNET, 853, "doq"),
+        ("tcp", INTERNET, 22, "ssh"), ("udp", INTERNET, 51820, "wireguard")])
     assert all(value == 0 for value in lab.counters().values())
 
     def reply(proto: str, host: str, port: int, source: str = "-", ns: str | None = None) -> str:
@@ -287,8 +291,11 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     assert reply("tcp", INTERNET, 853) == f"dotcatch|{INTERNET}:853"
     assert reply("udp", INTERNET, 853) == "dotcatch|-"
     assert reply("tcp", GATEWAY_LAN, 853) == f"dotcatch|{GATEWAY_LAN}:853"  # the gateway's own address too
-    # Other traffic is forwarded untouched (the gateway is not simply dropping everything).
+    # What allowed_egress lists is forwarded untouched (the gateway is not simply dropping everything) ...
     assert reply("tcp", INTERNET, 8443) == "other|-"
+    # ... any other port goes to the port catcher, which can still read where the pupil meant to go (TCP).
+    assert reply("tcp", INTERNET, 22) == f"portcatch|{INTERNET}:22"
+    assert reply("udp", INTERNET, 51820) == "portcatch|-"
     # The admin web: refused to a pupil's address, open to the staff network.
     assert reply("tcp", GATEWAY_LAN, 8000, PUPIL) == "error: refused"
     assert reply("tcp", GATEWAY_LAN, 8000, STAFF) == f"web|{GATEWAY_LAN}:8000"
@@ -301,6 +308,7 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     assert counters["dns_gateway"] >= 2 and counters["dns_bypass"] >= 2
     assert counters["web_proxied"] >= 4 and counters["quic_dropped"] >= 2
     assert counters["dot_rejected"] >= 1 and counters["doq_rejected"] >= 1 and counters["web_refused"] >= 1
+    assert counters["blocked_port"] >= 2
     prerouting = lab.run_in(lab.gateway, "nft", "list", "chain", "inet", "schoolgate", "prerouting")
     assert prerouting.count('log prefix "schoolgate-dot "') == 2
 
@@ -308,8 +316,8 @@ def test_ruleset_redirects_drops_and_counts_with_stand_ins(lab: Lab, gateway_cli
     lab.processes.append(internet)  # stop the internet's listener last so it reports every hit
     hits = lab.stop()[-1].split("\n")
     internet_hits = sorted({line for line in hits if line.startswith("hit")})
-    # Only the gateway's own traffic and the untouched port reached the internet: nothing from the pupil
-    # on 53, 80, 443 or 853.
+    # Only the gateway's own traffic and the allowed port reached the internet: nothing from the pupil
+    # on 53, 80, 443, 853, 22 or 51820.
     assert internet_hits == ["hit tcp 443 internet", "hit tcp 8443 other", "hit tcp 853 dot",
                              "hit udp 53 resolver"]
 

@@ -167,3 +167,38 @@ def test_a_device_registered_by_address_learns_its_mac(db: Database) -> None:
         assert device.mac == "02:00:00:00:00:61" and device.status == "registered"
         assert session.scalar(select(func.count()).select_from(Device)) == 1
         assert session.scalar(select(Group.name).where(Group.id == device.group_id)) == "pupils"
+
+
+def test_a_neighbour_sighting_never_takes_an_address_bound_to_another_mac(db: Database) -> None:
+    """A pupil's laptop with a classmate's address as an alias shows up in the neighbour table with it; the
+    classmate (registered with the MAC, or leased the address by DHCP) keeps it, and nobody new appears."""
+    with db.session() as session:
+        register_device(session, ip="198.18.1.20", mac="02:00:00:00:00:20", name="Classmate iPad", group="pupils",
+                        actor="test")
+        sync_devices(session, [Sighting("198.18.1.30", "02:00:00:00:00:30", "dhcp", "leased-laptop"),
+                               Sighting("198.18.1.10", "02:00:00:00:00:10", "dhcp", "pupil-laptop")], NOW)
+    version = read_version(db)
+    with db.session() as session:
+        result = sync_devices(session, [Sighting("198.18.1.20", "02:00:00:00:00:10", "neigh"),
+                                        Sighting("198.18.1.30", "02:00:00:00:00:10", "neigh"),
+                                        Sighting("198.18.1.40", "02:00:00:00:00:99", "neigh")], NOW)
+    assert result.ignored == ["198.18.1.20 from 02:00:00:00:00:10 (bound to device #1)",
+                              "198.18.1.30 from 02:00:00:00:00:10 (bound to device #2)"]
+    assert result.moved == [] and result.discovered == ["Unknown device 02:00:00:00:00:99 (02:00:00:00:00:99, "
+                                                        "198.18.1.40)"]
+    found = devices(db)
+    assert found["02:00:00:00:00:20"][2] == ["198.18.1.20"]
+    assert found["02:00:00:00:00:30"][2] == ["198.18.1.30"]
+    assert found["02:00:00:00:00:10"][2] == ["198.18.1.10"]
+    assert read_version(db) > version  # the stranger was discovered; nothing else changed
+    # DHCP, which hands out the addresses, still moves one (a new lease is the truth), as before
+    with db.session() as session:
+        result = sync_devices(session, [Sighting("198.18.1.30", "02:00:00:00:00:10", "dhcp")], NOW)
+    assert result.ignored == [] and devices(db)["02:00:00:00:00:10"][2] == ["198.18.1.30"]
+
+
+def test_a_neighbour_sighting_still_moves_an_address_that_is_not_bound(db: Database) -> None:
+    with db.session() as session:
+        sync_devices(session, [Sighting("198.18.1.50", "02:00:00:00:00:50", "neigh")], NOW)
+        result = sync_devices(session, [Sighting("198.18.1.50", "02:00:00:00:00:51", "neigh")], NOW)
+    assert result.ignored == [] and devices(db)["02:00:00:00:00:51"][2] == ["198.18.1.50"]

@@ -1,0 +1,132 @@
+"""The port catcher: who is recorded, how often, what the event holds, and how a datagram's port is read
+from its mark (real sockets on loopback; the mark set by the sender, as the gateway's ruleset sets it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+
+import pytest
+
+from dns_block.catcher import SO_RCVMARK, PortCatcher, port_from_mark
+from rules.decision import DeviceInfo
+from rules.snapshot import PolicySnapshot
+from tests.factories import tdevice, tsnapshot
+
+IPAD = tdevice(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
+
+
+class Store:
+    def __init__(self, devices: dict[str, DeviceInfo], bindings: dict[str, str] | None = None) -> None:
+        self.snapshot = tsnapshot(devices=devices.items())
+        if bindings is not None:
+            object.__setattr__(self.snapshot, "bindings", bindings)
+
+    def current(self) -> PolicySnapshot:
+        return self.snapshot
+
+
+def test_one_event_per_client_protocol_and_port_per_interval() -> None:
+    now = [1000.0]
+    events: list[tuple[object, ...]] = []
+    catcher = PortCatcher(Store({"10.0.0.7": IPAD}, {"10.0.0.7": "02:00:00:00:00:07"}),  # type: ignore[arg-type]
+                          lambda ip: ip.startswith("10."), events.append, interval=10, clock=lambda: now[0])
+    assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 22)
+    assert not catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 22)  # a retry: not again
+    assert not catcher.attempt("10.0.0.7", "tcp", "198.19.0.9", 22)  # another address, same port: not again
+    assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 8443)  # another port is its own attempt
+    assert catcher.attempt("10.0.0.7", "udp", "", 22)  # so is the other protocol
+    assert catcher.attempt("10.0.0.8", "udp", "", 51820)  # another client is not held back
+    assert not catcher.attempt("192.0.2.1", "tcp", "198.19.0.2", 22)  # a stranger: never recorded
+    now[0] += 10
+    assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 22)
+    assert (catcher.recorded, catcher.suppressed) == (5, 2)
+    assert events[0] == (1000.0, "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07", "gateway", "TCP",
+                         "198.19.0.2", None, "block", None, "TCP to port 22 not in allowed_egress", None, None,
+                         "blocked_port", "tcp", 22)
+    assert events[2][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
+    assert events[3][1:5] == ("10.0.0.8", None, None, None)
+    assert [(e[6], e[7], e[-3], e[-2], e[-1]) for e in events] == [
+        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22), ("TCP", "198.19.0.2", "blocked_port", "tcp", 8443),
+        ("UDP", "", "blocked_port", "udp", 22), ("UDP", "", "blocked_port", "udp", 51820),
+        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22)]
+
+
+def test_an_event_has_no_mac_when_the_address_is_not_bound_to_it() -> None:
+    events: list[tuple[object, ...]] = []
+    catcher = PortCatcher(Store({"10.0.0.7": IPAD}, {}), lambda ip: True, events.append)  # type: ignore[arg-type]
+    assert catcher.attempt("10.0.0.7", "udp", "", 1194)
+    assert events[0][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", None)
+
+
+def mark_of(sport: int, dport: int) -> int:
+    """What `meta mark set @th,0,32` leaves in the mark: the two ports' bytes, in network order."""
+    return int(struct.unpack("=I", struct.pack("!HH", sport, dport))[0])
+
+
+def test_the_port_is_read_from_the_mark_only_when_the_source_port_matches() -> None:
+    assert port_from_mark(mark_of(40000, 51820), 40000) == 51820
+    assert port_from_mark(mark_of(40000, 51820), 40001) is None  # someone else's mark
+    assert port_from_mark(0, 40000) is None
+    assert port_from_mark(mark_of(40000, 0), 40000) is None
+
+
+def test_real_sockets_tcp_is_reset_and_udp_port_comes_from_the_mark() -> None:
+    """Loopback, no ruleset: TCP is recorded without an original destination (nothing redirected it) and
+    closed with a reset; a datagram's port comes from its mark, which the sender sets here with SO_MARK
+    (root only) exactly as the gateway's ruleset would."""
+    events: list[tuple[object, ...]] = []
+
+    async def scenario() -> tuple[object, list[int | None]]:
+        catcher = PortCatcher(Store({}), lambda ip: True, events.append, interval=0)  # type: ignore[arg-type]
+        catcher.listen("127.0.0.1", 0)
+        tcp_port = catcher._sockets[0].getsockname()[1]
+        udp_port = catcher._sockets[1].getsockname()[1]
+        try:
+            with socket.create_connection(("127.0.0.1", tcp_port), timeout=2) as client:
+                client.setblocking(False)
+                outcome: object = None
+                for _ in range(50):
+                    await asyncio.sleep(0.02)
+                    try:
+                        outcome = client.recv(10)
+                        break
+                    except BlockingIOError:
+                        continue
+                    except OSError as exc:
+                        outcome = type(exc)
+                        break
+            ports = []
+            for marked in (True, False):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                    sender.bind(("127.0.0.1", 0))
+                    if marked:
+                        sender.setsockopt(socket.SOL_SOCKET, socket.SO_MARK,
+                                          mark_of(sender.getsockname()[1], 51820))
+                    before = len(events)
+                    sender.sendto(b"wireguard?", ("127.0.0.1", udp_port))
+                    for _ in range(50):
+                        await asyncio.sleep(0.02)
+                        if len(events) > before:
+                            break
+                    ports.append(events[-1][-1] if len(events) > before else -1)
+            return outcome, ports
+        finally:
+            catcher.close()
+
+    if os.geteuid() != 0:
+        pytest.skip("setting SO_MARK on the sender needs root (CAP_NET_ADMIN)")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, SO_RCVMARK, 1)
+    except OSError:
+        pytest.skip("SO_RCVMARK needs Linux 5.19 or newer")
+    finally:
+        probe.close()
+    outcome, ports = asyncio.run(scenario())
+    assert outcome is ConnectionResetError, outcome
+    assert ports == [51820, None]
+    assert [(e[6], e[7], e[-2], e[-1]) for e in events] == [("TCP", "", "tcp", None), ("UDP", "", "udp", 51820),
+                                                             ("UDP", "", "udp", None)]
