@@ -54,11 +54,14 @@ def test_one_event_per_client_protocol_and_port_per_interval() -> None:
         ("TCP", "198.19.0.2", "blocked_port", "tcp", 22)]
 
 
-def test_an_event_has_no_mac_when_the_address_is_not_bound_to_it() -> None:
+def test_an_event_names_the_device_and_its_mac_whether_or_not_the_address_is_bound() -> None:
+    """The event says which device holds the address; whether a UDP datagram from it is that device's own
+    (the address bound to its MAC) is the circumvention watcher's question, answered from the policy."""
     events: list[tuple[object, ...]] = []
     catcher = PortCatcher(Store({"10.0.0.7": IPAD}, {}), lambda ip: True, events.append)  # type: ignore[arg-type]
     assert catcher.attempt("10.0.0.7", "udp", "", 1194)
-    assert events[0][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", None)
+    assert events[0][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
+    assert catcher.store.current().is_bound("10.0.0.7", "02:00:00:00:00:07") is False
 
 
 def mark_of(sport: int, dport: int) -> int:
