@@ -64,7 +64,7 @@ class Resolver:
         self.client_check = client_check
         self.rate_limit = rate_limit
         self.identity = Identity(store)
-        self.cache = cache or AnswerCache()
+        self.cache = cache if cache is not None else AnswerCache()  # an empty cache is falsy (len 0)
         self.hardening = Hardening()
         self.blocked = blocked
         self.safesearch = safesearch or SafeSearch()
@@ -187,7 +187,9 @@ class Resolver:
         reply = await self.upstream.query(data)
         if reply is None:
             return self._servfail(query, decision)
-        lifetime = NEGATIVE_LIFETIME if wire.rcode(reply) != wire.NOERROR else 86_400
+        # the client is told no longer a TTL than the cache keeps the answer (`[dns] max_cache_ttl`)
+        reply = wire.cap_ttls(reply, self.cache.max_ttl)
+        lifetime = NEGATIVE_LIFETIME if wire.rcode(reply) != wire.NOERROR else self.cache.max_ttl
         return Answer(reply, lifetime, decision.action.value, decision.category, decision.rule,
                       decision.reason.value)
 
@@ -201,13 +203,15 @@ class Resolver:
             resolved = DNSRecord.parse(raw)
         except Exception:
             return self._servfail(query, decision)
+        for rr in resolved.rr:
+            rr.ttl = min(rr.ttl, self.cache.max_ttl)
         ttls = [rr.ttl for rr in resolved.rr] or [300]
         reply = skeleton(query, resolved.header.rcode)
         reply.add_answer(RR(query.q.qname, QTYPE.CNAME, rdata=CNAMEData(target), ttl=min(300, *ttls)))
         for rr in resolved.rr:
             reply.add_answer(rr)
         add_edns(reply, query)
-        return Answer(bytes(reply.pack()), 86_400, decision.action.value, decision.category,
+        return Answer(bytes(reply.pack()), self.cache.max_ttl, decision.action.value, decision.category,
                       f"safesearch: {target}", decision.reason.value)
 
     def _servfail(self, query: DNSRecord, decision: Decision) -> Answer:

@@ -9,6 +9,7 @@ import signal
 from deploy.config import Config, ConfigError, dot_catch_clash, parse_hostport
 from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
+from dns_block.cache import AnswerCache
 from dns_block.client_check import ClientCheck
 from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
@@ -56,7 +57,7 @@ class DnsService:
             runtime.store, ClientCheck(runtime.clients),
             RateLimit(dns.rate_limit_qps) if dns.rate_limit_qps else None,
             BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
-            self.upstream, runtime.writer.record,
+            self.upstream, runtime.writer.record, cache=AnswerCache(max_ttl=dns.max_cache_ttl),
         )
         self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
         self.catcher = DotCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)

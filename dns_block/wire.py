@@ -120,6 +120,22 @@ def aged(message: bytes, fields: list[tuple[int, int]], age: int) -> bytes:
     return bytes(out)
 
 
+def cap_ttls(message: bytes, cap: int) -> bytes:
+    """`message` with every TTL above `cap` lowered to `cap` (`[dns] max_cache_ttl`); a message that
+    cannot be walked is returned as it is (it is not cached either: `ttl_fields` refuses it there)."""
+    try:
+        _lowest, fields = ttl_fields(message)
+    except (ValueError, struct.error):
+        return message
+    over = [(offset, ttl) for offset, ttl in fields if ttl > cap]
+    if not over:
+        return message
+    out = bytearray(message)
+    for offset, _ttl in over:
+        struct.pack_into("!I", out, offset, cap)
+    return bytes(out)
+
+
 def max_udp_size(query: bytes) -> int:
     """The largest UDP reply this query's sender accepts: 512, or its EDNS payload size (RFC 6891)."""
     try:

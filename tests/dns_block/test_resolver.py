@@ -9,6 +9,7 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from dns_block import wire
+from dns_block.cache import AnswerCache
 from rules.events import EVENT_FIELDS
 from rules.snapshot import GroupInfo
 from tests.dns_block.helpers import ask, ede, make_resolver, query
@@ -59,6 +60,27 @@ def test_allowed_is_forwarded_and_then_answered_from_the_cache() -> None:
     assert str(second.rr[0].rdata) == "198.18.0.10" and str(second.q.qname) == "Good.test."
     assert upstream.asked == ["Good.test"]
     assert len(events) == 3 and all(e[9] == "allow" and e[7] == "good.test" for e in events)
+
+
+def test_max_cache_ttl_caps_the_ttl_served_and_how_long_the_cache_keeps_it() -> None:
+    """`[dns] max_cache_ttl`: the upstream says 300 s, the cap is 100 s."""
+    resolver, _, upstream, _ = make_resolver(tsnapshot(), cache=AnswerCache(max_ttl=100))
+    first = DNSRecord.parse(run(ask(resolver, query("Capped.test", ident=1))))
+    assert [rr.ttl for rr in first.rr] == [100]
+    key = (resolver.identity.get("10.0.0.7").scope, query("Capped.test")[2:])
+    now = time.time()
+    entry = resolver.cache.get(key, now + 50)
+    assert entry is not None and DNSRecord.parse(b"\0\0" + entry.reply_body(now + 50)).rr[0].ttl <= 100
+    assert resolver.cache.get(key, now + 101) is None  # expired at the cap, not at the upstream's 300 s
+    run(ask(resolver, query("Capped.test", ident=2)))
+    assert upstream.asked == ["Capped.test", "Capped.test"]
+    google = DNSRecord.parse(run(ask(resolver, query("www.google.com"))))  # SafeSearch answers too
+    assert google.rr and all(rr.ttl <= 100 for rr in google.rr)
+
+
+def test_the_default_cache_keeps_an_answer_an_hour_at_most() -> None:
+    resolver, *_ = make_resolver(tsnapshot())
+    assert resolver.cache.max_ttl == 3600
 
 
 def test_every_event_is_whole_and_carries_no_signal_from_the_main_listener() -> None:

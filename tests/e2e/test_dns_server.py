@@ -31,7 +31,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DnsProcess
         port = free_port()
         config = write_config(tmp / "schoolgate.toml", f"sqlite:///{tmp}/var/schoolgate.db", port,
                               [dead.port, live.port],
-                              f'rate_limit_qps = 200\n\n[network]\nblock_page_ipv4 = "{BLOCK_V4}"\n'
+                              'rate_limit_qps = 200\nmax_cache_ttl = 200\n\n'
+                              f'[network]\nblock_page_ipv4 = "{BLOCK_V4}"\n'
                               f'block_page_ipv6 = "{BLOCK_V6}"\nclient_networks = ["127.0.0.1/32", "127.0.0.3/32"]\n')
         cli = Cli(config, tmp)
         cli("init")
@@ -91,6 +92,16 @@ def test_allowed_types_forwarded_with_edns_kept(world, tcp: bool) -> None:
     assert rdatas(server.ask("mixed.example.org", "TXT", tcp=tcp)) == ['"stub"']
     nx = server.ask("nx.example.test", tcp=tcp)
     assert nx.rcode() == dns.rcode.NXDOMAIN and nx.authority
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_max_cache_ttl_caps_the_ttl_clients_are_told(world, tcp: bool) -> None:
+    """The stand-in upstream says 300 s; `[dns] max_cache_ttl = 200` here: first answer and cached one."""
+    server, _, _ = world
+    for _ in range(2):
+        reply = server.ask(f"ttl-cap-{int(tcp)}.example.org", tcp=tcp)
+        assert rdatas(reply) == ["198.18.0.10"]
+        assert 190 <= reply.answer[0].ttl <= 200
 
 
 def test_truncated_upstream_answer_goes_over_tcp(world) -> None:
