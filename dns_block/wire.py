@@ -13,6 +13,7 @@ NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 OPT = 41
 MIN_UDP_SIZE = 512
 MAX_UDP_SIZE = 4096
+MAX_NAME = 255  # bytes of a name in wire form, its labels' length bytes and the root included (RFC 1035 2.3.4)
 
 
 def skip_name(data: bytes, pos: int) -> int:

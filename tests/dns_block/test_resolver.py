@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import struct
 import time
 
 import pytest
@@ -240,3 +242,28 @@ def test_hostile_packets_get_an_error_or_nothing(data: bytes) -> None:
     assert reply == b"" or DNSRecord.parse(reply).header.rcode in (RCODE.FORMERR, RCODE.NOTIMP)
     assert not upstream.asked and not events
     assert wire.rcode(run(ask(resolver, query("good.test")))) == RCODE.NOERROR
+
+
+def long_name_query(label_sizes: list[int], ident: int = 5) -> bytes:
+    """A query for a name of labels of these sizes (raw: dnslib refuses to build names over 255 bytes)."""
+    name = b"".join(bytes([size]) + b"a" * size for size in label_sizes) + b"\x00"
+    return struct.pack("!6H", ident, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+
+
+def test_a_name_over_255_bytes_is_formerr_logged_at_debug_only(caplog: pytest.LogCaptureFixture) -> None:
+    resolver, _, upstream, events = make_resolver(tsnapshot())
+    data = long_name_query([63, 63, 63, 63, 10])  # 268 bytes in wire form
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            reply = run(ask(resolver, data))
+            assert reply[:2] == data[:2] and reply[3] & 0x0F == wire.FORMERR and reply[2] & 0x80
+            assert DNSRecord.parse(reply).header.rcode == RCODE.FORMERR
+    assert resolver.malformed == 3 and not upstream.asked and not events
+    assert [r.levelno for r in caplog.records if r.name.startswith("dns_block")] == [logging.DEBUG] * 3
+
+
+def test_a_name_of_exactly_255_bytes_is_answered() -> None:
+    resolver, _, upstream, _ = make_resolver(tsnapshot())
+    data = long_name_query([63, 63, 63, 61])  # 3 * 64 + 62 + the root's 1 = 255 bytes
+    reply = DNSRecord.parse(run(ask(resolver, data)))
+    assert reply.header.rcode == RCODE.NOERROR and reply.header.id == 5 and len(upstream.asked) == 1

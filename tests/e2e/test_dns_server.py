@@ -231,3 +231,24 @@ def test_ech_keys_are_withheld_for_allowed_names(world, qtype: str) -> None:
     assert not any(asked[0] == name for asked in live.asked)
     assert rdatas(server.ask(name, "A"))  # the A record is still answered from upstream
     assert any(asked[0] == name and asked[1] == "A" for asked in live.asked)
+
+
+def test_a_name_over_255_bytes_gets_formerr_over_udp_and_tcp_and_no_traceback(world) -> None:
+    """It used to get no reply, and a traceback at ERROR in the log for every such packet."""
+    server, live, _ = world
+    name = b"".join(b"\x3f" + b"x" * 63 for _ in range(4)) + b"\x09overflows\x00"  # 266 bytes
+    packet = struct.pack("!6H", 0xBEEF, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(packet, ("127.0.0.1", server.port))
+        reply = sock.recv(512)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as conn:
+        conn.sendall(struct.pack("!H", len(packet)) + packet)
+        length = struct.unpack("!H", conn.recv(2))[0]
+        tcp_reply = conn.recv(length)
+    for answer in (reply, tcp_reply):
+        assert answer[:2] == b"\xbe\xef" and answer[2] & 0x80 and answer[3] & 0x0F == dns.rcode.FORMERR
+    assert "overflows" not in live.names() and server.alive()
+    assert rdatas(server.ask("after-long-name.example.org")) == ["198.18.0.10"]
+    log = server.log()
+    assert "Traceback" not in log and " ERROR " not in log, log
