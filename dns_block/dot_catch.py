@@ -18,6 +18,7 @@ import struct
 import time
 from collections.abc import Callable
 
+from rules.networks import plain_ip
 from rules.policy_store import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -130,5 +131,4 @@ class DotCatcher:
 
 
 def _ip(peer: tuple[object, ...]) -> str:
-    ip = str(peer[0])
-    return ip[7:] if ip.startswith("::ffff:") else ip
+    return plain_ip(str(peer[0]))

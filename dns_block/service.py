@@ -14,7 +14,7 @@ from dns_block.client_check import ClientCheck
 from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
-from dns_block.server import TcpServer, UdpServer
+from dns_block.server import TcpServer, UdpServer, tcp_listener
 from dns_block.upstream import Upstream, system_upstreams
 from rules.snapshot import PolicySnapshot
 
@@ -78,8 +78,8 @@ class DnsService:
                                        (self.bypass_resolver, self.bypass)]:
             self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
             tcp = TcpServer(resolver)
-            self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
-                                                            reuse_port=self.reuse_port or None))
+            self._closers.append(await asyncio.start_server(
+                tcp.handle, sock=tcp_listener(host, port, self.reuse_port)))
         log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s, DNS over "
                  "TLS/QUIC caught on %s; upstreams %s; policy version %s from %s",
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),

@@ -252,3 +252,63 @@ def test_a_name_over_255_bytes_gets_formerr_over_udp_and_tcp_and_no_traceback(wo
     assert rdatas(server.ask("after-long-name.example.org")) == ["198.18.0.10"]
     log = server.log()
     assert "Traceback" not in log and " ERROR " not in log, log
+
+
+def tcp_query(conn: socket.socket, name: str) -> bytes:
+    """One query on an open TCP connection; the reply, or b"" when the server closed the connection."""
+    wire = dns.message.make_query(name, "A").to_wire()
+    try:
+        conn.sendall(struct.pack("!H", len(wire)) + wire)
+        prefix = conn.recv(2)
+        if len(prefix) < 2:
+            return b""
+        (length,) = struct.unpack("!H", prefix)
+        data = b""
+        while len(data) < length:
+            chunk = conn.recv(length - len(data))
+            if not chunk:
+                return b""
+            data += chunk
+        return data
+    except (ConnectionResetError, BrokenPipeError):
+        return b""
+
+
+def connect_from(source: str, port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=3, source_address=(source, 0))
+    return conn
+
+
+def test_a_stranger_over_tcp_is_closed_without_an_answer(world) -> None:
+    server, live, _ = world
+    with connect_from("127.0.0.2", server.port) as conn:
+        assert tcp_query(conn, "tcp-stranger.example.org") == b""
+    assert "tcp-stranger.example.org" not in live.names()
+
+
+def test_one_client_gets_only_its_share_of_tcp_connections(world) -> None:
+    """16 connections per client address: the 17th is closed at once; another client is still served,
+    strangers' connections never count, and a slot given back can be taken again."""
+    server, _, _ = world
+    held: list[socket.socket] = []
+    try:
+        strangers = [connect_from("127.0.0.2", server.port) for _ in range(20)]  # never count against a cap
+        for i in range(16):
+            conn = connect_from("127.0.0.3", server.port)
+            held.append(conn)
+            assert dns.message.from_wire(tcp_query(conn, f"held-{i}.example.org")).answer, i
+        for i in range(4):
+            with connect_from("127.0.0.3", server.port) as extra:
+                assert tcp_query(extra, f"extra-{i}.example.org") == b""
+        assert rdatas(server.ask("other-client.example.org", tcp=True)) == ["198.18.0.10"]
+        for conn in held[:2]:  # two slots given back...
+            conn.close()
+        held = held[2:]
+        time.sleep(0.3)
+        with connect_from("127.0.0.3", server.port) as again:  # ...and one taken again
+            assert dns.message.from_wire(tcp_query(again, "again.example.org")).answer
+        for conn in held:  # the connections kept open still answer
+            assert dns.message.from_wire(tcp_query(conn, "still-held.example.org")).answer
+    finally:
+        for conn in held + strangers:
+            conn.close()
