@@ -312,3 +312,22 @@ def test_one_client_gets_only_its_share_of_tcp_connections(world) -> None:
     finally:
         for conn in held + strangers:
             conn.close()
+
+
+def test_upstream_queries_use_fresh_ports_and_mixed_case(world) -> None:
+    """Issue 10, through the real server: 55 names, each a cache miss, reach the upstream from at least 40
+    source ports, with their letters in random case; the clients still see their own question. SafeSearch
+    lookups go the same way."""
+    server, live, _ = world
+    names = [f"Port-Check-{i}.Example.org" for i in range(55)]
+    for name in names:
+        reply = server.ask(name)
+        assert rdatas(reply) == ["198.18.0.10"] and reply.question[0].name.to_text() == name + "."
+    wanted = {name.lower() for name in names}
+    seen = [(name, port) for name, port, proto in live.received if name.lower() in wanted and proto == "udp"]
+    assert len(seen) == 55 and len({port for _, port in seen}) >= 40
+    assert sum(name not in names for name, _ in seen) >= 50  # the case was changed on its way out
+    for qtype in ("AAAA", "TXT", "MX"):
+        assert server.ask("www.bing.com", qtype).rcode() == dns.rcode.NOERROR
+    safe = [name for name, _, _ in live.received if name.lower() == "strict.bing.com"]
+    assert len(safe) >= 3 and any(name != "strict.bing.com" for name in safe)
