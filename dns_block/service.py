@@ -95,6 +95,9 @@ class DnsService:
             log.info("DoT catcher: %d attempts recorded, %d more within %g s of the last not recorded",
                      self.catcher.recorded, self.catcher.suppressed, self.catcher.interval)
         self.upstream.close()
+        if self.upstream.mismatched:  # many of these mean someone tried to forge answers
+            log.info("upstreams: %d replies dropped for a wrong ID, question or letter case (forged, or late)",
+                     self.upstream.mismatched)
 
 
 def _address(host: str, port: int) -> str:
