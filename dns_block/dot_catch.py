@@ -18,7 +18,6 @@ import struct
 import time
 from collections.abc import Callable
 
-from rules.networks import plain_ip
 from rules.policy_store import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -131,4 +130,5 @@ class DotCatcher:
 
 
 def _ip(peer: tuple[object, ...]) -> str:
-    return plain_ip(str(peer[0]))
+    ip = str(peer[0])
+    return ip[7:] if ip.startswith("::ffff:") else ip

@@ -20,9 +20,10 @@ import asyncio
 import logging
 import socket
 import struct
+from functools import lru_cache
 
 from dns_block.resolver import Resolver
-from rules.networks import plain_ip
+from rules.networks import plain_ip as _plain_ip
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ TCP_MAX_CLIENTS = 256
 TCP_MAX_PER_CLIENT = 16  # a resolver keeps a few connections open; 16 is ample, and 16 devices share 256
 MAX_PENDING = 10_000
 RECEIVE_BUFFER = 4 * 1024 * 1024  # slow-path UDP queries in flight; beyond this new misses are dropped
+
+# per packet on an IPv6 (dual-stack) socket: one dict look-up once an address has been seen, not a parse
+plain_ip = lru_cache(maxsize=65536)(_plain_ip)
 
 
 class UdpServer:

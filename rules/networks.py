@@ -10,24 +10,16 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def plain_ip(text: str) -> str:
-    """The client address as every other part of schoolgate knows it: an IPv4-mapped IPv6 address
-    (`::ffff:10.0.3.17`, how a dual-stack `[::]` listener sees an IPv4 client) becomes plain IPv4
-    (`10.0.3.17`); anything else is returned as it is.
-
-    One helper for every listener, so the client check, device identity, rate limit and access log all
-    see one client as one address (a device registered at 10.0.3.17 is found however it connected)."""
-    if ":" in text and "." in text:  # IPv6 with an embedded IPv4 address: mapped, or some other kind
-        return _mapped(text)
-    return text
-
-
-@lru_cache(maxsize=65536)  # per packet on a dual-stack listener: one dict look-up once an address is seen
-def _mapped(text: str) -> str:
+    """The client address as the school knows it: an IPv4-mapped IPv6 address (`::ffff:10.0.0.7`, what a
+    socket listening on `[::]` reports for an IPv4 client) becomes the IPv4 address it carries, so the
+    client check, device identity and access log all see `10.0.0.7`. Anything else is returned unchanged."""
     try:
-        address = ipaddress.IPv6Address(text.split("%", 1)[0])
+        address = ipaddress.ip_address(text)
     except ValueError:
         return text
-    return str(address.ipv4_mapped) if address.ipv4_mapped is not None else text
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return text
 
 
 class ClientNetworks:
