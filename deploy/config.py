@@ -45,6 +45,8 @@ class DnsConfig:
     upstreams: tuple[str, ...] = ()
     blocked_answer: str = "block_page"
     rate_limit_qps: int = 1000
+    # the longest an answer is cached, in seconds; upstream TTLs above it are lowered to it
+    max_cache_ttl: int = 3600
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,9 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
         raise ConfigError(f"{where}: '{name}' must be a port from 1 to 65535, not {value}")
     if name == "smtp.to" and any("@" not in item for item in value):
         raise ConfigError(f"{where}: '{name}' must hold email addresses, not {list(value)!r}")
+    if name == "dns.max_cache_ttl" and value < 1:
+        raise ConfigError(f"{where}: '{name}' must be at least 1 second (3600, an hour, is the default), "
+                          f"not {value}")
     if name == "retention.access_log_days" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
     if name in ("bans.threshold", "bans.window_minutes") and value < 1:

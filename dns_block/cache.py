@@ -11,7 +11,10 @@ Why it is safe:
   swap (`clear()`, from `store.on_swap`), and when `snapshot.next_change()` (a timed rule, ban or
   supervised session) comes round; a reply resolved under an older generation is not stored;
 - TTLs are honoured: an entry lives no longer than the lowest TTL in it, and the TTLs sent are counted
-  down with the entry's age.
+  down with the entry's age;
+- no entry lives longer than `max_ttl` (`[dns] max_cache_ttl`, an hour by default), and no TTL it
+  serves is higher: a wrong or poisoned answer that slipped in anyway, or a site that moved, is asked
+  for again within that time, and clients are not told to keep it longer either.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class Entry:
 class AnswerCache:
     """See the module docstring. Used from the event loop's thread only."""
 
-    def __init__(self, max_entries: int = 200_000, max_ttl: int = 86_400) -> None:
+    def __init__(self, max_entries: int = 200_000, max_ttl: int = 3600) -> None:
         self.max_entries = max_entries
         self.max_ttl = max_ttl
         self.generation = 0
@@ -96,6 +99,9 @@ class AnswerCache:
                 return False
             if lowest >= 0:
                 lifetime = min(lifetime, lowest)
+            if any(ttl > self.max_ttl for _, ttl in fields):
+                fields = [(offset, min(ttl, self.max_ttl)) for offset, ttl in fields]
+                reply = wire.aged(reply, fields, 0)
             if lifetime <= 0:
                 return False
         expires = min(now + min(lifetime, self.max_ttl), self.valid_until)

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import copy
 import logging
+import struct
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dnslib import CLASS, QTYPE, RCODE, RR, DNSHeader, DNSQuestion, DNSRecord
 from dnslib import CNAME as CNAMEData
+from dnslib.buffer import BufferError as DNSBufferError
+from dnslib.dns import DNSError
+from dnslib.label import DNSLabelError
 
 from dns_block import wire
 from dns_block.answer import Answer, add_edns, qtype_name, skeleton
@@ -52,6 +56,8 @@ DROP = b""  # the fast path's "send nothing" (rate limited, or not a query at al
 SERVFAIL_LIFETIME = 0  # never cache a failure: the next query tries the upstreams again
 NEGATIVE_LIFETIME = 300  # an upstream NXDOMAIN/NODATA without SOA is kept this long at most
 Recorder = Callable[[tuple[object, ...]], None]
+# what building a reply raises when the query itself cannot be answered (e.g. a label dnslib cannot write)
+UNANSWERABLE = (DNSError, DNSLabelError, DNSBufferError, UnicodeError, struct.error)
 
 
 class Resolver:
@@ -64,7 +70,7 @@ class Resolver:
         self.client_check = client_check
         self.rate_limit = rate_limit
         self.identity = Identity(store)
-        self.cache = cache or AnswerCache()
+        self.cache = cache if cache is not None else AnswerCache()  # an empty cache is falsy (len 0)
         self.hardening = Hardening()
         self.blocked = blocked
         self.safesearch = safesearch or SafeSearch()
@@ -130,12 +136,16 @@ class Resolver:
             return DROP
         if header.opcode != 0:
             return wire.error_reply(data, wire.NOTIMP, question=False)  # other opcodes' sections differ
-        if len(query.questions) != 1 or query.q.qclass != CLASS.IN or wire.question_end(data) < 0:
+        qend = wire.question_end(data)
+        if len(query.questions) != 1 or query.q.qclass != CLASS.IN or qend < 0:
             self.malformed += 1
             return wire.error_reply(data, wire.FORMERR)
         generation = self.cache.generation
         if not self.client_check.allowed(ip):
             return self.client_check.refusal(data)
+        if qend - 4 - wire.HEADER_SIZE > wire.MAX_NAME:
+            # dnslib reads such a name but cannot write it back: no answer could ever be built for it
+            return self._formerr(data, ip, f"a name of {qend - 4 - wire.HEADER_SIZE} bytes, over 255")
         known = self.identity.get(ip)
         snapshot = self.store.current()
         qtype = qtype_name(query.q.qtype)
@@ -144,9 +154,12 @@ class Resolver:
             host: str | None = normalize_host(raw_name)
         except Exception:
             host = None  # not a usable host name: the decision fails closed below
-        answer, decision = self._local(query, host, known, snapshot)
-        if answer is None:
-            answer = await self._forward(data, query, host or "", known, snapshot, decision)
+        try:
+            answer, decision = self._local(query, host, known, snapshot)
+            if answer is None:
+                answer = await self._forward(data, query, host or "", known, snapshot, decision)
+        except UNANSWERABLE as exc:  # dnslib cannot write a reply to it: the query is at fault
+            return self._formerr(data, ip, repr(exc))
         if host is None:
             host = raw_name.rstrip(".").lower()
         if answer.lifetime > 0:
@@ -159,6 +172,13 @@ class Resolver:
         if udp and len(reply) > wire.max_udp_size(data):
             return wire.truncated(reply)
         return reply
+
+    def _formerr(self, data: bytes, ip: str, why: str) -> bytes:
+        """FORMERR, without the question (it is what could not be used). Logged at debug only: any
+        client can send such packets, as fast as it likes, and must not be able to fill the log."""
+        self.malformed += 1
+        log.debug("FORMERR to %s: cannot answer its query (%s)", ip, why[:200])
+        return wire.error_reply(data, wire.FORMERR, question=False)
 
     def _local(self, query: DNSRecord, host: str | None, known: Known,
                snapshot: PolicySnapshot) -> tuple[Answer | None, Decision]:
@@ -187,7 +207,9 @@ class Resolver:
         reply = await self.upstream.query(data)
         if reply is None:
             return self._servfail(query, decision)
-        lifetime = NEGATIVE_LIFETIME if wire.rcode(reply) != wire.NOERROR else 86_400
+        # the client is told no longer a TTL than the cache keeps the answer (`[dns] max_cache_ttl`)
+        reply = wire.cap_ttls(reply, self.cache.max_ttl)
+        lifetime = NEGATIVE_LIFETIME if wire.rcode(reply) != wire.NOERROR else self.cache.max_ttl
         return Answer(reply, lifetime, decision.action.value, decision.category, decision.rule,
                       decision.reason.value)
 
@@ -201,13 +223,15 @@ class Resolver:
             resolved = DNSRecord.parse(raw)
         except Exception:
             return self._servfail(query, decision)
+        for rr in resolved.rr:
+            rr.ttl = min(rr.ttl, self.cache.max_ttl)
         ttls = [rr.ttl for rr in resolved.rr] or [300]
         reply = skeleton(query, resolved.header.rcode)
         reply.add_answer(RR(query.q.qname, QTYPE.CNAME, rdata=CNAMEData(target), ttl=min(300, *ttls)))
         for rr in resolved.rr:
             reply.add_answer(rr)
         add_edns(reply, query)
-        return Answer(bytes(reply.pack()), 86_400, decision.action.value, decision.category,
+        return Answer(bytes(reply.pack()), self.cache.max_ttl, decision.action.value, decision.category,
                       f"safesearch: {target}", decision.reason.value)
 
     def _servfail(self, query: DNSRecord, decision: Decision) -> Answer:

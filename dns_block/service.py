@@ -9,12 +9,13 @@ import signal
 from deploy.config import Config, ConfigError, dot_catch_clash, parse_hostport
 from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
+from dns_block.cache import AnswerCache
 from dns_block.catcher import PortCatcher
 from dns_block.client_check import ClientCheck
 from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
-from dns_block.server import TcpServer, UdpServer
+from dns_block.server import TcpServer, UdpServer, tcp_listener
 from dns_block.upstream import Upstream, system_upstreams
 from rules.snapshot import PolicySnapshot
 
@@ -59,7 +60,7 @@ class DnsService:
             runtime.store, ClientCheck(runtime.clients),
             RateLimit(dns.rate_limit_qps) if dns.rate_limit_qps else None,
             BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
-            self.upstream, runtime.writer.record,
+            self.upstream, runtime.writer.record, cache=AnswerCache(max_ttl=dns.max_cache_ttl),
         )
         self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
         self.catcher = DotCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
@@ -82,8 +83,8 @@ class DnsService:
                                        (self.bypass_resolver, self.bypass)]:
             self._closers.append(UdpServer(resolver, host, port, reuse_port=self.reuse_port))
             tcp = TcpServer(resolver)
-            self._closers.append(await asyncio.start_server(tcp.handle, host, port, reuse_address=True,
-                                                            reuse_port=self.reuse_port or None))
+            self._closers.append(await asyncio.start_server(
+                tcp.handle, sock=tcp_listener(host, port, self.reuse_port)))
         log.info("DNS sinkhole listening on %s (UDP and TCP), DNS sent to other resolvers on %s, DNS over "
                  "TLS/QUIC caught on %s, blocked ports caught on %s; upstreams %s; policy version %s from %s",
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
@@ -100,6 +101,9 @@ class DnsService:
                 log.info("%s: %d attempts recorded, %d more within %g s of the last not recorded",
                          catcher.name, catcher.recorded, catcher.suppressed, catcher.interval)
         self.upstream.close()
+        if self.upstream.mismatched:  # many of these mean someone tried to forge answers
+            log.info("upstreams: %d replies dropped for a wrong ID, question or letter case (forged, or late)",
+                     self.upstream.mismatched)
 
 
 def _address(host: str, port: int) -> str:

@@ -3,11 +3,22 @@
 Each upstream is tried in turn, starting with the last one that answered: UDP with a timeout, then
 TCP when the UDP answer is truncated; a timeout, a network error, SERVFAIL or REFUSED moves on to the
 next. When every upstream fails the caller answers SERVFAIL (never a made-up NXDOMAIN: the name may
-well exist). The query goes out as the client asked it (EDNS included), under a fresh random ID, and a
-reply is taken only if its ID and question match what was sent.
+well exist). The query goes out as the client asked it (EDNS included), and the client gets the reply
+with its own ID and its own question, exactly as it asked it.
 
-One connected UDP socket per upstream (a random source port from the kernel) carries all queries to it,
-matched by ID: creating a socket per query would cost more than the rest of the path.
+Hard to poison (issue 10): an off-path attacker who wants to slip a forged answer in must guess
+everything a reply is checked against, so each query makes that as much as we can:
+- a fresh random ID (16 bits);
+- a fresh UDP socket per query, so a fresh source port chosen by the kernel from its ephemeral range
+  (about 15 more bits): one long-lived socket gave every query the same port, and 65,536 forged
+  replies were enough to poison a name. The socket is connected to the upstream, so the kernel hands
+  us only datagrams from that address and port;
+- 0x20 encoding: the letters of the name go out in random case, and a reply must echo the question
+  byte for byte (one more bit per letter).
+A reply whose ID, question or case differ is dropped and counted (`mismatched`), and the query keeps
+waiting for the real answer until its timeout: a forgery can neither poison nor cut short a query.
+Upstreams that do not echo the case they were asked are rare; they are treated as failing, as the
+issue asks (the answer must echo the question exactly).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import struct
 from pathlib import Path
 
@@ -25,6 +37,7 @@ log = logging.getLogger(__name__)
 UDP_TIMEOUT = 1.0
 TCP_TIMEOUT = 3.0
 RESOLV_CONF = Path("/etc/resolv.conf")
+MAX_REPLY = 65535
 
 
 def system_upstreams(path: Path = RESOLV_CONF) -> list[tuple[str, int]]:
@@ -41,55 +54,24 @@ def system_upstreams(path: Path = RESOLV_CONF) -> list[tuple[str, int]]:
     return servers
 
 
-class _Channel(asyncio.DatagramProtocol):
-    """The UDP socket to one upstream, with the queries waiting on it by ID."""
+def randomize_case(query: bytes, qend: int) -> bytes:
+    """`query` with each letter of its question name in random case (0x20 encoding).
 
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[asyncio.Future[bytes], bytes]] = {}
+    Done with integers rather than a loop per byte: `lower ^ upper` has 0x20 exactly where a letter is
+    (label lengths are below 64, so never letters), and random bits masked by it flip some of them."""
+    name = query[wire.HEADER_SIZE:qend - 4]
+    size = len(name)
+    lower = int.from_bytes(name.lower())
+    letters = lower ^ int.from_bytes(name.upper())
+    mixed = lower ^ (letters & secrets.randbits(8 * size))
+    return query[:wire.HEADER_SIZE] + mixed.to_bytes(size) + query[qend - 4:]
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: object) -> None:
-        if len(data) < wire.HEADER_SIZE:
-            return
-        ident = struct.unpack_from("!H", data)[0]
-        waiting = self.pending.get(ident)
-        if waiting is None:
-            return
-        future, question = waiting
-        qend = wire.question_end(data)
-        if qend < 0 or data[wire.HEADER_SIZE:qend].lower() != question:
-            return  # not the answer to what we asked: ignore it (and keep waiting for the real one)
-        del self.pending[ident]
-        if not future.done():
-            future.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        # An ICMP error (port unreachable: nothing listens there); fail everything waiting on this socket.
-        for future, _ in self.pending.values():
-            if not future.done():
-                future.set_exception(exc)
-        self.pending.clear()
-
-    async def ask(self, query: bytes, timeout: float) -> bytes:
-        if self.transport is None or self.transport.is_closing():
-            raise ConnectionError("upstream socket closed")
-        qend = wire.question_end(query)
-        question = query[wire.HEADER_SIZE:qend].lower()
-        ident = secrets.randbits(16)
-        while ident in self.pending:
-            ident = secrets.randbits(16)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.pending[ident] = (future, question)
-        try:
-            self.transport.sendto(struct.pack("!H", ident) + query[2:])
-            reply = await asyncio.wait_for(future, timeout)
-        finally:
-            if self.pending.get(ident, (None,))[0] is future:
-                del self.pending[ident]
-        return query[:2] + reply[2:]
+def _matches(reply: bytes, sent: bytes, qend: int) -> bool:
+    """Is `reply` the answer to `sent`: a response with the same ID and the same question, byte for byte
+    (the case of every letter included)?"""
+    return (len(reply) >= qend and reply[:2] == sent[:2] and reply[2] & 0x80 != 0
+            and reply[4:6] == b"\x00\x01" and reply[wire.HEADER_SIZE:qend] == sent[wire.HEADER_SIZE:qend])
 
 
 class Upstream:
@@ -100,40 +82,39 @@ class Upstream:
         self.servers = servers
         self.udp_timeout = udp_timeout
         self.tcp_timeout = tcp_timeout
-        self._channels: list[_Channel] = []
+        self._families = [socket.AF_INET6 if ":" in host else socket.AF_INET for host, _ in servers]
         self._preferred = 0
         self.failures = 0
+        self.mismatched = 0  # replies dropped: wrong ID, question or case (forged, or very late)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for host, port in self.servers:
-            _transport, channel = await loop.create_datagram_endpoint(_Channel, remote_addr=(host, port))
-            self._channels.append(channel)
+        """Nothing to open: every query has a socket of its own (kept for the service's start order)."""
 
     def close(self) -> None:
-        for channel in self._channels:
-            if channel.transport is not None:
-                channel.transport.close()
+        """Nothing to close: each query's socket is closed when the query ends."""
 
     async def query(self, query: bytes) -> bytes | None:
-        if wire.question_end(query) < 0:
+        qend = wire.question_end(query)
+        if qend < 0:
             return None
         count = len(self.servers)
         for step in range(count):
             index = (self._preferred + step) % count
-            reply = await self._ask_one(index, query)
+            reply = await self._ask_one(index, query, qend)
             if reply is not None:
                 self._preferred = index
-                return reply
+                # the client's ID and question (its own case), the upstream's header and records
+                return query[:2] + reply[2:wire.HEADER_SIZE] + query[wire.HEADER_SIZE:qend] + reply[qend:]
         self.failures += 1
         return None
 
-    async def _ask_one(self, index: int, query: bytes) -> bytes | None:
+    async def _ask_one(self, index: int, query: bytes, qend: int) -> bytes | None:
         host, port = self.servers[index]
+        sent = randomize_case(struct.pack("!H", secrets.randbits(16)) + query[2:], qend)
         try:
-            reply = await self._channels[index].ask(query, self.udp_timeout)
+            reply = await self._ask_udp(self._families[index], (host, port), sent, qend)
             if wire.is_truncated(reply):
-                reply = await asyncio.wait_for(self._ask_tcp(host, port, query), self.tcp_timeout)
+                reply = await asyncio.wait_for(self._ask_tcp(host, port, sent, qend), self.tcp_timeout)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             log.debug("upstream %s:%d failed: %r", host, port, exc)
             return None
@@ -142,16 +123,59 @@ class Upstream:
             return None
         return reply
 
-    async def _ask_tcp(self, host: str, port: int, query: bytes) -> bytes:
+    async def _ask_udp(self, family: int, address: tuple[str, int], sent: bytes, qend: int) -> bytes:
+        """Send `sent` from a new socket (a new kernel-chosen source port) connected to the upstream, and
+        wait for the reply that matches it, dropping (and counting) any other.
+
+        Plain non-blocking socket calls with one reader callback: an asyncio datagram endpoint per query
+        would build a transport and a protocol each time, which costs more than the query itself."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.connect(address)  # binds an ephemeral port; the kernel drops datagrams from anyone else
+            sock.send(sent)
+            future: asyncio.Future[bytes] = loop.create_future()
+
+            def readable() -> None:
+                while not future.done():
+                    try:
+                        data = sock.recv(MAX_REPLY)
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    except OSError as exc:  # ICMP port unreachable: nothing listens there, fail at once
+                        future.set_exception(exc)
+                        return
+                    if _matches(data, sent, qend):
+                        future.set_result(data)
+                    else:
+                        self.mismatched += 1
+
+            def expired() -> None:
+                if not future.done():
+                    future.set_exception(TimeoutError())
+
+            fd = sock.fileno()
+            loop.add_reader(fd, readable)
+            timer = loop.call_later(self.udp_timeout, expired)
+            try:
+                return await future
+            finally:
+                timer.cancel()
+                loop.remove_reader(fd)
+        finally:
+            sock.close()
+
+    async def _ask_tcp(self, host: str, port: int, sent: bytes, qend: int) -> bytes:
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            writer.write(struct.pack("!H", len(query)) + query)
+            writer.write(struct.pack("!H", len(sent)) + sent)
             await writer.drain()
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
                 reply = await reader.readexactly(length)
-                if reply[:2] == query[:2] and reply[wire.HEADER_SIZE:wire.question_end(reply)].lower() == \
-                        query[wire.HEADER_SIZE:wire.question_end(query)].lower():
+                if _matches(reply, sent, qend):
                     return reply
+                self.mismatched += 1
         finally:
             writer.close()

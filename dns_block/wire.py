@@ -13,6 +13,7 @@ NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 OPT = 41
 MIN_UDP_SIZE = 512
 MAX_UDP_SIZE = 4096
+MAX_NAME = 255  # bytes of a name in wire form, its labels' length bytes and the root included (RFC 1035 2.3.4)
 
 
 def skip_name(data: bytes, pos: int) -> int:
@@ -117,6 +118,22 @@ def aged(message: bytes, fields: list[tuple[int, int]], age: int) -> bytes:
     out = bytearray(message)
     for offset, ttl in fields:
         struct.pack_into("!I", out, offset, max(0, ttl - age))
+    return bytes(out)
+
+
+def cap_ttls(message: bytes, cap: int) -> bytes:
+    """`message` with every TTL above `cap` lowered to `cap` (`[dns] max_cache_ttl`); a message that
+    cannot be walked is returned as it is (it is not cached either: `ttl_fields` refuses it there)."""
+    try:
+        _lowest, fields = ttl_fields(message)
+    except (ValueError, struct.error):
+        return message
+    over = [(offset, ttl) for offset, ttl in fields if ttl > cap]
+    if not over:
+        return message
+    out = bytearray(message)
+    for offset, _ttl in over:
+        struct.pack_into("!I", out, offset, cap)
     return bytes(out)
 
 

@@ -49,6 +49,7 @@ listen = ["198.18.0.1:53", "[2001:db8::1]:53"]
 upstreams = ["198.19.0.2", "[2001:db8::53]:53"]
 blocked_answer = "nxdomain"
 rate_limit_qps = 0
+max_cache_ttl = 600
 [proxy]
 listen = "198.18.0.1:8080"
 mode = "transparent"
@@ -68,6 +69,7 @@ access_log_days = 30
 """)
     config = load_config(path)
     assert config.dns.upstreams == ("198.19.0.2", "[2001:db8::53]:53")
+    assert config.dns.max_cache_ttl == 600
     assert config.proxy.mode == "transparent" and config.proxy.intercept_tls is True
     assert config.proxy.connect_ports == (443, 8443)
     assert config.proxy.internal_destinations == ("10.0.0.5/32", "fd00:1::/64")
@@ -85,6 +87,9 @@ access_log_days = 30
     ("[gateway]\ndot_catch_listen = 'gateway:853'", "'gateway.dot_catch_listen' holds 'gateway:853'"),
     ("[dns]\nrate_limit_qps = -1", "'dns.rate_limit_qps' must not be negative"),
     ("[dns]\nrate_limit_qps = true", "'dns.rate_limit_qps' must be a whole number"),
+    ("[dns]\nmax_cache_ttl = 0", "'dns.max_cache_ttl' must be at least 1 second"),
+    ("[dns]\nmax_cache_ttl = -60", "'dns.max_cache_ttl' must not be negative"),
+    ("[dns]\nmax_cache_ttl = '1h'", "'dns.max_cache_ttl' must be a whole number"),
     ("[dns]\nblocked_answer = 'refuse'", "'dns.blocked_answer' must be one of block_page, nxdomain, null"),
     ("[proxy]\nmode = 'socks'", "'proxy.mode' must be one of regular, transparent"),
     ("[proxy]\nintercept_tls = 'yes'", "'proxy.intercept_tls' must be true or false"),

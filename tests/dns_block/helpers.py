@@ -5,6 +5,7 @@ from __future__ import annotations
 from dnslib import EDNS0, QTYPE, RR, A, DNSRecord
 
 from dns_block.blocked_answer import BlockedAnswer
+from dns_block.cache import AnswerCache
 from dns_block.client_check import ClientCheck
 from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
@@ -50,12 +51,12 @@ class FakeUpstream:
 
 
 def make_resolver(snapshot: PolicySnapshot, mode: str = "block_page", qps: int = 0, dead: bool = False,
-                  networks: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8")):
+                  networks: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8"), cache: AnswerCache | None = None):
     events: list[tuple] = []
     store = FixedStore(snapshot)
     upstream = FakeUpstream(dead)
     resolver = Resolver(store, ClientCheck(ClientNetworks(networks)), RateLimit(qps) if qps else None,
-                        BlockedAnswer(mode, "198.18.0.1", "2001:db8::1"), upstream, events.append)
+                        BlockedAnswer(mode, "198.18.0.1", "2001:db8::1"), upstream, events.append, cache=cache)
     store.on_swap(resolver.policy_changed)
     return resolver, store, upstream, events
 

@@ -7,6 +7,9 @@ every question it was asked, so a test can prove a blocked name never went upstr
 - the SafeSearch names: fixed addresses;
 - anything else: A 198.18.0.10 / AAAA 2001:db8::10 / TXT "stub", TTL 300; other types NODATA.
 `Stub(silent=True)` reads queries and never answers: a dead upstream.
+
+`asked` holds each question with its name in lower case (schoolgate sends names in random case, 0x20);
+`received` holds each name exactly as it arrived, with the source port it came from.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.stub.note(data, "udp")
+        self.stub.note(data, "udp", addr[1])
         if not self.stub.silent and self.transport is not None:
             self.transport.sendto(answer(data, False), addr)
 
@@ -77,15 +80,18 @@ class Stub:
         self.host = host
         self.port = port
         self.silent = silent
-        self.asked: list[tuple[str, str, str]] = []  # (name as asked, type, udp|tcp)
+        self.asked: list[tuple[str, str, str]] = []  # (name in lower case, type, udp|tcp)
+        self.received: list[tuple[str, int, str]] = []  # (name exactly as received, source port, udp|tcp)
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def note(self, data: bytes, proto: str) -> None:
+    def note(self, data: bytes, proto: str, port: int) -> None:
         try:
             q = DNSRecord.parse(data).q
-            self.asked.append((str(q.qname).rstrip("."), QTYPE.get(q.qtype, str(q.qtype)), proto))
+            name = str(q.qname).rstrip(".")
+            self.asked.append((name.lower(), QTYPE.get(q.qtype, str(q.qtype)), proto))
+            self.received.append((name, port, proto))
         except Exception:
             self.asked.append(("?", "?", proto))
 
@@ -93,11 +99,12 @@ class Stub:
         return {name.lower() for name, _, _ in self.asked}
 
     async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
                 data = await reader.readexactly(length)
-                self.note(data, "tcp")
+                self.note(data, "tcp", peer[1])
                 if self.silent:
                     continue
                 out = answer(data, True)

@@ -59,3 +59,13 @@ def test_bounded() -> None:
     for key in (b"1", b"2", b"3"):
         cache.put((SCOPE, key), reply(), 300, 0.0, (), 512, cache.generation)
     assert len(cache) == 2 and cache.get((SCOPE, b"1"), 1.0) is None
+
+
+def test_max_ttl_caps_the_entry_and_the_ttls_it_serves() -> None:
+    cache = AnswerCache(max_ttl=120)
+    assert cache.put((SCOPE, b"k"), reply(86_400), 86_400, 1000.0, (), 512, cache.generation)
+    entry = cache.get((SCOPE, b"k"), 1000.0)
+    assert entry is not None and DNSRecord.parse(b"\x00\x00" + entry.reply_body(1000.0)).rr[0].ttl == 120
+    assert DNSRecord.parse(b"\x00\x00" + entry.reply_body(1100.0)).rr[0].ttl == 20
+    assert cache.get((SCOPE, b"k"), 1119.0) is not None and cache.get((SCOPE, b"k"), 1120.0) is None
+    assert AnswerCache().max_ttl == 3600  # the default of [dns] max_cache_ttl

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import struct
 import time
 
 import pytest
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from dns_block import wire
+from dns_block.cache import AnswerCache
 from rules.events import EVENT_FIELDS
 from rules.snapshot import GroupInfo
 from tests.dns_block.helpers import ask, ede, make_resolver, query
@@ -61,6 +64,27 @@ def test_allowed_is_forwarded_and_then_answered_from_the_cache() -> None:
     assert str(second.rr[0].rdata) == "198.18.0.10" and str(second.q.qname) == "Good.test."
     assert upstream.asked == ["Good.test"]
     assert len(events) == 3 and all(e[9] == "allow" and e[7] == "good.test" for e in events)
+
+
+def test_max_cache_ttl_caps_the_ttl_served_and_how_long_the_cache_keeps_it() -> None:
+    """`[dns] max_cache_ttl`: the upstream says 300 s, the cap is 100 s."""
+    resolver, _, upstream, _ = make_resolver(tsnapshot(), cache=AnswerCache(max_ttl=100))
+    first = DNSRecord.parse(run(ask(resolver, query("Capped.test", ident=1))))
+    assert [rr.ttl for rr in first.rr] == [100]
+    key = (resolver.identity.get("10.0.0.7").scope, query("Capped.test")[2:])
+    now = time.time()
+    entry = resolver.cache.get(key, now + 50)
+    assert entry is not None and DNSRecord.parse(b"\0\0" + entry.reply_body(now + 50)).rr[0].ttl <= 100
+    assert resolver.cache.get(key, now + 101) is None  # expired at the cap, not at the upstream's 300 s
+    run(ask(resolver, query("Capped.test", ident=2)))
+    assert upstream.asked == ["Capped.test", "Capped.test"]
+    google = DNSRecord.parse(run(ask(resolver, query("www.google.com"))))  # SafeSearch answers too
+    assert google.rr and all(rr.ttl <= 100 for rr in google.rr)
+
+
+def test_the_default_cache_keeps_an_answer_an_hour_at_most() -> None:
+    resolver, *_ = make_resolver(tsnapshot())
+    assert resolver.cache.max_ttl == 3600
 
 
 def test_every_event_is_whole_and_carries_no_signal_from_the_main_listener() -> None:
@@ -221,3 +245,28 @@ def test_hostile_packets_get_an_error_or_nothing(data: bytes) -> None:
     assert reply == b"" or DNSRecord.parse(reply).header.rcode in (RCODE.FORMERR, RCODE.NOTIMP)
     assert not upstream.asked and not events
     assert wire.rcode(run(ask(resolver, query("good.test")))) == RCODE.NOERROR
+
+
+def long_name_query(label_sizes: list[int], ident: int = 5) -> bytes:
+    """A query for a name of labels of these sizes (raw: dnslib refuses to build names over 255 bytes)."""
+    name = b"".join(bytes([size]) + b"a" * size for size in label_sizes) + b"\x00"
+    return struct.pack("!6H", ident, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+
+
+def test_a_name_over_255_bytes_is_formerr_logged_at_debug_only(caplog: pytest.LogCaptureFixture) -> None:
+    resolver, _, upstream, events = make_resolver(tsnapshot())
+    data = long_name_query([63, 63, 63, 63, 10])  # 268 bytes in wire form
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            reply = run(ask(resolver, data))
+            assert reply[:2] == data[:2] and reply[3] & 0x0F == wire.FORMERR and reply[2] & 0x80
+            assert DNSRecord.parse(reply).header.rcode == RCODE.FORMERR
+    assert resolver.malformed == 3 and not upstream.asked and not events
+    assert [r.levelno for r in caplog.records if r.name.startswith("dns_block")] == [logging.DEBUG] * 3
+
+
+def test_a_name_of_exactly_255_bytes_is_answered() -> None:
+    resolver, _, upstream, _ = make_resolver(tsnapshot())
+    data = long_name_query([63, 63, 63, 61])  # 3 * 64 + 62 + the root's 1 = 255 bytes
+    reply = DNSRecord.parse(run(ask(resolver, data)))
+    assert reply.header.rcode == RCODE.NOERROR and reply.header.id == 5 and len(upstream.asked) == 1

@@ -31,7 +31,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DnsProcess
         port = free_port()
         config = write_config(tmp / "schoolgate.toml", f"sqlite:///{tmp}/var/schoolgate.db", port,
                               [dead.port, live.port],
-                              f'rate_limit_qps = 200\n\n[network]\nblock_page_ipv4 = "{BLOCK_V4}"\n'
+                              'rate_limit_qps = 200\nmax_cache_ttl = 200\n\n'
+                              f'[network]\nblock_page_ipv4 = "{BLOCK_V4}"\n'
                               f'block_page_ipv6 = "{BLOCK_V6}"\nclient_networks = ["127.0.0.1/32", "127.0.0.3/32"]\n')
         cli = Cli(config, tmp)
         cli("init")
@@ -91,6 +92,16 @@ def test_allowed_types_forwarded_with_edns_kept(world, tcp: bool) -> None:
     assert rdatas(server.ask("mixed.example.org", "TXT", tcp=tcp)) == ['"stub"']
     nx = server.ask("nx.example.test", tcp=tcp)
     assert nx.rcode() == dns.rcode.NXDOMAIN and nx.authority
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_max_cache_ttl_caps_the_ttl_clients_are_told(world, tcp: bool) -> None:
+    """The stand-in upstream says 300 s; `[dns] max_cache_ttl = 200` here: first answer and cached one."""
+    server, _, _ = world
+    for _ in range(2):
+        reply = server.ask(f"ttl-cap-{int(tcp)}.example.org", tcp=tcp)
+        assert rdatas(reply) == ["198.18.0.10"]
+        assert 190 <= reply.answer[0].ttl <= 200
 
 
 def test_truncated_upstream_answer_goes_over_tcp(world) -> None:
@@ -220,3 +231,103 @@ def test_ech_keys_are_withheld_for_allowed_names(world, qtype: str) -> None:
     assert not any(asked[0] == name for asked in live.asked)
     assert rdatas(server.ask(name, "A"))  # the A record is still answered from upstream
     assert any(asked[0] == name and asked[1] == "A" for asked in live.asked)
+
+
+def test_a_name_over_255_bytes_gets_formerr_over_udp_and_tcp_and_no_traceback(world) -> None:
+    """It used to get no reply, and a traceback at ERROR in the log for every such packet."""
+    server, live, _ = world
+    name = b"".join(b"\x3f" + b"x" * 63 for _ in range(4)) + b"\x09overflows\x00"  # 266 bytes
+    packet = struct.pack("!6H", 0xBEEF, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(packet, ("127.0.0.1", server.port))
+        reply = sock.recv(512)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=3) as conn:
+        conn.sendall(struct.pack("!H", len(packet)) + packet)
+        length = struct.unpack("!H", conn.recv(2))[0]
+        tcp_reply = conn.recv(length)
+    for answer in (reply, tcp_reply):
+        assert answer[:2] == b"\xbe\xef" and answer[2] & 0x80 and answer[3] & 0x0F == dns.rcode.FORMERR
+    assert "overflows" not in live.names() and server.alive()
+    assert rdatas(server.ask("after-long-name.example.org")) == ["198.18.0.10"]
+    log = server.log()
+    assert "Traceback" not in log and " ERROR " not in log, log
+
+
+def tcp_query(conn: socket.socket, name: str) -> bytes:
+    """One query on an open TCP connection; the reply, or b"" when the server closed the connection."""
+    wire = dns.message.make_query(name, "A").to_wire()
+    try:
+        conn.sendall(struct.pack("!H", len(wire)) + wire)
+        prefix = conn.recv(2)
+        if len(prefix) < 2:
+            return b""
+        (length,) = struct.unpack("!H", prefix)
+        data = b""
+        while len(data) < length:
+            chunk = conn.recv(length - len(data))
+            if not chunk:
+                return b""
+            data += chunk
+        return data
+    except (ConnectionResetError, BrokenPipeError):
+        return b""
+
+
+def connect_from(source: str, port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=3, source_address=(source, 0))
+    return conn
+
+
+def test_a_stranger_over_tcp_is_closed_without_an_answer(world) -> None:
+    server, live, _ = world
+    with connect_from("127.0.0.2", server.port) as conn:
+        assert tcp_query(conn, "tcp-stranger.example.org") == b""
+    assert "tcp-stranger.example.org" not in live.names()
+
+
+def test_one_client_gets_only_its_share_of_tcp_connections(world) -> None:
+    """16 connections per client address: the 17th is closed at once; another client is still served,
+    strangers' connections never count, and a slot given back can be taken again."""
+    server, _, _ = world
+    held: list[socket.socket] = []
+    try:
+        strangers = [connect_from("127.0.0.2", server.port) for _ in range(20)]  # never count against a cap
+        for i in range(16):
+            conn = connect_from("127.0.0.3", server.port)
+            held.append(conn)
+            assert dns.message.from_wire(tcp_query(conn, f"held-{i}.example.org")).answer, i
+        for i in range(4):
+            with connect_from("127.0.0.3", server.port) as extra:
+                assert tcp_query(extra, f"extra-{i}.example.org") == b""
+        assert rdatas(server.ask("other-client.example.org", tcp=True)) == ["198.18.0.10"]
+        for conn in held[:2]:  # two slots given back...
+            conn.close()
+        held = held[2:]
+        time.sleep(0.3)
+        with connect_from("127.0.0.3", server.port) as again:  # ...and one taken again
+            assert dns.message.from_wire(tcp_query(again, "again.example.org")).answer
+        for conn in held:  # the connections kept open still answer
+            assert dns.message.from_wire(tcp_query(conn, "still-held.example.org")).answer
+    finally:
+        for conn in held + strangers:
+            conn.close()
+
+
+def test_upstream_queries_use_fresh_ports_and_mixed_case(world) -> None:
+    """Issue 10, through the real server: 55 names, each a cache miss, reach the upstream from at least 40
+    source ports, with their letters in random case; the clients still see their own question. SafeSearch
+    lookups go the same way."""
+    server, live, _ = world
+    names = [f"Port-Check-{i}.Example.org" for i in range(55)]
+    for name in names:
+        reply = server.ask(name)
+        assert rdatas(reply) == ["198.18.0.10"] and reply.question[0].name.to_text() == name + "."
+    wanted = {name.lower() for name in names}
+    seen = [(name, port) for name, port, proto in live.received if name.lower() in wanted and proto == "udp"]
+    assert len(seen) == 55 and len({port for _, port in seen}) >= 40
+    assert sum(name not in names for name, _ in seen) >= 50  # the case was changed on its way out
+    for qtype in ("AAAA", "TXT", "MX"):
+        assert server.ask("www.bing.com", qtype).rcode() == dns.rcode.NOERROR
+    safe = [name for name, _, _ in live.received if name.lower() == "strict.bing.com"]
+    assert len(safe) >= 3 and any(name != "strict.bing.com" for name in safe)

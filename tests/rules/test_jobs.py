@@ -112,11 +112,14 @@ def test_a_bad_download_keeps_the_last_good_copy(sqlite_db: Database, tmp_path: 
         from rules.jobs_fetch import _body  # the same checks a real download gets
 
         class Response:
+            left = body
+
             def getheader(self, name: str) -> str | None:
                 return None
 
-            def read(self, n: int) -> bytes:
-                return body
+            def read1(self, n: int) -> bytes:  # as http.client's: at most n bytes, b"" at the end
+                out, self.left = self.left[:n], self.left[n:]
+                return out
 
         return _body(url, Response(), 1000)  # type: ignore[arg-type]
 

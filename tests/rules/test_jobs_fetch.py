@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,9 +79,17 @@ def loopback_is_public(address: IPAddress) -> bool:
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.169.254",
                                      "::1", "fc00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.1",
-                                     "198.18.0.1", "100.64.0.1"])
+                                     "198.18.0.1", "100.64.0.1",
+                                     # IPv4 in IPv6 clothing: is_global says yes to each (issue 10)
+                                     "64:ff9b::a00:1", "64:ff9b::808:808", "64:ff9b:1::a00:1", "2002:a00:1::1",
+                                     "2002:808:808::1", "::10.0.0.1", "::8.8.8.8"])
 def test_private_and_special_addresses_are_not_public(address: str) -> None:
     assert not is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "2a00:1450::1"])
+def test_public_addresses_are_public(address: str) -> None:
+    assert is_public_address(ipaddress.ip_address(address))
 
 
 def test_a_loopback_url_is_refused_before_any_request(server: Server) -> None:
@@ -136,3 +146,53 @@ def test_refresh_refuses_a_loopback_source_and_keeps_the_list(sqlite_db: Databas
     with sqlite_db.session(read_only=True) as session:
         assert list(session.scalars(select(ListEntry.domain).where(ListEntry.source_id == source.id))) == \
             ["casino.example"]
+
+
+class Dripper:
+    """An HTTP server that sends a byte every `interval` seconds, for ever: in its headers (`headers`)
+    or, after good headers, in its body. Every read gets something well within any per-read timeout."""
+
+    def __init__(self, where: str, interval: float = 0.05) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.where, self.interval = where, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            if self.where == "body":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            try:
+                while not self.stop.wait(self.interval):
+                    conn.sendall(b"x" if self.where == "headers" else b"a.example\n")
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_a_slow_drip_server_is_cut_off_at_the_deadline(where: str) -> None:
+    dripper = Dripper(where)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="took"):
+            fetch(f"http://127.0.0.1:{dripper.port}/list.txt", address_allowed=loopback_is_public, deadline=1.0)
+        elapsed = time.monotonic() - started
+    finally:
+        dripper.close()
+    assert 1.0 <= elapsed < 3.0, elapsed
+
+
+def test_a_download_within_the_deadline_is_whole(server: Server) -> None:
+    assert fetch(server.url("/big"), max_bytes=5000, address_allowed=loopback_is_public,
+                 deadline=5.0) == b"x.example\n" * 200
