@@ -22,6 +22,7 @@ from deploy.context import CommandError, pass_app
 from deploy.runtime import build_runtime
 from deploy.workers import WorkerStopped, run_workers
 from filter_proxy import ca, pipeline
+from filter_proxy.resolve import UpstreamResolver
 
 log = logging.getLogger("schoolgate.proxy")
 ENV_UPSTREAM_CA = "SCHOOLGATE_PROXY_UPSTREAM_CA"  # tests only: a PEM CA to trust upstream, besides the system's
@@ -83,11 +84,18 @@ def ipaddress_like(text: str) -> bool:
     return True
 
 
+def upstream_resolver(config: Config) -> UpstreamResolver | None:
+    """The school's `[dns] upstreams` for the proxy's own look-ups, or None (the system resolver)."""
+    servers = [parse_hostport(item, default_port=53) for item in config.dns.upstreams]
+    return UpstreamResolver(servers) if servers else None
+
+
 async def _serve(config: Config, port: int) -> None:
     runtime = build_runtime(config, f"proxy-{port}").start()  # a spool folder of its own per worker
     try:
         master = DumpMaster(Options(), with_termlog=False, with_dumper=False)
-        master.addons.add(*pipeline.addons(runtime.store, runtime.writer.record, runtime.clients))
+        master.addons.add(*pipeline.addons(runtime.store, runtime.writer.record, runtime.clients,
+                                           resolve=upstream_resolver(config)))
         master.options.update(**mitmproxy_options(config, port))  # after add: our options exist now
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -20,7 +20,7 @@ from filter_proxy import searchterms, signals
 from filter_proxy.enforcer import Enforcer, Verdict, host_form
 from filter_proxy.notes import Note, Notes
 from filter_proxy.settings import Settings
-from rules.domain import InvalidHost
+from rules.domain import InvalidHost, ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
 KIND = "TLS"
@@ -52,9 +52,18 @@ class ClientHello:
         if note.connect_verdict is not None:
             verdict = self._in_tunnel(note, note.connect_verdict, ip, sni, signal)
         else:
+            # Transparent mode: decide on the server name; the connection then goes where that name leads
+            # (`filter_proxy.destinations`), not to the address the device chose. Without a name there is
+            # only that address, and only an exception for it opens the connection.
             destination = data.context.server.address
             host = sni or (destination[0] if destination else "")
-            verdict = self.enforcer.decide(ip, host, kind=KIND, signal=signal or signals.host_signal(host))
+            signal = signal or signals.host_signal(host)
+            verdict = self.enforcer.decide(ip, host, kind=KIND, signal=signal, log_event=False)
+            if ip_literal(host) is None:
+                note.name = verdict.host
+            else:
+                verdict = self.enforcer.nameless(verdict)
+            self.enforcer.note(verdict, ip, kind=KIND, signal=signal)
         if verdict.blocked:
             note.refused = note.refused or f"TLS to {verdict.host} blocked"
             data.ignore_connection = not self.settings.intercept_tls

@@ -9,6 +9,9 @@ LAN, cloud metadata on link-local. So, before any upstream connection, the desti
 - a name is resolved here, every address it resolves to is checked, and the connection is then made
   to the checked address (`server.address` is replaced), so a name that answers differently a moment
   later (DNS rebinding) cannot slip between the check and the connect;
+- in transparent mode the device chose the address and the decision was on a name (the TLS server name,
+  or the Host header): the connection goes where that name leads, never to the device's address, which
+  could be a blocked site's or a tunnel server's behind an allowed name;
 - refused: loopback, private (RFC 1918, fc00::/7), link-local, multicast, unspecified, reserved,
   shared/CGNAT (100.64.0.0/10), and the gateway's own addresses (its interfaces, the configured listen
   and block page addresses), also when carried inside IPv6 (::ffff:a.b.c.d, 6to4, NAT64);
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from mitmproxy.proxy import server_hooks
 
 from filter_proxy.enforcer import Enforcer
+from filter_proxy.notes import Notes
 from filter_proxy.settings import INTERNAL_DESTINATIONS, OWN_ADDRESSES, Settings
 from rules.decision import Action, Decision, Reason
 from rules.domain import ip_literal
@@ -122,9 +126,10 @@ class Destinations:
     """Checks destinations (for the CONNECT and request hooks) and pins them (the `server_connect` hook)."""
 
     def __init__(self, enforcer: Enforcer, settings: Settings, interfaces: Iterable[str] | None = None,
-                 resolve: Resolver | None = None) -> None:
+                 resolve: Resolver | None = None, notes: Notes | None = None) -> None:
         self.enforcer = enforcer
         self.settings = settings
+        self.notes = notes if notes is not None else Notes()  # (an empty Notes is falsy)
         self.interfaces = frozenset(_address(a) for a in (interface_addresses() if interfaces is None else interfaces))
         self.resolve = resolve or system_resolve
 
@@ -199,6 +204,9 @@ class Destinations:
         server = data.server
         assert server.address is not None
         host, port = server.address
+        note = self.notes.peek(data.client.id)
+        if note is not None and note.name is not None:
+            host = note.name  # transparent mode: where the decided name leads, not the device's chosen address
         vetted = await self.vet(host, port)
         if vetted.refused is not None:
             log.info("refused upstream %s:%s for %s: %s", host, port, data.client.peername, vetted.refused)

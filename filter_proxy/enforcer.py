@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rules.decide import decide
-from rules.decision import FAIL_CLOSED, Client, Decision
+from rules.decision import FAIL_CLOSED, Action, Client, Decision, Reason
 from rules.domain import InvalidHost, ip_literal, normalize_host
 from rules.events import Event
 from rules.networks import plain_ip
@@ -71,6 +71,17 @@ class Enforcer:
         if log_event:
             self.note(verdict, ip, url, kind=kind, signal=signal, search_term=search_term)
         return verdict
+
+    @staticmethod
+    def nameless(verdict: Verdict) -> Verdict:
+        """The verdict for a transparent connection that names no site (`verdict` was decided on the address
+        the device chose): only an exception for that address opens it. Anything else could be any site on
+        that address, or a tunnel of the pupil's own: the filter would be checking nothing."""
+        decision = verdict.decision
+        if decision.blocked or decision.reason is Reason.EXCEPTION:
+            return verdict
+        rule = f"no site name, only the address {verdict.host}"
+        return Verdict(Decision(Action.BLOCK, Reason.NAMELESS, rule=rule), verdict.client, verdict.host)
 
     def refuse(self, ip: str, raw_host: str, decision: Decision, url: str | None = None, *,
                kind: str | None = None, signal: str | None = None) -> Verdict:

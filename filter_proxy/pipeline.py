@@ -28,7 +28,7 @@ def addons(store: SnapshotStore, record: Callable[[Event], None], clients: Clien
     enforcer = Enforcer(store, record)
     notes = Notes()
     settings = Settings()
-    destinations = Destinations(enforcer, settings, interfaces, resolve)
+    destinations = Destinations(enforcer, settings, interfaces, resolve, notes)
     return [
         # Options first: every decision hook reads the parsed values, and bad ones stop start-up.
         settings,

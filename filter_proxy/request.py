@@ -19,7 +19,7 @@ import logging
 
 from mitmproxy import http
 from mitmproxy.net.http import url as mitm_url
-from mitmproxy.proxy.mode_specs import RegularMode
+from mitmproxy.proxy.mode_specs import RegularMode, TransparentMode
 
 from filter_proxy import blockpage, searchterms, signals
 from filter_proxy.destinations import Destinations, internal_decision
@@ -27,7 +27,7 @@ from filter_proxy.enforcer import Enforcer, Verdict, host_form
 from filter_proxy.notes import Notes
 from filter_proxy.settings import Settings
 from rules.decision import Action, Decision, Reason
-from rules.domain import InvalidHost
+from rules.domain import InvalidHost, ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
 FALLBACK = http.Response.make(403, b"Blocked by the school's web filter (error).\n",
@@ -92,8 +92,17 @@ class Request:
             # names another site is decided as well (and noted as sni_mismatch), as before.
             target, url = request.pretty_host, request.pretty_url
         verdict = self.enforcer.decide(ip, target, url, log_event=False)
+        note = self.notes.get(flow.client_conn.id)
+        # where the connection will go: in transparent plain HTTP, where the Host name leads (not the address
+        # the device chose); a Host that is an address names no site
+        destination = request.host
+        if isinstance(flow.client_conn.proxy_mode, TransparentMode) and not flow.client_conn.tls:
+            if ip_literal(target) is None:
+                note.name = destination = verdict.host
+            else:
+                verdict = self.enforcer.nameless(verdict)
         if not verdict.blocked:
-            vetted = await self.destinations.vet(request.host, request.port)
+            vetted = await self.destinations.vet(destination, request.port)
             if vetted.refused is not None:
                 verdict = Verdict(internal_decision(vetted.refused), verdict.client, verdict.host)
         term = searchterms.search_term(verdict.host, request.path)
@@ -103,4 +112,4 @@ class Request:
         if verdict.blocked:
             flow.response = blockpage.response(verdict.decision, verdict.client, url, self.settings.public_url)
             return
-        self.notes.get(flow.client_conn.id).approved = True
+        note.approved = True

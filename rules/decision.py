@@ -30,6 +30,8 @@ class Reason(StrEnum):
     - INTERNAL_ADDRESS: the host is (or resolves to) a loopback, private, link-local or gateway address.
     - PORT: a CONNECT to a port outside `[proxy] connect_ports`.
     - HOST_MISMATCH: the Host header names another host than the one the request goes to.
+    - NAMELESS: in transparent mode, a connection that names no site (TLS without a server name, HTTP with
+      an address for a Host): the filter cannot tell which site it is, so only an exception opens it.
     """
 
     BANNED = "banned"
@@ -43,6 +45,7 @@ class Reason(StrEnum):
     INTERNAL_ADDRESS = "internal_address"
     PORT = "port"
     HOST_MISMATCH = "host_mismatch"
+    NAMELESS = "nameless"
 
 
 EXPLANATIONS = {
@@ -58,6 +61,7 @@ EXPLANATIONS = {
                              "proxy does not connect to",
     Reason.PORT: "secure connections through the filter go only to the usual HTTPS port",
     Reason.HOST_MISMATCH: "the request named one site and asked for another",
+    Reason.NAMELESS: "the connection did not say which site it was for, so the filter cannot check it",
 }
 
 
