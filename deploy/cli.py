@@ -16,7 +16,7 @@ import click
 
 # name -> (module under deploy/, attribute, short help). The short help is here, and not read from the
 # command, so that `schoolgate --help` can list every command without importing any of them; a test
-# checks it matches the commands' own docstrings.
+# checks it against the `commands_*` modules' COMMANDS lists and the commands' own docstrings.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "bans": ("commands_admin", "bans", "Bans from school computing equipment."),
     "check": ("commands_policy", "check", "The decision for HOST and the rule behind it, explained."),

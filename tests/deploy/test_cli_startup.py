@@ -81,3 +81,22 @@ def test_the_probe_sees_mitmproxy_when_a_command_needs_it(cli: Cli) -> None:
     """The probe itself works: `proxy --help` does load the proxy's module (and so mitmproxy)."""
     _, loaded = loaded_after(cli, "proxy", "--help")
     assert "mitmproxy" in loaded
+
+
+def test_every_command_a_module_declares_is_in_the_table() -> None:
+    """A command added to a `commands_*` module's COMMANDS but not to the table would never be reachable."""
+    import importlib
+    import pkgutil
+
+    import deploy
+    from deploy.cli import COMMANDS
+
+    declared = {}
+    for module_info in pkgutil.iter_modules(deploy.__path__):
+        if module_info.name.startswith("commands_"):
+            module = importlib.import_module(f"deploy.{module_info.name}")
+            declared.update({command.name: (module_info.name, command) for command in module.COMMANDS})
+    assert sorted(declared) == sorted(COMMANDS)
+    for name, (module_name, command) in declared.items():
+        assert COMMANDS[name][0] == module_name and getattr(importlib.import_module(f"deploy.{module_name}"),
+                                                            COMMANDS[name][1]) is command, name
