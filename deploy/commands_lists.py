@@ -22,7 +22,7 @@ def lists() -> None:
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
 @click.option("--category", required=True, metavar="NAME", help="The category the list fills (created if new).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="The list's syntax; auto looks at the file.")
+              help="The list's syntax; auto reads each line in its own (hosts, adblock or plain name).")
 @click.option("--locked/--not-locked", default=None,
               help="Mark the category locked (no exception can open it), e.g. for a child-abuse list.")
 @pass_app
@@ -42,7 +42,7 @@ def import_command(app, file: Path, category: str, fmt: str, locked: bool | None
     report = result.report
     made = " (new category)" if result.created_category else ""
     click.echo(f"{result.entries} domains from {result.source} ({result.format}) now in category "
-               f"{result.category}{made}; {report.lines} lines read, {report.skipped_total} skipped")
+               f"{result.category}{made}; {report.lines} lines read: {report.summary()}")
     for reason, count in report.skipped.most_common():
         click.echo(f"  skipped {count}: {reason}")
         for example in report.examples.get(reason, []):

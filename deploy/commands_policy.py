@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
-from rules import schema
 from rules.audit import audit
 from rules.compile import Compiler
 from rules.decide import decide
@@ -18,7 +17,6 @@ from rules.devices import DeviceError, normalize_ip
 from rules.domain import InvalidHost, ip_literal, normalize_host
 from rules.models import AccessEvent, User
 from rules.snapshot import LONDON
-from rules.users import UserError, create_user
 
 
 @click.command()
@@ -31,6 +29,9 @@ from rules.users import UserError, create_user
 @pass_app
 def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
+    from rules import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
+    from rules.users import UserError, create_user
+
     db = app.database
     before = None
     try:

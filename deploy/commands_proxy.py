@@ -108,25 +108,37 @@ async def _serve(config: Config, port: int) -> None:
         log.info("filter proxy on port %d stopped; %d events written", port, runtime.writer.stats.written)
 
 
+def quiet_mitmproxy(verbose: bool) -> None:
+    """Hold mitmproxy's own log at WARNING unless asked: at INFO it writes a line for every client and
+    server connect and disconnect, which buries the journal. Our own lines (a decision refused, an
+    allowed site that failed upstream) are logged by `schoolgate.proxy` either way. mitmproxy's
+    `termlog_verbosity` option does not apply: its terminal log addon is not loaded (`with_termlog=False`);
+    its loggers feed Python logging, set up by the `schoolgate` command."""
+    logging.getLogger("mitmproxy").setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
 @click.command()
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes, on the listen port and the ports after it (one per core).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Serve this port only (what each worker runs; default: the [proxy] listen port).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also log mitmproxy's line per connection (client and server connect, disconnect, errors).")
 @pass_app
-def proxy(app, workers: int, port: int | None) -> None:
+def proxy(app, workers: int, port: int | None, verbose: bool) -> None:
     """The filter proxy: blocks by host, URL and TLS server name, with block pages; never breaks allowed HTTPS."""
     config = app.config
     app.ready_database()
     _, listen_port = parse_hostport(config.proxy.listen)
     if workers > 1 and port is None:
         config_path = str(config.path) if config.path is not None else None
+        extra = ["--verbose"] if verbose else []
         try:
-            run_workers(config_path, "proxy", [["--port", str(listen_port + i)] for i in range(workers)])
+            run_workers(config_path, "proxy", [["--port", str(listen_port + i), *extra] for i in range(workers)])
         except WorkerStopped as exc:
             raise CommandError(str(exc)) from None
         return
-    logging.getLogger("mitmproxy.proxy.server").setLevel(logging.WARNING)  # a line per connection otherwise
+    quiet_mitmproxy(verbose or logging.getLogger().isEnabledFor(logging.DEBUG))  # `schoolgate -v` shows all
     asyncio.run(_serve(config, port or listen_port))
 
 

@@ -13,6 +13,7 @@ from filter_proxy.gate import Gate
 from filter_proxy.notes import Notes
 from filter_proxy.request import Request
 from filter_proxy.settings import Settings
+from filter_proxy.upstream import UpstreamErrors
 from rules.events import Event
 from rules.networks import ClientNetworks
 from rules.policy_store import SnapshotStore
@@ -44,6 +45,8 @@ def addons(store: SnapshotStore, record: Callable[[Event], None], clients: Clien
         Request(enforcer, notes, settings, destinations),
         # Last line: no server connection unless a decision above approved this client connection.
         Gate(notes),
+        # The name the client asked for, noted before it is pinned, for the line logged if the server fails.
+        UpstreamErrors(),
         # ... and then only to a destination that is not internal, at the address that was checked.
         destinations,
     ]

@@ -24,7 +24,7 @@ from rules.db import Database, bump_policy_version
 from rules.jobs_fetch import FetchError, fetch
 from rules.leases import LeaseReport
 from rules.leases_sync import SyncResult, read_sightings, sync_devices
-from rules.listfile import ListFileError, ParseReport, detect_format, parse_list
+from rules.listfile import ListFileError, ParseReport, parse_list
 from rules.lists import replace_source_entries
 from rules.models import AccessEvent, AuditEntry, Ban, Category, ListEntry, ListSource, Rule, SupervisedSession, utcnow
 
@@ -166,14 +166,12 @@ def _read_source(location: str, fmt: str, fetcher: Callable[[str], bytes]) -> tu
         with tempfile.TemporaryDirectory(prefix="schoolgate-list-") as folder:
             path = Path(folder) / "list.txt"
             path.write_bytes(body)
-            chosen = detect_format(path) if fmt == "auto" else fmt
-            domains = list(dict.fromkeys(parse_list(path, chosen, report)))
+            domains = list(dict.fromkeys(parse_list(path, fmt, report)))  # "auto": each line in its syntax
     else:
         path = Path(location)
         if "://" in location:
             raise FetchError(f"refused {location!r}: only http:// and https:// URLs are fetched")
-        chosen = detect_format(path) if fmt == "auto" else fmt
-        domains = list(dict.fromkeys(parse_list(path, chosen, report)))
+        domains = list(dict.fromkeys(parse_list(path, fmt, report)))
     if not domains:
         raise FetchError(f"{location} holds no usable entries ({report.skipped_total} lines skipped)")
-    return domains, report, chosen
+    return domains, report, fmt

@@ -3,6 +3,10 @@ UT1-style category folders.
 
 A list is data from outside: a line that cannot be used is counted, with its reason and an example,
 and parsing goes on. Nothing here is fatal except a file that cannot be read at all.
+
+With the format "auto" each line is read in the syntax it is written in (`line_format`), because the
+lists a school keeps by hand mix them: a hosts file someone pasted `||name^` rules into, a plain list
+with a few `0.0.0.0 name` lines. Guessing one format for the whole file would skip the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ RESERVED_NAMES = frozenset(
 )
 _ADBLOCK_RULE = re.compile(r"^\|\|([^\^/$|]+)\^?(\$.*)?$")
 _ADBLOCK_EXACT = re.compile(r"^\|([^|\^/$]+)\^?(\$.*)?$")
+# Element-hiding rules (`site##.banner`, `site#@#.ad`, `site#?#...`): adblock, and never "site" plus a comment.
+_ADBLOCK_COSMETIC = re.compile(r"\S#[@?$%]?#")
+# How the summary names the lines each syntax contributed.
+FORMAT_NOUNS = {"hosts": ("hosts line", "hosts lines"), "adblock": ("adblock line", "adblock lines"),
+                "domains": ("plain name", "plain names")}
 EXAMPLES_PER_REASON = 3
 
 
@@ -43,6 +52,7 @@ class ParseReport:
     accepted: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    formats: Counter[str] = field(default_factory=Counter)  # lines that gave a name, by their syntax
 
     def skip(self, reason: str, line_no: int, line: str) -> None:
         self.skipped[reason] += 1
@@ -54,9 +64,41 @@ class ParseReport:
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
+    @property
+    def format_label(self) -> str:
+        """The syntax the names came in: one format's name, "mixed", or "auto" when nothing was taken."""
+        found = [fmt for fmt, count in self.formats.items() if count]
+        return found[0] if len(found) == 1 else "mixed" if found else "auto"
+
+    def summary(self) -> str:
+        """E.g. "12 hosts lines, 30 adblock lines, 5 plain names, 2 skipped"."""
+        parts = []
+        for fmt, (one, many) in FORMAT_NOUNS.items():
+            if count := self.formats[fmt]:
+                parts.append(f"{count} {one if count == 1 else many}")
+        parts.append(f"{self.skipped_total} skipped")
+        return ", ".join(parts)
+
+
+def line_format(line: str) -> str:
+    """The syntax one line (stripped, not a comment) is written in: "adblock", "hosts" or "domains".
+
+    Adblock is anything with its marks (`|`, `@@`, `^`, `$`, a `/regex/`, `[header]`, `##`); hosts is an
+    address first; the rest is read as a plain name, and a plain line that is not one name is skipped.
+    """
+    if line.startswith(("|", "@@", "[", "/")) or "^" in line or "$" in line or _ADBLOCK_COSMETIC.search(line):
+        return "adblock"
+    if is_ip_address(line.split(maxsplit=1)[0]):
+        return "hosts"
+    return "domains"
+
 
 def detect_format(path: Path) -> str:
-    """Guess the format from the file: a folder is UT1, else the first meaningful lines decide."""
+    """Guess one format for the whole file: a folder is UT1, else the first meaningful lines decide.
+
+    Parsing does not need this (with "auto" each line is read in its own syntax); it names what a
+    file mostly is, for a caller that must pick one format.
+    """
     if path.is_dir():
         return "ut1"
     with _open_text(path) as handle:
@@ -79,16 +121,16 @@ def parse_list(path: Path, fmt: str, report: ParseReport, category: str | None =
                progress: list[int] | None = None) -> Iterator[str]:
     """Yield the normal-form domains of a list file; `report` counts the rest.
 
+    With `fmt` "auto" a folder is read as UT1 and a file line by line, each line in its own syntax.
     `progress`, when given, holds one integer that is advanced by the bytes read, for a progress bar.
     For a UT1 folder, `category` names the sub-folder to read when the folder holds several.
     """
-    if fmt == "auto":
-        fmt = detect_format(path)
+    if fmt == "auto" and path.is_dir():
+        fmt = "ut1"
     if fmt == "ut1":
         path = ut1_domains_file(path, category)
         fmt = "domains"
-    line_parser = {"hosts": _hosts_line, "adblock": _adblock_line, "domains": _domains_line}.get(fmt)
-    if line_parser is None:
+    if fmt != "auto" and fmt not in _LINE_PARSERS:
         raise ListFileError(f"unknown list format {fmt!r}; use one of {', '.join(FORMATS)}")
     with _open_text(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
@@ -96,9 +138,13 @@ def parse_list(path: Path, fmt: str, report: ParseReport, category: str | None =
                 progress[0] += len(raw)  # characters: close enough to bytes for a progress bar
             report.lines += 1
             line = raw.strip()
-            if not line or line[0] in "#!" or (fmt == "adblock" and line.startswith("[")):
+            if not line or line[0] in "#!":
                 continue
-            for candidate, problem in line_parser(line):
+            line_fmt = line_format(line) if fmt == "auto" else fmt
+            if line_fmt == "adblock" and line.startswith("["):
+                continue  # an adblock header such as [Adblock Plus 2.0]
+            took = False
+            for candidate, problem in _LINE_PARSERS[line_fmt](line):
                 if problem:
                     report.skip(problem, line_no, line)
                     continue
@@ -107,7 +153,10 @@ def parse_list(path: Path, fmt: str, report: ParseReport, category: str | None =
                     report.skip(problem, line_no, line)
                     continue
                 report.accepted += 1
+                took = True
                 yield name
+            if took:
+                report.formats[line_fmt] += 1
 
 
 def ut1_domains_file(path: Path, category: str | None) -> Path:
@@ -178,6 +227,9 @@ def _adblock_line(line: str) -> Iterator[tuple[str, str | None]]:
         yield "", "rule with modifiers ($...) that DNS cannot apply"
         return
     yield name, None
+
+
+_LINE_PARSERS = {"hosts": _hosts_line, "adblock": _adblock_line, "domains": _domains_line}
 
 
 def _check_domain(candidate: str) -> tuple[str, str | None]:

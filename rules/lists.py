@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from rules.db import Database, bump_policy_version
-from rules.listfile import ParseReport, detect_format, parse_list
+from rules.listfile import ParseReport, parse_list
 from rules.models import Category, ListEntry, ListSource, utcnow
 
 INSERT_CHUNK = 20_000
@@ -27,7 +27,7 @@ class ImportResult:
 
     category: str
     source: str
-    format: str
+    format: str  # the format asked for, or for "auto" what the lines were: one format's name or "mixed"
     report: ParseReport
     entries: int
     created_category: bool
@@ -36,8 +36,12 @@ class ImportResult:
 def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto",
                 on_progress: Callable[[int], None] | None = None, locked: bool | None = None,
                 description: str | None = None) -> ImportResult:
-    """Import `path` into the category `category_name` (created when missing)."""
-    chosen = detect_format(path) if fmt == "auto" else fmt
+    """Import `path` into the category `category_name` (created when missing).
+
+    "auto" is stored as the source's format, so that a refresh reads each line in its own syntax again
+    even if the file has changed what it mixes; the result names what was found.
+    """
+    chosen = "ut1" if fmt == "auto" and path.is_dir() else fmt
     report = ParseReport()
     counter = [0]
 
@@ -64,7 +68,8 @@ def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto",
             category.locked = locked
         replace_source_entries(session, category, path.name, str(path.resolve()), chosen, unique,
                                skipped=report.skipped_total)
-    return ImportResult(category_name, path.name, chosen, report, len(unique), created)
+    shown = report.format_label if chosen == "auto" else chosen
+    return ImportResult(category_name, path.name, shown, report, len(unique), created)
 
 
 def replace_source_entries(session: Session, category: Category, source_name: str, location: str, fmt: str,

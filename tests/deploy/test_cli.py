@@ -90,6 +90,39 @@ def test_lists_import_messy_hosts_file(initialised_cli: Cli, tmp_path: Path) -> 
         assert check(initialised_cli, host)["action"] == "allow", host
 
 
+MIXED_LIST = """\
+# Hand-kept: pasted from a hosts file, an adblock list and a colleague's email
+0.0.0.0 hosts-one.example
+127.0.0.1 hosts-two.example hosts-three.example
+||adblock-one.example^
+|adblock-two.example^
+@@||allowed.example^
+school-news.example##.banner
+plain-one.example
+*.plain-two.example
+just some words
+"""
+
+
+def test_lists_import_mixed_file_decides_per_line(initialised_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "ours.txt"
+    path.write_text(MIXED_LIST)
+    out = initialised_cli("lists", "import", str(path), "--category", "hand_kept").stdout
+    assert ("7 domains from ours.txt (mixed) now in category hand_kept (new category); 10 lines read: "
+            "2 hosts lines, 2 adblock lines, 2 plain names, 3 skipped") in out
+    assert "skipped 1: exception rule (@@)" in out and "line 6: @@||allowed.example^" in out
+    assert "line 10: just some words" in out
+    for host in ("hosts-one.example", "hosts-three.example", "adblock-one.example", "www.adblock-two.example",
+                 "plain-one.example", "cdn.plain-two.example"):
+        answer = check(initialised_cli, host)
+        assert (answer["action"], answer["category"]) == ("block", "hand_kept"), host
+    for host in ("allowed.example", "school-news.example", "words.example"):
+        assert check(initialised_cli, host)["action"] == "allow", host
+    again = initialised_cli("lists", "import", str(path), "--category", "hand_kept", "--format", "adblock").stdout
+    assert "2 domains from ours.txt (adblock) now in category hand_kept;" in again
+    assert check(initialised_cli, "plain-one.example")["action"] == "allow"  # the re-import replaced the list
+
+
 def test_lists_import_bad_input(initialised_cli: Cli, tmp_path: Path) -> None:
     result = initialised_cli("lists", "import", str(tmp_path / "nope.txt"), "--category", "x", check=False)
     assert result.returncode == 2 and "does not exist" in result.stderr

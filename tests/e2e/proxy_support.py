@@ -111,13 +111,14 @@ class Origin:
 class ProxyProcess:
     """`schoolgate proxy` on a free port, stopped with SIGTERM (and its exit status kept)."""
 
-    def __init__(self, config: Path, cwd: Path, port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, cwd: Path, port: int, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.port = port
         self.log = cwd / f"proxy-{port}.log"
         full_env = {**os.environ, "SCHOOLGATE_CONFIG": str(config), **(env or {})}
         full_env.pop("SCHOOLGATE_DATABASE_URL", None)
         with open(self.log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "deploy.cli", "proxy"], cwd=cwd, env=full_env,
+            self.process = subprocess.Popen([sys.executable, "-m", "deploy.cli", "proxy", *args], cwd=cwd, env=full_env,
                                             stdout=out, stderr=subprocess.STDOUT)
         wait_for_port(port, self.process)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.listfile import ListFileError, ParseReport, detect_format, parse_list
+from rules.listfile import ListFileError, ParseReport, detect_format, line_format, parse_list
 
 MESSY_HOSTS = """\
 # A hosts file as found in the wild
@@ -93,3 +93,72 @@ def test_binary_junk_is_counted_not_fatal(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ListFileError, match="cannot read"):
         list(parse_list(tmp_path / "nope.txt", "domains", ParseReport()))
+
+
+MIXED = """\
+# The school's own list, kept by hand over the years
+0.0.0.0 casino-one.example
+127.0.0.1 casino-two.example casino-three.example  # two on a line
+[Adblock Plus 2.0]
+||adblock-one.example^
+||adblock-two.example^$important
+|adblock-exact.example^
+@@||allowed.example^
+||ads.example^$third-party
+example.org##.banner
+plain-one.example
+*.plain-wild.example
+plain two words
+0.0.0.0
+not..valid
+"""
+
+
+def test_auto_reads_each_line_in_its_own_syntax(tmp_path: Path) -> None:
+    path = write(tmp_path, "mixed.txt", MIXED)
+    report = ParseReport()
+    found = list(parse_list(path, "auto", report))
+    assert found == ["casino-one.example", "casino-two.example", "casino-three.example", "adblock-one.example",
+                     "adblock-two.example", "adblock-exact.example", "plain-one.example", "plain-wild.example"]
+    assert report.formats == {"hosts": 2, "adblock": 3, "domains": 2}
+    assert report.format_label == "mixed"
+    assert report.skipped == {
+        "exception rule (@@) not imported: add an allow rule instead": 1,
+        "rule with modifiers ($...) that DNS cannot apply": 1,
+        "not a domain rule (||domain^)": 1,  # the element-hiding rule: never "example.org" plus a comment
+        "more than one word on the line": 1,
+        "address without a name": 1,
+        "not a valid host name": 1,
+    }
+    assert report.examples["not a domain rule (||domain^)"] == ["line 10: example.org##.banner"]
+    assert report.summary() == "2 hosts lines, 3 adblock lines, 2 plain names, 6 skipped"
+
+
+def test_one_format_asked_for_reads_every_line_in_it(tmp_path: Path) -> None:
+    """An explicit format is not second-guessed: the adblock lines of the mixed file are not hosts lines."""
+    report = ParseReport()
+    found = list(parse_list(write(tmp_path, "mixed.txt", MIXED), "hosts", report))
+    assert found == ["casino-one.example", "casino-two.example", "casino-three.example"]
+    assert report.formats == {"hosts": 2} and report.format_label == "hosts"
+    assert report.skipped["not a hosts line (no address first)"] == 11  # the header, 6 rules, 4 plain lines
+
+
+@pytest.mark.parametrize(("line", "fmt"), [
+    ("0.0.0.0 a.example", "hosts"), ("::1 a.example", "hosts"), ("10.0.0.1", "hosts"),
+    ("||a.example^", "adblock"), ("|a.example^", "adblock"), ("@@||a.example^", "adblock"),
+    ("[Adblock Plus 2.0]", "adblock"), ("/banner/*", "adblock"), ("a.example##.ad", "adblock"),
+    ("a.example#@#.ad", "adblock"), ("a.example$third-party", "adblock"),
+    ("a.example", "domains"), ("*.a.example", "domains"), ("a.example  # a comment", "domains"),
+    ("two words", "domains"),
+])
+def test_line_format(line: str, fmt: str) -> None:
+    assert line_format(line) == fmt
+
+
+def test_summary_of_a_single_format_and_of_nothing(tmp_path: Path) -> None:
+    report = ParseReport()
+    list(parse_list(write(tmp_path, "one.txt", "0.0.0.0 a.example\n"), "auto", report))
+    assert report.summary() == "1 hosts line, 0 skipped" and report.format_label == "hosts"
+    empty = ParseReport()
+    assert list(parse_list(write(tmp_path, "junk.txt", "# nothing\nlocalhost\n"), "auto", empty)) == []
+    assert empty.summary() == "1 skipped" and empty.format_label == "auto"
