@@ -93,7 +93,7 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
     for line in result.moved:
         click.echo(f"moved: {line}")
     for line in result.ignored:
-        click.echo(f"ignored: {line}: the neighbour table saw it from another MAC")
+        click.echo(f"ignored (neighbour table): {line}")
     bad = f", {report.malformed} unreadable lines" if report.malformed else ""
     click.echo(f"{result.seen} addresses seen, {len(result.discovered)} new devices, "
                f"{len(result.moved)} moved{bad}")
