@@ -247,9 +247,9 @@ table inet {TABLE} {{
         udp dport 853 reject
         # Ping to the internet, before "established" (a later echo with the same identifier is established):
         # small echo requests at a per-address rate; a ping tunnel needs large or many, which are dropped.
-        oifname != {lan_set} icmp type echo-request ip length <= {PING_MAX_V4} update @ping_v4 {{ ip saddr limit rate {PING_RATE} burst {PING_BURST} packets }} accept
+        oifname != {lan_set} icmp type echo-request ip length <= {PING_MAX_V4} {ping_limit('ping_v4', 'ip')}
         oifname != {lan_set} icmp type echo-request counter name "ping_dropped" drop
-        oifname != {lan_set} icmpv6 type echo-request ip6 length <= {PING_MAX_V6} update @ping_v6 {{ ip6 saddr limit rate {PING_RATE} burst {PING_BURST} packets }} accept
+        oifname != {lan_set} icmpv6 type echo-request ip6 length <= {PING_MAX_V6} {ping_limit('ping_v6', 'ip6')}
         oifname != {lan_set} icmpv6 type echo-request counter name "ping_dropped" drop
         # Default deny: replies and related ICMP errors of allowed flows, LAN to LAN and allowed_egress pass;
         # the rest (flows the connection tracker knew before this ruleset, GRE, ESP, ...) is dropped.
@@ -271,6 +271,11 @@ table inet {TABLE} {{
     }}
 }}
 """
+
+
+def ping_limit(name: str, family: str) -> str:
+    """Accept within the per-source-address rate kept in the dynamic set `name`."""
+    return f"update @{name} {{ {family} saddr limit rate {PING_RATE} burst {PING_BURST} packets }} accept"
 
 
 def _elements(networks: list[str]) -> str:
