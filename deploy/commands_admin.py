@@ -85,9 +85,9 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
     with db.session() as session:
         result = sync_devices(session, report.sightings)
     bindings = sync_gateway_bindings(config.gateway.lan_interfaces, db, report.sightings)
-    if bindings.outcome in ("updated", "failed"):
+    if bindings.outcome in ("updated", "unchanged", "failed"):
         click.echo(f"address-to-MAC sets {bindings.outcome}: "
-                   + (f"{bindings.bound} addresses bound" if bindings.outcome == "updated" else bindings.why))
+                   + (bindings.why if bindings.outcome == "failed" else f"{bindings.bound} addresses bound"))
     for line in result.discovered:
         click.echo(f"new device: {line}")
     for line in result.moved:

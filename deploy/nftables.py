@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deploy.config import Config, dot_catch_clash, parse_egress, parse_hostport
@@ -134,8 +135,14 @@ def egress_ports(config: Config) -> dict[str, list[str]]:
     return ports
 
 
-def render_ruleset(config: Config, workers: int = 1) -> str:
-    """The ruleset as `nft -f` reads it; raise RulesetError for a configuration that cannot work."""
+def render_ruleset(config: Config, workers: int = 1, bindings: Mapping[str, Iterable[str]] | None = None,
+                   bindings_missing: str = "") -> str:
+    """The ruleset as `nft -f` reads it; raise RulesetError for a configuration that cannot work.
+
+    `bindings`: the address-to-MAC sets' elements (set name -> elements, as deploy/bindings.py's
+    `wanted_sets` writes them), so that loading the ruleset (a reload, or at boot) never leaves the sets
+    empty until the next device sync; None when they could not be read (`bindings_missing` says why, in a
+    comment of the ruleset)."""
     lans = config.gateway.lan_interfaces
     if not lans:
         raise RulesetError("'gateway.lan_interfaces' is empty: name the interfaces school devices are on, "
@@ -157,7 +164,19 @@ def render_ruleset(config: Config, workers: int = 1) -> str:
     page_v4, page_v6 = config.network.block_page_ipv4, config.network.block_page_ipv6  # checked addresses
     egress = egress_ports(config)
     mark_ports = "meta mark set @th,0,32 ct mark set meta mark"  # dns_block/catcher.py reads it back
-    bindings = "\n".join(f"    set {name} {{ type {kind}; }}" for name, kind in BINDING_SETS.items())
+    if bindings is None:
+        why = " ".join((bindings_missing or "not given").split())
+        binding_sets = (f"    # The bindings could not be read ({why}): these sets stay empty until the device sync "
+                        "fills them.\n")
+    else:
+        binding_sets = "    # Filled with the registry's bindings and the DHCP leases as this ruleset was written.\n"
+    for name, kind in BINDING_SETS.items():
+        elements = sorted((bindings or {}).get(name, ()))
+        if elements:
+            binding_sets += (f"    set {name} {{\n        type {kind};\n"
+                             f"        elements = {{ {', '.join(elements)} }}\n    }}\n")
+        else:
+            binding_sets += f"    set {name} {{ type {kind}; }}\n"
     ping_sets = "\n".join(f"    set {name} {{ type {kind}; size 4096; flags dynamic,timeout; timeout 1m; }}"
                           for name, kind in PING_SETS.items())
     counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
@@ -184,9 +203,8 @@ table inet {TABLE} {{
     set egress_udp {{
         type inet_service; flags interval; auto-merge;{_elements(egress["udp"])}
     }}
-    # Addresses bound to a MAC, and each with its MAC: refilled by the device sync, empty until it runs.
-{bindings}
-    # One rate limiter per address that pings the internet, forgotten a minute after its last ping; when
+    # Addresses bound to a MAC, and each with its MAC: refilled by the device sync.
+{binding_sets}    # One rate limiter per address that pings the internet, forgotten a minute after its last ping; when
     # full (an address-rotating flood), further addresses' pings are dropped, never the table's memory.
 {ping_sets}
 

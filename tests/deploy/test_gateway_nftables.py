@@ -135,6 +135,36 @@ def test_command_prints_the_ruleset_and_refuses_bad_config(cli: Cli, tmp_path: P
     assert "'gateway.lan_interfaces' is empty" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_ruleset_carries_the_current_bindings(cli: Cli, tmp_path: Path) -> None:
+    """Loading the ruleset (a reload, or at boot) must not empty the address-to-MAC sets until the next device
+    sync: the command writes the registry's bindings and the current DHCP leases into them."""
+    import time
+
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"{int(time.time()) + 3600} 02:00:00:00:00:31 198.18.1.31 leased-ipad *\n", encoding="utf-8")
+    cli.config = write(tmp_path, GATEWAY.replace("[gateway]\n", f"[database]\nurl = \"sqlite:///{tmp_path}/var/sg.db\"\n"
+                                                 f"[gateway]\nlease_files = [\"{leases}\"]\n"))
+    # before `init` the database cannot be read: the sets stay empty, and the ruleset says why
+    out = cli("gateway", "nftables").stdout
+    assert "# The bindings could not be read (the database is not initialised: run `schoolgate init` first)" in out
+    assert "set bound_v4 { type ipv4_addr; }" in out and nft_check(out).returncode == 0
+    cli("init")
+    for ip in ("198.18.1.20", "2001:db8:1::20"):
+        cli("devices", "add", "--ip", ip, "--mac", "02:00:00:00:00:20", "--name", "Classmate iPad", "--group", "pupils")
+    cli("devices", "add", "--ip", "198.18.1.40", "--name", "Library PC", "--group", "pupils")  # no MAC: not bound
+    out = cli("gateway", "nftables").stdout
+    assert "could not be read" not in out
+    assert "set bound_v4 {\n        type ipv4_addr;\n        elements = { 198.18.1.20, 198.18.1.31 }\n    }" in out
+    assert "set bound_v6 {\n        type ipv6_addr;\n        elements = { 2001:db8:1::20 }\n    }" in out
+    assert ("set binding_v4 {\n        type ipv4_addr . ether_addr;\n"
+            "        elements = { 198.18.1.20 . 02:00:00:00:00:20, 198.18.1.31 . 02:00:00:00:00:31 }\n    }") in out
+    assert ("set binding_v6 {\n        type ipv6_addr . ether_addr;\n"
+            "        elements = { 2001:db8:1::20 . 02:00:00:00:00:20 }\n    }") in out
+    assert "198.18.1.40" not in out
+    result = nft_check(out)
+    assert result.returncode == 0, result.stderr
+
+
 def test_default_deny_catches_the_rest_and_lets_allowed_egress_pass(tmp_path: Path) -> None:
     ruleset = render_ruleset(load_config(write(tmp_path, GATEWAY)))
     # allowed_egress, per protocol, a range kept as a range, the same port twice listed once
