@@ -29,8 +29,9 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
   small (IPv4 total length up to {PING_MAX_V4} bytes, IPv6 payload up to {PING_MAX_V6}: an ordinary ping is 84 / 64) and
   within {PING_RATE} (burst {PING_BURST}) per source address; the rest is dropped and counted as "ping_dropped".
 - Before any of that (prerouting at priority raw, before NAT), on the LAN interfaces: a packet whose source
-  address is bound to a MAC (sets bound_v4/v6, binding_v4/v6, kept current by the device sync from
-  registrations with a MAC and DHCP leases) but comes from another MAC is dropped ("spoof_dropped"); a
+  address is bound to a MAC (sets bound_v4/v6, binding_v4/v6, written into the ruleset from registrations
+  with a MAC and DHCP leases, so a reload never empties them, and kept current by the device sync) but
+  comes from another MAC is dropped ("spoof_dropped"); a
   packet whose source address has no route back through the interface it came in on is dropped
   ("rpf_dropped"), except DHCP from 0.0.0.0 and IPv6 from :: or link-local (address autoconfiguration).
 - The admin web answers only the staff networks (empty: every client network).
