@@ -85,15 +85,15 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
     with db.session() as session:
         result = sync_devices(session, report.sightings)
     bindings = sync_gateway_bindings(config.gateway.lan_interfaces, db, report.sightings)
-    if bindings.outcome in ("updated", "failed"):
+    if bindings.outcome in ("updated", "unchanged", "failed"):
         click.echo(f"address-to-MAC sets {bindings.outcome}: "
-                   + (f"{bindings.bound} addresses bound" if bindings.outcome == "updated" else bindings.why))
+                   + (bindings.why if bindings.outcome == "failed" else f"{bindings.bound} addresses bound"))
     for line in result.discovered:
         click.echo(f"new device: {line}")
     for line in result.moved:
         click.echo(f"moved: {line}")
     for line in result.ignored:
-        click.echo(f"ignored: {line}: the neighbour table saw it from another MAC")
+        click.echo(f"ignored (neighbour table): {line}")
     bad = f", {report.malformed} unreadable lines" if report.malformed else ""
     click.echo(f"{result.seen} addresses seen, {len(result.discovered)} new devices, "
                f"{len(result.moved)} moved{bad}")

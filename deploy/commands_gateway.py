@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from deploy.bindings import current_bindings, wanted_sets
 from deploy.context import CommandError, pass_app
 from deploy.nftables import RulesetError, render_ruleset
 from deploy.systemd import CONFIG_PATH, EXECUTABLE, render_units, write_units
+from rules.leases_sync import read_sightings
 
 
 @click.group()
@@ -21,9 +23,15 @@ def gateway() -> None:
               help="Proxy workers on consecutive ports from [proxy] listen; connections are spread over them.")
 @pass_app
 def gateway_nftables(app, workers: int) -> None:
-    """Print the ruleset (table inet schoolgate) for `nft -f`."""
+    """Print the ruleset (table inet schoolgate) for `nft -f`, with the current address-to-MAC bindings."""
+    bindings, missing = None, ""
     try:
-        click.echo(render_ruleset(app.config, workers), nl=False)
+        sightings = read_sightings(app.config.gateway.lease_files, (), neighbours=False).sightings
+        bindings = wanted_sets(current_bindings(app.ready_database(), sightings))
+    except Exception as exc:  # noqa: BLE001 - the ruleset must still be written; the comment says why
+        missing = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    try:
+        click.echo(render_ruleset(app.config, workers, bindings, missing), nl=False)
     except RulesetError as exc:
         where = app.config.path or "the defaults"
         raise CommandError(f"cannot write the nftables ruleset from {where}: {exc}") from None

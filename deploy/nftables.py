@@ -20,13 +20,18 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
   its port in the redirect, so the rule copies the source and destination ports into the packet's mark (and
   the connection's, restored for a flow's later datagrams in the input chain), which the catcher reads.
 - The forward chain then lets through from the LAN only replies and related ICMP errors of flows already
-  allowed, allowed_egress, LAN to LAN (between `lan_interfaces`), and ping (ICMP echo: the technician's
-  first check; a ping tunnel is slow and the detector sees its DNS); the rest is dropped and counted as
-  "egress_dropped" (flows the connection tracker knew before the ruleset was loaded; other protocols such
-  as GRE or ESP).
+  allowed, allowed_egress, LAN to LAN (between `lan_interfaces`), and ordinary ping; the rest is dropped
+  and counted as "egress_dropped" (flows the connection tracker knew before the ruleset was loaded; other
+  protocols such as GRE or ESP).
+- Ping to the internet (ICMP echo request, IPv4 and IPv6) is the technician's first check, and also a
+  tunnel: a ping tunnel carries anything in echo payloads. So, before the connection tracker's
+  "established" (an echo with a known identifier is established), an echo request passes only when it is
+  small (IPv4 total length up to {PING_MAX_V4} bytes, IPv6 payload up to {PING_MAX_V6}: an ordinary ping is 84 / 64) and
+  within {PING_RATE} (burst {PING_BURST}) per source address; the rest is dropped and counted as "ping_dropped".
 - Before any of that (prerouting at priority raw, before NAT), on the LAN interfaces: a packet whose source
-  address is bound to a MAC (sets bound_v4/v6, binding_v4/v6, kept current by the device sync from
-  registrations with a MAC and DHCP leases) but comes from another MAC is dropped ("spoof_dropped"); a
+  address is bound to a MAC (sets bound_v4/v6, binding_v4/v6, written into the ruleset from registrations
+  with a MAC and DHCP leases, so a reload never empties them, and kept current by the device sync) but
+  comes from another MAC is dropped ("spoof_dropped"); a
   packet whose source address has no route back through the interface it came in on is dropped
   ("rpf_dropped"), except DHCP from 0.0.0.0 and IPv6 from :: or link-local (address autoconfiguration).
 - The admin web answers only the staff networks (empty: every client network).
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deploy.config import Config, dot_catch_clash, parse_egress, parse_hostport
@@ -58,8 +64,13 @@ COUNTERS = {
     "egress_dropped": "forwarding from the LAN refused: not a reply, not allowed_egress, not LAN to LAN, not ping",
     "rpf_dropped": "packets from the LAN whose source address does not belong on the interface they came in on",
     "spoof_dropped": "packets from a device using an address bound to another device's MAC",
+    "ping_dropped": "ping to the internet refused: a large echo request, or more than the per-address rate",
 }
 # The sets the device sync refills (deploy/bindings.py): bound addresses, and address . MAC pairs.
+# Ping to the internet: small echo requests only, at a per-source rate (a ping tunnel needs size or speed).
+PING_MAX_V4, PING_MAX_V6 = 128, 108  # IPv4 total length; IPv6 payload length (the same 108 bytes of ICMP)
+PING_RATE, PING_BURST = "5/second", 10
+PING_SETS = {"ping_v4": "ipv4_addr", "ping_v6": "ipv6_addr"}
 BINDING_SETS = {"bound_v4": "ipv4_addr", "bound_v6": "ipv6_addr",
                 "binding_v4": "ipv4_addr . ether_addr", "binding_v6": "ipv6_addr . ether_addr"}
 _IFNAME = re.compile(r"^[A-Za-z0-9_.:@+-]{1,15}$")
@@ -125,8 +136,14 @@ def egress_ports(config: Config) -> dict[str, list[str]]:
     return ports
 
 
-def render_ruleset(config: Config, workers: int = 1) -> str:
-    """The ruleset as `nft -f` reads it; raise RulesetError for a configuration that cannot work."""
+def render_ruleset(config: Config, workers: int = 1, bindings: Mapping[str, Iterable[str]] | None = None,
+                   bindings_missing: str = "") -> str:
+    """The ruleset as `nft -f` reads it; raise RulesetError for a configuration that cannot work.
+
+    `bindings`: the address-to-MAC sets' elements (set name -> elements, as deploy/bindings.py's
+    `wanted_sets` writes them), so that loading the ruleset (a reload, or at boot) never leaves the sets
+    empty until the next device sync; None when they could not be read (`bindings_missing` says why, in a
+    comment of the ruleset)."""
     lans = config.gateway.lan_interfaces
     if not lans:
         raise RulesetError("'gateway.lan_interfaces' is empty: name the interfaces school devices are on, "
@@ -148,7 +165,21 @@ def render_ruleset(config: Config, workers: int = 1) -> str:
     page_v4, page_v6 = config.network.block_page_ipv4, config.network.block_page_ipv6  # checked addresses
     egress = egress_ports(config)
     mark_ports = "meta mark set @th,0,32 ct mark set meta mark"  # dns_block/catcher.py reads it back
-    bindings = "\n".join(f"    set {name} {{ type {kind}; }}" for name, kind in BINDING_SETS.items())
+    if bindings is None:
+        why = " ".join((bindings_missing or "not given").split())
+        binding_sets = (f"    # The bindings could not be read ({why}): these sets stay empty until the device sync "
+                        "fills them.\n")
+    else:
+        binding_sets = "    # Filled with the registry's bindings and the DHCP leases as this ruleset was written.\n"
+    for name, kind in BINDING_SETS.items():
+        elements = sorted((bindings or {}).get(name, ()))
+        if elements:
+            binding_sets += (f"    set {name} {{\n        type {kind};\n"
+                             f"        elements = {{ {', '.join(elements)} }}\n    }}\n")
+        else:
+            binding_sets += f"    set {name} {{ type {kind}; }}\n"
+    ping_sets = "\n".join(f"    set {name} {{ type {kind}; size 4096; flags dynamic,timeout; timeout 1m; }}"
+                          for name, kind in PING_SETS.items())
     counters = "\n".join(f'    counter {name} {{ comment "{text}" }}' for name, text in COUNTERS.items())
     source = f" from {config.path}" if config.path else ""
     return f"""\
@@ -173,8 +204,10 @@ table inet {TABLE} {{
     set egress_udp {{
         type inet_service; flags interval; auto-merge;{_elements(egress["udp"])}
     }}
-    # Addresses bound to a MAC, and each with its MAC: refilled by the device sync, empty until it runs.
-{bindings}
+    # Addresses bound to a MAC, and each with its MAC: refilled by the device sync.
+{binding_sets}    # One rate limiter per address that pings the internet, forgotten a minute after its last ping; when
+    # full (an address-rotating flood), further addresses' pings are dropped, never the table's memory.
+{ping_sets}
 
     chain guard {{
         type filter hook prerouting priority raw; policy accept;
@@ -231,14 +264,18 @@ table inet {TABLE} {{
         # that slipped past the redirect (a flow the connection tracker knew before the ruleset was loaded).
         tcp dport 853 reject with tcp reset
         udp dport 853 reject
-        # Default deny: replies and related ICMP errors of allowed flows, LAN to LAN, allowed_egress and ping
-        # pass; the rest (flows the connection tracker knew before this ruleset, GRE, ESP, ...) is dropped.
+        # Ping to the internet, before "established" (a later echo with the same identifier is established):
+        # small echo requests at a per-address rate; a ping tunnel needs large or many, which are dropped.
+        oifname != {lan_set} icmp type echo-request ip length <= {PING_MAX_V4} {ping_limit('ping_v4', 'ip')}
+        oifname != {lan_set} icmp type echo-request counter name "ping_dropped" drop
+        oifname != {lan_set} icmpv6 type echo-request ip6 length <= {PING_MAX_V6} {ping_limit('ping_v6', 'ip6')}
+        oifname != {lan_set} icmpv6 type echo-request counter name "ping_dropped" drop
+        # Default deny: replies and related ICMP errors of allowed flows, LAN to LAN and allowed_egress pass;
+        # the rest (flows the connection tracker knew before this ruleset, GRE, ESP, ...) is dropped.
         ct state established,related accept
         oifname {lan_set} accept
         tcp dport @egress_tcp accept
         udp dport @egress_udp accept
-        icmp type echo-request accept
-        icmpv6 type echo-request accept
         counter name "egress_dropped" drop
     }}
 
@@ -253,6 +290,11 @@ table inet {TABLE} {{
     }}
 }}
 """
+
+
+def ping_limit(name: str, family: str) -> str:
+    """Accept within the per-source-address rate kept in the dynamic set `name`."""
+    return f"update @{name} {{ {family} saddr limit rate {PING_RATE} burst {PING_BURST} packets }} accept"
 
 
 def _elements(networks: list[str]) -> str:

@@ -7,6 +7,15 @@ Only the client networks are recorded, and at most one event per client and key 
 a VPN client retrying in a loop must not flood the log (nor the detector, which caps its signals). With
 several `schoolgate dns` workers each keeps its own count.
 
+A device that walks ports (or the two protocols) makes a new key with every attempt, and a device may send
+from any address of its own network (the reverse-path check accepts those), so the log also has budgets per
+minute: `per_address` recorded attempts for one client address, and `overall` for all addresses together.
+Beyond them an attempt is counted, not recorded; when the minute ends one summary event is recorded per
+address that went over its own budget ("N more attempts not recorded"), and one for what the overall budget
+refused, under the address that tried most. Summaries carry no signal: the recorded attempts already told
+the detector. Memory is bounded too: at most `overall` addresses are counted by name in each of the
+minute's tallies; attempts from further addresses are counted together.
+
 Where the device meant to go survives the redirect in two ways. TCP: the connection tracker still knows the
 original destination, which the accepted socket reads with SO_ORIGINAL_DST (IPv4) or IP6T_SO_ORIGINAL_DST
 (IPv6); neither needs a capability. UDP: no such option exists for an unconnected socket, so the ruleset
@@ -34,6 +43,9 @@ IP6T_SO_ORIGINAL_DST = 80  # linux/netfilter_ipv6/ip6_tables.h, at SOL_IPV6
 SO_MARK = 36  # the control message SO_RCVMARK adds (asm-generic/socket.h)
 SO_RCVMARK = 75  # Linux 5.19 or newer
 INTERVAL = 10.0  # seconds between two recorded attempts of one client and key
+BUDGET_WINDOW = 60.0  # seconds: the budgets below are per minute
+PER_ADDRESS_BUDGET = 30  # recorded attempts per client address and minute
+OVERALL_BUDGET = 2000  # recorded attempts per minute, all addresses together
 Recorder = Callable[[tuple[object, ...]], None]
 
 
@@ -78,15 +90,26 @@ class Catcher:
     name = "catcher"
 
     def __init__(self, store: SnapshotStore, allowed: Callable[[str], bool], record: Recorder,
-                 interval: float = INTERVAL, clock: Callable[[], float] = time.time) -> None:
+                 interval: float = INTERVAL, clock: Callable[[], float] = time.time,
+                 per_address: int = PER_ADDRESS_BUDGET, overall: int = OVERALL_BUDGET) -> None:
         self.store = store
         self.allowed = allowed
         self.record = record
         self.interval = interval
         self.clock = clock
+        self.per_address = per_address
+        self.overall = overall
         self.last: dict[Hashable, float] = {}  # (client address, ...) -> its last recorded attempt
         self.recorded = 0
-        self.suppressed = 0
+        self.suppressed = 0  # retries of a key within `interval`
+        self.unrecorded = 0  # attempts over a budget: counted, summarised, not recorded one by one
+        self._window: int | None = None  # the minute the budgets below count
+        self._used: dict[str, int] = {}  # address -> attempts recorded this minute (at most `overall` keys)
+        self._over: dict[str, int] = {}  # address (one of _used's) -> attempts over its own budget
+        self._total = 0  # attempts recorded this minute, all addresses
+        self._refused: dict[str, int] = {}  # address -> attempts the overall budget refused (at most `overall` keys)
+        self._refused_others = 0  # ... from addresses beyond those
+        self._timer: asyncio.TimerHandle | None = None
         self.marks = False  # whether SO_RCVMARK is on (the UDP port can be read)
         self._sockets: list[socket.socket] = []
 
@@ -97,19 +120,59 @@ class Catcher:
         if not self.allowed(ip):
             return False
         now = self.clock()
+        self.roll(now)
         last = self.last.get(key)
         if last is not None and now - last < self.interval:
             self.suppressed += 1
             return False
+        used = self._used.get(ip, 0)
+        if used >= self.per_address:
+            self._over[ip] = self._over.get(ip, 0) + 1
+            self.unrecorded += 1
+            return False
+        if self._total >= self.overall:
+            if ip in self._refused or len(self._refused) < self.overall:
+                self._refused[ip] = self._refused.get(ip, 0) + 1
+            else:
+                self._refused_others += 1
+            self.unrecorded += 1
+            return False
         if len(self.last) >= 65536:  # forget the quiet ones rather than grow without end
             self.last = {k: t for k, t in self.last.items() if now - t < self.interval}
         self.last[key] = now
+        self._used[ip] = used + 1
+        self._total += 1
+        self._emit(now, ip, qtype, host, rule, signal, transport, port)
+        self.recorded += 1
+        return True
+
+    def _emit(self, now: float, ip: str, qtype: str | None, host: str, rule: str, signal: str | None,
+              transport: str | None, port: int | None) -> None:
         snapshot = self.store.current()
         head = snapshot.event_head(snapshot.identify(ip))
         self.record((now, *head, "gateway", qtype, host, None, "block", None, rule, None, None,
                      signal, transport, port))
-        self.recorded += 1
-        return True
+
+    def roll(self, now: float | None = None) -> None:
+        """When the budgets' minute has ended, record its summaries and start counting afresh."""
+        moment = self.clock() if now is None else now
+        window = int(moment // BUDGET_WINDOW)
+        if window == self._window:
+            return
+        for ip, count in self._over.items():
+            self._emit(moment, ip, None, "", f"{count} more attempts not recorded (over {self.per_address} a "
+                       "minute from this address)", None, None, None)
+        refused = sum(self._refused.values()) + self._refused_others
+        if refused:
+            busiest = max(self._refused, key=self._refused.__getitem__) if self._refused else ""
+            addresses = f"more than {len(self._refused)}" if self._refused_others else str(len(self._refused))
+            self._emit(moment, busiest, None, "", f"{refused} more attempts from {addresses} addresses not recorded "
+                       f"(over {self.overall} a minute from all addresses; this one tried most)", None, None, None)
+        if self._over or refused:
+            log.warning("%s: %d attempts over the log's budgets in the last minute were counted, not recorded",
+                        self.name, sum(self._over.values()) + refused)
+        self._window = window
+        self._used, self._over, self._refused, self._refused_others, self._total = {}, {}, {}, 0, 0
 
     def caught_tcp(self, ip: str, host: str, port: int | None) -> None:
         raise NotImplementedError
@@ -139,6 +202,13 @@ class Catcher:
                 raise
             self._sockets.append(sock)
             loop.add_reader(sock.fileno(), handler, sock)
+        if self._timer is None:
+            self._tick()
+
+    def _tick(self) -> None:
+        """Write a minute's summaries even when no attempt follows it."""
+        self.roll()
+        self._timer = asyncio.get_running_loop().call_later(BUDGET_WINDOW / 6, self._tick)
 
     def _receive_marks(self, sock: socket.socket) -> None:
         try:
@@ -150,6 +220,9 @@ class Catcher:
 
     def close(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for sock in self._sockets:
             loop.remove_reader(sock.fileno())
             sock.close()

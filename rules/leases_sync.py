@@ -6,10 +6,23 @@ with it (its DeviceAddress rows move). Nothing is written when nothing changed, 
 (which makes DNS and the proxy recompile) moves only for a real change. `last_seen` is written with a
 plain UPDATE, which is not a policy change.
 
-The neighbour table only says which MAC last used an address, and any device can use any address: a pupil
-who adds a classmate's address as an alias shows up there with it. So a neighbour sighting never takes an
-address that is bound to another MAC (registered with that MAC, or leased to it by DHCP); it is logged and
-ignored, and the classmate keeps the address.
+The neighbour table only says which MAC last claimed an address, and any device writes it: one ARP request
+(or IPv6 neighbour advertisement) may carry any address and any MAC in its payload, and a pupil who adds a
+classmate's address as an alias shows up there with it. So the neighbour table is only trusted for devices
+that nothing else vouches for; a neighbour sighting is logged, reported as ignored and changes nothing when
+
+- the address is bound to another MAC (registered with that MAC, or leased to it by DHCP): the classmate
+  keeps the address;
+- the address belongs to a device registered by address alone (no MAC yet): only a DHCP lease teaches such
+  a device its MAC, otherwise whoever claims the address while the device is offline would become it. The
+  technician who wants the MAC recorded registers it (`devices add --ip ... --mac ...`);
+- the MAC's device already has a binding (a "static" address on a device with a MAC, or a "dhcp"
+  address): such a device gets addresses only from DHCP leases and the technician's registration, or a
+  pupil could give a classmate any unused address by naming the classmate's MAC in one ARP request, then
+  use that address as the classmate.
+
+Neighbour sightings therefore only add or move "neigh" addresses between devices that have no binding
+(devices the sync discovered from the neighbour table), and never remove a bound address.
 """
 
 from __future__ import annotations
@@ -100,15 +113,16 @@ def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime 
         result.seen += 1
         device = session.scalar(select(Device).where(Device.mac == sighting.mac))
         held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == sighting.ip))
-        if sighting.source == "neigh" and _bound_elsewhere(held, sighting.mac):
-            assert held is not None
-            log.warning("address %s is bound to device #%d (%s, %s) but was seen from MAC %s in the neighbour "
-                        "table: ignored (a device using another's address)", sighting.ip, held.device_id,
-                        held.device.mac, held.source, sighting.mac)
-            result.ignored.append(f"{sighting.ip} from {sighting.mac} (bound to device #{held.device_id})")
-            continue
+        if sighting.source == "neigh":
+            why = _neighbour_refusal(device, held, sighting.mac)
+            if why:
+                log.warning("address %s seen from MAC %s in the neighbour table: ignored (%s)", sighting.ip,
+                            sighting.mac, why)
+                result.ignored.append(f"{sighting.ip} from {sighting.mac} ({why})")
+                continue
         if device is None and held is not None and held.device.mac is None:
-            device = held.device  # registered by address alone: this MAC is that device
+            # registered by address alone: the DHCP server leased this address to this MAC, so it is that device
+            device = held.device
             device.mac = sighting.mac
             audit(session, ACTOR, "device.mac_learnt", f"device #{device.id}", after={"mac": sighting.mac})
         created = device is None
@@ -131,6 +145,26 @@ def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime 
     return result
 
 
+def _neighbour_refusal(device: Device | None, held: DeviceAddress | None, mac: str) -> str | None:
+    """Why a neighbour sighting of `mac` at `held`'s address must change nothing, or None when it may."""
+    if held is not None and device is not None and held.device_id == device.id:
+        return None  # the device is where the registry has it: only last_seen moves
+    if _bound_elsewhere(held, mac):
+        assert held is not None
+        return f"bound to device #{held.device_id}"
+    if held is not None and held.device.mac is None:
+        return f"registered to device #{held.device_id} by address alone; only a DHCP lease or the technician " \
+               "gives it a MAC"
+    if device is not None and _has_binding(device):
+        return f"device #{device.id} has its addresses from DHCP or registration, not from the neighbour table"
+    return None
+
+
+def _has_binding(device: Device) -> bool:
+    """Whether DHCP or the technician vouches for the device's addresses (the snapshot's bindings)."""
+    return any(a.source == "dhcp" or (a.source == "static" and device.mac) for a in device.addresses)
+
+
 def _bound_elsewhere(held: DeviceAddress | None, mac: str) -> bool:
     """Whether the address is bound to a MAC other than `mac` (the snapshot's bindings: rules/compile.py)."""
     if held is None or held.source not in BINDING_SOURCES:
@@ -150,9 +184,12 @@ def _move_address(session: Session, device: Device, held: DeviceAddress | None, 
         log.info("address %s moves from device #%d to device #%d", sighting.ip, held.device_id, device.id)
         session.delete(held)
     version = ipaddress.ip_address(sighting.ip).version
+    # The device left its old address of this family: an old lease is not its identity. A neighbour sighting
+    # only ever replaces another neighbour sighting (bound addresses are DHCP's and the technician's).
+    stale = {"neigh"} if sighting.source == "neigh" else {"dhcp", "neigh"}
     for old in list(device.addresses):
-        if old.source != "static" and ipaddress.ip_address(old.ip).version == version:
-            device.addresses.remove(old)  # the device left that address: its old lease is not its identity
+        if old.source in stale and ipaddress.ip_address(old.ip).version == version:
+            device.addresses.remove(old)
     session.flush()
     device.addresses.append(DeviceAddress(ip=sighting.ip, source=sighting.source, updated_at=moment))
     device.last_ip = sighting.ip

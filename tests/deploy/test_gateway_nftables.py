@@ -135,6 +135,36 @@ def test_command_prints_the_ruleset_and_refuses_bad_config(cli: Cli, tmp_path: P
     assert "'gateway.lan_interfaces' is empty" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_ruleset_carries_the_current_bindings(cli: Cli, tmp_path: Path) -> None:
+    """Loading the ruleset (a reload, or at boot) must not empty the address-to-MAC sets until the next device
+    sync: the command writes the registry's bindings and the current DHCP leases into them."""
+    import time
+
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"{int(time.time()) + 3600} 02:00:00:00:00:31 198.18.1.31 leased-ipad *\n", encoding="utf-8")
+    cli.config = write(tmp_path, GATEWAY.replace("[gateway]\n", f"[database]\nurl = \"sqlite:///{tmp_path}/var/sg.db\"\n"
+                                                 f"[gateway]\nlease_files = [\"{leases}\"]\n"))
+    # before `init` the database cannot be read: the sets stay empty, and the ruleset says why
+    out = cli("gateway", "nftables").stdout
+    assert "# The bindings could not be read (the database is not initialised: run `schoolgate init` first)" in out
+    assert "set bound_v4 { type ipv4_addr; }" in out and nft_check(out).returncode == 0
+    cli("init")
+    for ip in ("198.18.1.20", "2001:db8:1::20"):
+        cli("devices", "add", "--ip", ip, "--mac", "02:00:00:00:00:20", "--name", "Classmate iPad", "--group", "pupils")
+    cli("devices", "add", "--ip", "198.18.1.40", "--name", "Library PC", "--group", "pupils")  # no MAC: not bound
+    out = cli("gateway", "nftables").stdout
+    assert "could not be read" not in out
+    assert "set bound_v4 {\n        type ipv4_addr;\n        elements = { 198.18.1.20, 198.18.1.31 }\n    }" in out
+    assert "set bound_v6 {\n        type ipv6_addr;\n        elements = { 2001:db8:1::20 }\n    }" in out
+    assert ("set binding_v4 {\n        type ipv4_addr . ether_addr;\n"
+            "        elements = { 198.18.1.20 . 02:00:00:00:00:20, 198.18.1.31 . 02:00:00:00:00:31 }\n    }") in out
+    assert ("set binding_v6 {\n        type ipv6_addr . ether_addr;\n"
+            "        elements = { 2001:db8:1::20 . 02:00:00:00:00:20 }\n    }") in out
+    assert "198.18.1.40" not in out
+    result = nft_check(out)
+    assert result.returncode == 0, result.stderr
+
+
 def test_default_deny_catches_the_rest_and_lets_allowed_egress_pass(tmp_path: Path) -> None:
     ruleset = render_ruleset(load_config(write(tmp_path, GATEWAY)))
     # allowed_egress, per protocol, a range kept as a range, the same port twice listed once
@@ -156,14 +186,39 @@ def test_default_deny_catches_the_rest_and_lets_allowed_egress_pass(tmp_path: Pa
               "tcp dport @egress_tcp return", "udp dport @egress_udp return"]
     positions = [prerouting.rindex(rule) for rule in before] + [prerouting.index(rule) for rule in catch]
     assert positions == sorted(positions), positions
-    # forward: 853 and QUIC refused first, then replies, LAN to LAN, allowed_egress and ping; the rest dropped
+    # forward: 853 and QUIC refused first, then ping (before "established", which a ping tunnel's later
+    # echoes are), then replies, LAN to LAN and allowed_egress; the rest dropped
     order = ['udp dport { 80, 443 } counter name "quic_dropped" drop', "udp dport 853 reject",
+             'icmp type echo-request counter name "ping_dropped" drop',
+             'icmpv6 type echo-request counter name "ping_dropped" drop',
              "ct state established,related accept", 'oifname { "lan0", "wlan0" } accept',
-             "tcp dport @egress_tcp accept", "udp dport @egress_udp accept", "icmp type echo-request accept",
-             "icmpv6 type echo-request accept", 'counter name "egress_dropped" drop\n    }']
+             "tcp dport @egress_tcp accept", "udp dport @egress_udp accept",
+             'counter name "egress_dropped" drop\n    }']
     positions = [forward.index(rule) for rule in order]
     assert positions == sorted(positions), positions
     assert 'iifname { "lan0", "wlan0" } udp dport 5854 ct mark != 0 meta mark set ct mark' in inbound
+
+
+def test_ping_to_the_internet_is_small_and_rate_limited_per_address(tmp_path: Path) -> None:
+    """A ping tunnel carries data in echo payloads: only small echo requests pass, at most 5 a second (burst
+    10) per source address; the rest is counted and dropped. Pings between LAN interfaces are not limited."""
+    ruleset = render_ruleset(load_config(write(tmp_path, GATEWAY)))
+    forward = ruleset[ruleset.index("chain forward"):ruleset.index("chain input")]
+    lan = '{ "lan0", "wlan0" }'
+    rules = [f"oifname != {lan} icmp type echo-request ip length <= 128 update @ping_v4 "
+             "{ ip saddr limit rate 5/second burst 10 packets } accept",
+             f'oifname != {lan} icmp type echo-request counter name "ping_dropped" drop',
+             f"oifname != {lan} icmpv6 type echo-request ip6 length <= 108 update @ping_v6 "
+             "{ ip6 saddr limit rate 5/second burst 10 packets } accept",
+             f'oifname != {lan} icmpv6 type echo-request counter name "ping_dropped" drop']
+    positions = [forward.index(rule) for rule in rules]
+    assert positions == sorted(positions) and positions[-1] < forward.index("ct state established,related accept")
+    assert "icmp type echo-request accept" not in forward and "icmpv6 type echo-request accept" not in forward
+    for name, kind in (("ping_v4", "ipv4_addr"), ("ping_v6", "ipv6_addr")):
+        assert f"set {name} {{ type {kind}; size 4096; flags dynamic,timeout; timeout 1m; }}" in ruleset
+    assert 'counter ping_dropped { comment "' in ruleset
+    result = nft_check(ruleset)
+    assert result.returncode == 0, result.stderr
 
 
 def test_identity_guard_before_nat(tmp_path: Path) -> None:

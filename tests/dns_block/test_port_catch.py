@@ -133,3 +133,61 @@ def test_real_sockets_tcp_is_reset_and_udp_port_comes_from_the_mark() -> None:
     assert ports == [51820, None]
     assert [(e[6], e[7], e[-2], e[-1]) for e in events] == [("TCP", "", "tcp", None), ("UDP", "", "udp", 51820),
                                                              ("UDP", "", "udp", None)]
+
+
+def test_walking_ports_is_recorded_up_to_a_budget_per_address_then_summarised() -> None:
+    """A new port is a new key, so the per-key interval does not stop a device walking ports: 30 attempts a
+    minute per address are recorded, the rest counted, and one summary recorded when the minute ends."""
+    now = [1200.0]  # the start of a minute
+    events: list[tuple[object, ...]] = []
+    catcher = PortCatcher(Store({"10.0.0.7": IPAD}), lambda ip: ip.startswith("10."),  # type: ignore[arg-type]
+                          events.append, interval=10, clock=lambda: now[0])
+    results = [catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", port) for port in range(1000, 1100)]
+    assert results == [True] * 30 + [False] * 70
+    assert catcher.attempt("10.0.0.8", "udp", "", 51820)  # another address has its own budget
+    assert (catcher.recorded, catcher.unrecorded, len(events)) == (31, 70, 31)
+    now[0] += 59
+    assert not catcher.attempt("10.0.0.7", "udp", "", 5000)  # still the same minute
+    assert len(events) == 31
+    now[0] += 1
+    catcher.roll()
+    assert len(events) == 32
+    summary = events[-1]
+    assert summary[1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
+    assert summary[0] == 1260.0 and summary[9] == "block"
+    assert summary[11] == "71 more attempts not recorded (over 30 a minute from this address)"
+    assert summary[-3:] == (None, None, None)  # no signal: the recorded attempts told the detector
+    catcher.roll()  # the same minute again: nothing more
+    assert len(events) == 32
+    assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 1099)  # a fresh minute, a fresh budget
+    now[0] += 60
+    catcher.roll()
+    assert len(events) == 33  # nobody went over: no summary
+
+
+def test_rotating_addresses_meets_the_overall_budget() -> None:
+    """Sending from every address of its own network (which the reverse-path check accepts) gives a device a
+    fresh per-address budget each time; the overall budget still bounds what a minute records, and what it
+    refused is one summary, under the address that tried most. Memory stays bounded by the budget."""
+    now = [1200.0]
+    events: list[tuple[object, ...]] = []
+    catcher = PortCatcher(Store({}), lambda ip: ip.startswith("10."), events.append,  # type: ignore[arg-type]
+                          interval=10, clock=lambda: now[0], per_address=3, overall=20)
+    for host in range(250):
+        if host == 7:  # the overall budget is spent (6 addresses x 3, then 2 of the seventh's)
+            for _ in range(7):
+                catcher.attempt("10.0.9.9", "udp", "", 9)
+        for port in range(1, 5):
+            catcher.attempt(f"10.0.{host // 100}.{host % 100}", "tcp", "198.19.0.2", port)
+    assert catcher.recorded == 20 and len(events) == 20
+    assert catcher.unrecorded == 1000 + 7 - 20
+    assert len(catcher._refused) == 20 and len(catcher._used) == 7  # bounded whatever the rotation
+    now[0] += 60
+    catcher.roll()
+    summaries = events[20:]
+    # six addresses went over their own budget (3 recorded, the fourth not); the overall budget refused the rest
+    assert [e[1] for e in summaries[:-1]] == [f"10.0.0.{n}" for n in range(6)]
+    assert {e[11] for e in summaries[:-1]} == {"1 more attempts not recorded (over 3 a minute from this address)"}
+    assert summaries[-1][1] == "10.0.9.9"
+    assert summaries[-1][11] == ("981 more attempts from more than 20 addresses not recorded (over 20 a minute "
+                                 "from all addresses; this one tried most)")

@@ -547,13 +547,16 @@ def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, 
     assert internet.stdout is not None
     assert internet.stdout.readline().strip() == "ready", internet.stderr.read() if internet.stderr else ""
 
-    # The pupil's iPad, registered at an old address by its MAC; once it has talked to the gateway, the
-    # neighbour table tells `devices sync` (run on the gateway) where it is now.
+    # The pupil's iPad, registered at an old address by its MAC; the DHCP server's lease tells `devices sync`
+    # (run on the gateway) where it is now. (The neighbour table, which any device writes, never moves a
+    # registered device.)
     mac = json.loads(lab.run_in(lab.pupil, "ip", "-j", "link", "show", "eth0"))[0]["address"]
     gateway_cli("devices", "add", "--ip", "198.18.1.99", "--mac", mac, "--name", IPAD, "--group", "pupils")
     assert lab.probe(lab.pupil, "tcp", GATEWAY_LAN, 5353) == {"error": "refused"}  # nothing listens yet
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"{int(time.time()) + 3600} {mac} {PUPIL} ipad *\n", encoding="utf-8")
     synced = lab.run_in(lab.gateway, "env", f"SCHOOLGATE_CONFIG={gateway_cli.config}", sys.executable, "-m",
-                        "deploy.cli", "devices", "sync").strip()
+                        "deploy.cli", "devices", "sync", "--leases", str(leases)).strip()
     assert f"moved: {IPAD}: 198.18.1.99 -> {PUPIL}" in synced, synced
     devices = [json.loads(line) for line in gateway_cli("devices", "list", "--json").stdout.splitlines()]
     # (the address `devices add` gave is the technician's static one: it stays, the learnt one is added)

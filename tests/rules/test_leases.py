@@ -156,17 +156,73 @@ def test_an_address_change_keeps_the_identity(db: Database) -> None:
         assert session.scalar(select(func.count()).select_from(DeviceAddress)) == 2
 
 
-def test_a_device_registered_by_address_learns_its_mac(db: Database) -> None:
+def test_a_device_registered_by_address_learns_its_mac_from_dhcp_only(db: Database) -> None:
+    """Whoever claims the address in the neighbour table while the device is offline (one ARP request) must not
+    become it; the DHCP server's lease is what ties the address to a MAC."""
     with db.session() as session:
         device_id = register_device(session, ip="198.18.1.60", name="Library PC 1", group="pupils",
                                     actor="test").device.id
-        result = sync_devices(session, [Sighting("198.18.1.60", "02:00:00:00:00:61", "neigh")], NOW)
-    assert result.discovered == []
+    version = read_version(db)
+    with db.session() as session:
+        result = sync_devices(session, [Sighting("198.18.1.60", "02:00:00:00:00:66", "neigh")], NOW)
+    assert result.discovered == [] and result.moved == [] and not result.changed
+    assert result.ignored == ["198.18.1.60 from 02:00:00:00:00:66 (registered to device #1 by address alone; only "
+                              "a DHCP lease or the technician gives it a MAC)"]
+    assert read_version(db) == version
+    with db.session(read_only=True) as session:
+        assert session.get_one(Device, device_id).mac is None
+        assert session.scalar(select(func.count()).select_from(Device)) == 1
+    with db.session() as session:
+        result = sync_devices(session, [Sighting("198.18.1.60", "02:00:00:00:00:61", "dhcp")], NOW)
+    assert result.discovered == [] and result.ignored == []
     with db.session(read_only=True) as session:
         device = session.get_one(Device, device_id)
         assert device.mac == "02:00:00:00:00:61" and device.status == "registered"
+        assert [a.ip for a in device.addresses] == ["198.18.1.60"]
         assert session.scalar(select(func.count()).select_from(Device)) == 1
         assert session.scalar(select(Group.name).where(Group.id == device.group_id)) == "pupils"
+        assert session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "device.mac_learnt")) == 1
+
+
+def test_an_arp_claim_never_gives_a_bound_device_an_address(db: Database) -> None:
+    """One ARP request naming the classmate's MAC for an unused address writes the neighbour table; the
+    classmate (registered with its MAC, or holding a DHCP lease) gets no new address from it, and keeps the
+    ones it has, in both address families."""
+    with db.session() as session:
+        register_device(session, ip="198.18.1.20", mac="02:00:00:00:00:20", name="Classmate iPad", group="pupils",
+                        actor="test")
+        register_device(session, ip="2001:db8::20", mac="02:00:00:00:00:20", name="Classmate iPad",
+                        group="pupils", actor="test")
+        sync_devices(session, [Sighting("198.18.1.21", "02:00:00:00:00:21", "dhcp", "leased-ipad")], NOW)
+    version = read_version(db)
+    with db.session() as session:
+        result = sync_devices(session, [Sighting("198.18.1.30", "02:00:00:00:00:20", "neigh"),
+                                        Sighting("2001:db8::30", "02:00:00:00:00:20", "neigh"),
+                                        Sighting("198.18.1.31", "02:00:00:00:00:21", "neigh"),
+                                        Sighting("2001:db8::31", "02:00:00:00:00:21", "neigh")], NOW)
+    assert result.moved == [] and result.discovered == [] and not result.changed
+    assert [line.split(" (")[0] for line in result.ignored] == [
+        "198.18.1.30 from 02:00:00:00:00:20", "2001:db8::30 from 02:00:00:00:00:20",
+        "198.18.1.31 from 02:00:00:00:00:21", "2001:db8::31 from 02:00:00:00:00:21"]
+    assert "has its addresses from DHCP or registration" in result.ignored[0]
+    assert read_version(db) == version
+    found = devices(db)
+    assert found["02:00:00:00:00:20"][2] == ["198.18.1.20", "2001:db8::20"]
+    assert found["02:00:00:00:00:21"][2] == ["198.18.1.21"]  # the DHCP lease is not removed
+
+
+def test_a_neighbour_sighting_never_removes_a_bound_address(db: Database) -> None:
+    """A device the neighbour table found moves with its MAC, but an address DHCP leased it stays, and the
+    neighbour table cannot move it off its lease onto an address of its choosing."""
+    with db.session() as session:
+        sync_devices(session, [Sighting("198.18.1.40", "02:00:00:00:00:40", "neigh")], NOW)
+        moved = sync_devices(session, [Sighting("198.18.1.41", "02:00:00:00:00:40", "neigh")], NOW)
+        assert moved.moved == ["Unknown device 02:00:00:00:00:40: 198.18.1.40 -> 198.18.1.41"]
+        sync_devices(session, [Sighting("198.18.1.42", "02:00:00:00:00:40", "dhcp")], NOW)
+        result = sync_devices(session, [Sighting("198.18.1.43", "02:00:00:00:00:40", "neigh")], NOW)
+    assert result.moved == [] and len(result.ignored) == 1
+    assert devices(db)["02:00:00:00:00:40"][2] == ["198.18.1.42"]
 
 
 def test_a_neighbour_sighting_never_takes_an_address_bound_to_another_mac(db: Database) -> None:
