@@ -10,20 +10,50 @@ with randomised case (`dns_block.upstream.Upstream`), as the sinkhole's do.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from pathlib import Path
 
 from dnslib import QTYPE, DNSRecord
 
 from dns_block.upstream import Upstream
 
+HOSTS_FILE = Path("/etc/hosts")
+
+
+def read_hosts(path: Path = HOSTS_FILE) -> dict[str, list[str]]:
+    """Name -> addresses from a hosts file (the machine's own names, `localhost` first of all), as the
+    system resolver reads it before DNS; an unreadable file gives nothing."""
+    names: dict[str, list[str]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return names
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            address = str(ipaddress.ip_address(fields[0]))
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            names.setdefault(name.lower().rstrip("."), []).append(address)
+    return names
+
 
 class UpstreamResolver:
     """`await resolver(host, port)` -> the IPv4 then the IPv6 addresses of `host`; OSError when nothing
-    answers (an empty list when the name exists without addresses)."""
+    answers (an empty list when the name exists without addresses). The hosts file is read first, as the
+    system resolver does: the gateway's own names (`localhost`) are never asked of the internet."""
 
-    def __init__(self, servers: list[tuple[str, int]]) -> None:
+    def __init__(self, servers: list[tuple[str, int]], hosts: dict[str, list[str]] | None = None) -> None:
         self.upstream = Upstream(servers)
+        self.hosts = read_hosts() if hosts is None else hosts
 
     async def __call__(self, host: str, port: int) -> list[str]:
+        local = self.hosts.get(host.lower().rstrip("."))
+        if local:
+            return sorted(local, key=lambda address: ":" in address)  # IPv4 first, as the upstreams' answers
         replies = await asyncio.gather(self._ask(host, QTYPE.A), self._ask(host, QTYPE.AAAA))
         if all(reply is None for reply in replies):
             raise OSError(f"no upstream resolver answered for {host}")

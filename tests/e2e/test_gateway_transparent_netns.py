@@ -9,7 +9,6 @@ Addresses come from 198.18.0.0/15 and 2001:db8::/32 only; the lab fixture remove
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,50 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from tests.e2e.test_gateway_egress_netns import (
-    CATCH_PORT,
-    CLASSMATE,
-    CLASSMATE6,
-    CLASSMATE_MAC,
-    CONFIG,
-    GATEWAY_LAN,
-    INTERNET,
-    PUPIL,
-    PUPIL6,
-    lab,
-)
+from tests.e2e.test_gateway_egress_netns import CATCH_PORT, GATEWAY_LAN, INTERNET, lab
 from tests.e2e.test_gateway_netns import INTERNET_SERVICES, PUPIL_CLIENT, Lab, sh, start_in, stop_group, wait_listening
+from tests.e2e.test_gateway_spoofing_netns import setup_gateway
 
 pytestmark = pytest.mark.root
 __all__ = ["lab"]  # the lab fixture, reused
 
 FACEBOOK, LEARN = "198.19.0.3", "198.19.0.4"
 FACEBOOK_NAME, LEARN_NAME = "www.facebook.com", "learn.example.org"
-
-
-def mac_of(lab: Lab, ns: str, dev: str) -> str:
-    return str(json.loads(lab.run_in(ns, "ip", "-j", "link", "show", dev))[0]["address"])
-
-
-def setup_gateway(lab: Lab, cli: Cli, tmp_path: Path) -> tuple[dict[str, str], str]:
-    """The egress lab's configuration, the pupil and the classmate registered with their MACs, the ruleset
-    loaded and the address-to-MAC sets filled, as on a gateway. Returns the services' environment and the
-    pupil's MAC."""
-    var = tmp_path / "var"
-    cli.config.write_text(CONFIG.format(var=var), encoding="utf-8")
-    cli("init")
-    env = {**os.environ, "SCHOOLGATE_CONFIG": str(cli.config)}
-    env.pop("SCHOOLGATE_DATABASE_URL", None)
-    mac = mac_of(lab, lab.pupil, "eth0")
-    for ip in (PUPIL, PUPIL6):
-        cli("devices", "add", "--ip", ip, "--mac", mac, "--name", "Pupil laptop", "--group", "pupils")
-    for ip in (CLASSMATE, CLASSMATE6):
-        cli("devices", "add", "--ip", ip, "--mac", CLASSMATE_MAC, "--name", "Classmate iPad", "--group", "pupils")
-    lab.run_in(lab.gateway, "nft", "-f", "-", input=cli("gateway", "nftables").stdout)
-    synced = lab.run_in(lab.gateway, "env", f"SCHOOLGATE_CONFIG={cli.config}", sys.executable, "-m", "deploy.cli",
-                        "devices", "sync", "--no-neigh")
-    assert "4 addresses bound" in synced, synced
-    return env, mac
 
 
 def test_transparent_proxy_connects_only_where_the_decided_name_leads(lab: Lab, cli: Cli, tmp_path: Path) -> None:

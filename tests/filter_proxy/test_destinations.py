@@ -243,7 +243,8 @@ def test_addresses_inside_ipv6_are_checked_as_what_they_carry(text: str, interna
 # -- server_connect: checked again, then pinned ----------------------------------------------------------
 
 
-def _server_connect(proxy: Proxy, client: connection.Client, address: tuple[str, int]) -> connection.Server:
+def server_connected(proxy: Proxy, client: connection.Client, address: tuple[str, int]) -> connection.Server:
+    """What mitmproxy would connect to after every `server_connect` hook: the gate, then the destination."""
     server = connection.Server(address=address)
     data = server_hooks.ServerConnectionHookData(server, client)
     proxy.gate.server_connect(data)
@@ -254,7 +255,7 @@ def _server_connect(proxy: Proxy, client: connection.Client, address: tuple[str,
 def test_the_connection_goes_to_the_address_that_was_checked(proxy: Proxy) -> None:
     flow = connect_flow("www.example.org")
     run(proxy.connect.http_connect(flow))
-    server = _server_connect(proxy, flow.client_conn, ("www.example.org", 443))
+    server = server_connected(proxy, flow.client_conn, ("www.example.org", 443))
     assert server.error is None
     assert server.address == (PUBLIC, 443)
     assert server.sni == "www.example.org"  # TLS still names (and verifies) the host, not the address
@@ -265,7 +266,7 @@ def test_a_name_that_rebinds_after_the_check_is_refused_at_connect(proxy: Proxy)
     run(proxy.connect.http_connect(flow))
     assert flow.response is None  # public when the CONNECT was checked
     proxy.names.table["rebind.test"] = ["127.0.0.1"]  # ... and loopback a moment later
-    server = _server_connect(proxy, flow.client_conn, ("rebind.test", 443))
+    server = server_connected(proxy, flow.client_conn, ("rebind.test", 443))
     assert server.error is not None and "127.0.0.1" in server.error
     assert (proxy.event()["host"], proxy.event()["reason"]) == ("rebind.test", "internal_address")
 
@@ -273,9 +274,9 @@ def test_a_name_that_rebinds_after_the_check_is_refused_at_connect(proxy: Proxy)
 def test_transparent_destinations_are_checked_too(proxy: Proxy) -> None:
     client = tls_client()
     proxy.notes_approve(client)
-    server = _server_connect(proxy, client, ("10.0.0.9", 443))
+    server = server_connected(proxy, client, ("10.0.0.9", 443))
     assert server.error is not None
-    public = _server_connect(proxy, client, (PUBLIC, 443))
+    public = server_connected(proxy, client, (PUBLIC, 443))
     assert public.error is None and public.address == (PUBLIC, 443)
 
 
@@ -284,12 +285,12 @@ def test_a_name_that_does_not_resolve_fails_at_connect(proxy: Proxy) -> None:
     flow = http_flow("http://nowhere.test/")
     run(proxy.request.request(flow))
     assert flow.response is None  # mitmproxy answers 502 when its connect fails
-    server = _server_connect(proxy, flow.client_conn, ("nowhere.test", 80))
+    server = server_connected(proxy, flow.client_conn, ("nowhere.test", 80))
     assert server.error is not None and "cannot resolve" in server.error
 
 
 def test_a_refused_gate_is_not_resolved(proxy: Proxy) -> None:
-    server = _server_connect(proxy, tls_client(), ("www.example.org", 443))
+    server = server_connected(proxy, tls_client(), ("www.example.org", 443))
     assert server.error is not None and proxy.names.asked == []
 
 
@@ -334,5 +335,5 @@ def test_an_error_in_the_destination_check_refuses(proxy: Proxy) -> None:
     assert request.response is not None and request.response.status_code == 403
     client = tls_client()
     proxy.notes_approve(client)
-    server = _server_connect(proxy, client, ("www.example.org", 443))
+    server = server_connected(proxy, client, ("www.example.org", 443))
     assert server.error is not None and "error" in server.error

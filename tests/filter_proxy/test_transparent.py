@@ -4,24 +4,14 @@ tunnel server of the pupil's own on 443 or 80."""
 
 from __future__ import annotations
 
-from mitmproxy import connection
-from mitmproxy.proxy import server_hooks
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from tests.factories import trule, tsnapshot
 from tests.filter_proxy.conftest import PUBLIC, Proxy, clienthello_data, http_flow, real_clienthello, run
+from tests.filter_proxy.test_destinations import server_connected as server_for
 
 BLOCKED_SITE = "198.18.5.5"  # a blocked site's address (or a VPN server's), chosen by the pupil's device
 LEARN = "198.18.6.6"  # where the allowed name really leads
-
-
-def server_for(proxy: Proxy, client: connection.Client, address: tuple[str, int]) -> connection.Server:
-    """What mitmproxy would connect to after every `server_connect` hook: the gate, then the destination."""
-    server = connection.Server(address=address)
-    data = server_hooks.ServerConnectionHookData(server, client)
-    proxy.gate.server_connect(data)
-    run(proxy.destinations.server_connect(data))
-    return server
 
 
 def test_an_allowed_server_name_connects_where_the_name_leads_not_to_the_chosen_address(proxy: Proxy) -> None:
