@@ -22,8 +22,10 @@ def tcp_attempt(port: int, source: str) -> type[BaseException] | bytes:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(3)
         sock.bind((source, 0))
-        sock.connect(("127.0.0.1", port))
         try:
+            # the catcher may accept and reset before connect() has looked at the socket again: a reset then
+            # surfaces from connect() itself (a refusal, nothing listening, would be ConnectionRefusedError)
+            sock.connect(("127.0.0.1", port))
             return sock.recv(1024)
         except OSError as exc:
             return type(exc)

@@ -45,7 +45,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Cli, DnsProcess, int]]:
             f'[database]\nurl = "sqlite:///{db_path}"\n\n'
             f'[network]\nblock_page_ipv4 = "{BLOCK_PAGE}"\n\n'
             f'[gateway]\ndns_bypass_listen = "127.0.0.1:{free_port()}"\n'
-            f'dot_catch_listen = "127.0.0.1:{free_port()}"\n\n'
+            f'dot_catch_listen = "127.0.0.1:{free_port()}"\nport_catch_listen = "127.0.0.1:{free_port()}"\n\n'
             f'[dns]\nlisten = ["[::]:{port}"]\nupstreams = ["127.0.0.1:{stub.port}"]\n', encoding="utf-8")
         cli = Cli(config, tmp_path)
         cli("init", "--headteacher", HEAD[0], "--headteacher-name", HEAD[1], "--ict", ICT[0], "--ict-name",
