@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from admin_web.access import ROLE_NAMES, has
-from rules.snapshot import LONDON
+from rules.localtime import LONDON
 from rules.weburl import safe_href
 
 

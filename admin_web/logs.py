@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from admin_web.access import LOG_READERS, database, get_or_404, roles
 from rules import accesslog
 from rules.audit import audit
+from rules.localtime import end_of_london_day, start_of_london_day
 from rules.models import Device, Group
-from rules.requests import end_of_london_day, start_of_london_day
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 

@@ -15,8 +15,8 @@ from rules.compile import Compiler
 from rules.decide import decide
 from rules.devices import DeviceError, normalize_ip
 from rules.domain import InvalidHost, ip_literal, normalize_host
+from rules.localtime import LONDON
 from rules.models import AccessEvent, User
-from rules.snapshot import LONDON
 
 
 @click.command()

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -32,10 +31,10 @@ from rules.db import Database
 from rules.detector import Detector
 from rules.jobs_report import MailSettings, weekly_report
 from rules.jobs_selftest import run_self_test
+from rules.localtime import LONDON
 from rules.watch import Outcome, Watcher
 
 log = logging.getLogger("schoolgate.scheduler")
-LONDON = ZoneInfo("Europe/London")
 JOBSTORE_TABLE = "apscheduler_jobs"
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from rules.db import Database
 from rules.jobs_report import MailSettings
+from rules.localtime import LONDON
 from rules.models import Ban, User
-from rules.snapshot import LONDON
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from rules.audit import audit
 from rules.detector import DESCRIPTIONS, WEIGHTS
+from rules.localtime import LONDON
 from rules.models import Ban, SupervisedSession, User, utcnow
-from rules.snapshot import LONDON
 
 CURRENT = ("active", "confirmed")
 MAX_SUPERVISED_MINUTES = 240

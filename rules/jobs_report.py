@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from rules.db import Database
+from rules.localtime import LONDON
 from rules.models import AccessEvent, AuditEntry, Ban, Device, utcnow
-from rules.snapshot import LONDON
 
 log = logging.getLogger(__name__)
 TOP = 10

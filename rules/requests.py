@@ -8,7 +8,7 @@ headteachers pressing "approve" together make one rule, not two.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,20 +16,9 @@ from sqlalchemy.orm import Session
 from rules.audit import audit
 from rules.domain import parent_domains
 from rules.models import AccessRequest, Category, Device, Group, ListEntry, Rule, User, utcnow
-from rules.snapshot import LONDON
 from rules.weburl import parse_web_url
 
 SCOPES = ("everyone", "group", "device")
-
-
-def start_of_london_day(day: date) -> datetime:
-    """Midnight at the start of `day` in London, as a UTC instant (people type dates in London time)."""
-    return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
-
-
-def end_of_london_day(day: date) -> datetime:
-    """The instant `day` ends in London: an exception "until" that date is open all that day."""
-    return start_of_london_day(day + timedelta(days=1))
 
 
 class RequestError(ValueError):

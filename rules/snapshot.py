@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from rules.decision import Client, DeviceInfo
+from rules.localtime import LONDON
 from rules.matcher import DomainTable
 
-LONDON = ZoneInfo("Europe/London")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

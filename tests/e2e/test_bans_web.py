@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from rules.bans import NO_PROOF
 from rules.db import Database
 from rules.detector import DESCRIPTIONS
+from rules.localtime import LONDON
 from rules.models import Ban, Device
 from tests.conftest import Cli
 from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
@@ -33,7 +33,6 @@ HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
 ICT = ("ian.tech@school.test", "Ian Tech", "ict password 12")
 STAFF = ("tom.teacher@school.test", "Tom Teacher", "staff password 1")
 HOSTILE = "<img src=x onerror=alert(1)>.example"
-LONDON = ZoneInfo("Europe/London")
 
 
 def evidence(ip: str, items: list[tuple[str, str, str, int]]) -> str:

@@ -14,8 +14,8 @@ from rules.db import Database
 from rules.jobs_report import MailSettings, build_report, weekly_report
 from rules.jobs_selftest import run_self_test
 from rules.lists import import_list
+from rules.localtime import LONDON
 from rules.models import AccessEvent, AuditEntry, Category, ListEntry, Rule
-from rules.snapshot import LONDON
 
 
 def recorded(db: Database) -> list[tuple[str, str, dict[str, object]]]:
