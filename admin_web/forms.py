@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rules.users import ROLES
+from rules.accounts import ROLES
 from rules.weburl import BadURL, parse_web_url, parse_web_urls
 
 

@@ -30,7 +30,7 @@ from rules.models import AccessEvent, User
 def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
     from rules import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
-    from rules.users import UserError, create_user
+    from rules.accounts import UserError, create_user
 
     db = app.database
     before = None
