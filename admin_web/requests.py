@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
-from rules import requests as service
 from rules.localtime import end_of_london_day
-from rules.models import AccessRequest, Device, Group
+from rules.store.models import AccessRequest, Device, Group
+from rules.workflows import access_requests as service
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from mitmproxy import http
 
-from rules.decision import Action, Client, Decision, Reason
 from rules.localtime import LONDON
+from rules.policy.decision import Action, Client, Decision, Reason
 
 HEADERS = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store",
            "x-schoolgate": "blocked"}

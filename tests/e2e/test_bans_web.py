@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from rules.bans import NO_PROOF
-from rules.db import Database
-from rules.detector import DESCRIPTIONS
 from rules.localtime import LONDON
-from rules.models import Ban, Device
+from rules.monitoring.bans import NO_PROOF
+from rules.monitoring.detector import DESCRIPTIONS
+from rules.store.db import Database
+from rules.store.models import Ban, Device
 from tests.conftest import Cli
 from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
 
@@ -36,8 +36,8 @@ HOSTILE = "<img src=x onerror=alert(1)>.example"
 
 
 def evidence(ip: str, items: list[tuple[str, str, str, int]]) -> str:
-    """Evidence JSON as `rules.watch` writes it: (kind, host, source, weight) per signal; what the proxy saw
-    came over a completed connection, a DNS look-up over UDP proves nothing by itself."""
+    """Evidence JSON as `rules.monitoring.watcher` writes it: (kind, host, source, weight) per signal; what the
+    proxy saw came over a completed connection, a DNS look-up over UDP proves nothing by itself."""
     now = datetime.now(UTC).timestamp()
     return json.dumps([{"ts": now - 60 + i, "kind": kind, "host": host, "client_ip": ip, "source": source,
                         "event_id": 100 + i, "weight": weight, "proof": "connection" if source == "proxy" else None}

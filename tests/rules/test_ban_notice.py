@@ -10,12 +10,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
-from rules.accounts import create_user
-from rules.ban_notice import send_ban_notice
-from rules.db import Database
-from rules.devices import register_device
-from rules.jobs_report import MailSettings
-from rules.models import Ban
+from rules.devices.registry import register_device
+from rules.jobs.report import MailSettings
+from rules.monitoring.ban_notice import send_ban_notice
+from rules.store.db import Database
+from rules.store.models import Ban
+from rules.workflows.accounts import create_user
 
 
 class Inbox(MessageHandler):

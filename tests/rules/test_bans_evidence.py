@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from rules.bans import EVIDENCE_COLUMNS, evidence_table
-from rules.detector import DESCRIPTIONS, WEIGHTS, Signal
-from rules.models import Ban
+from rules.monitoring.bans import EVIDENCE_COLUMNS, evidence_table
+from rules.monitoring.detector import DESCRIPTIONS, WEIGHTS, Signal
+from rules.store.models import Ban
 
 
 def test_every_scored_kind_has_words() -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from rules import schema
-from rules.compile import Compiler, read_version
-from rules.db import Database
-from rules.decide import decide
-from rules.decision import Action, Reason
-from rules.devices import register_device
-from rules.lists import import_list
-from rules.models import AuditEntry, Category, Device, Group, ListEntry, Rule
+from rules.devices.registry import register_device
+from rules.lists.importer import import_list
+from rules.policy.compile import Compiler, read_version
+from rules.policy.decide import decide
+from rules.policy.decision import Action, Reason
+from rules.store import schema
+from rules.store.db import Database
+from rules.store.models import AuditEntry, Category, Device, Group, ListEntry, Rule
 
 
 def test_migrations_upgrade_an_empty_database(db_url: str) -> None:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from rules.decide import decide
-from rules.decision import Action, Client, Reason
-from rules.snapshot import CompiledBan, WeeklyHours
+from rules.policy.decide import decide
+from rules.policy.decision import Action, Client, Reason
+from rules.policy.snapshot import CompiledBan, WeeklyHours
 from tests.factories import at, tclient, tdevice, trule, tsnapshot
 
 NOON = at("2026-11-25T12:00")  # a Wednesday

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.detector import DEFAULT_THRESHOLD, Detector, Signal, is_automatic
+from rules.monitoring.detector import DEFAULT_THRESHOLD, Detector, Signal, is_automatic
 from tests.fixtures.school_day import school_day
 
 

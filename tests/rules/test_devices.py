@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rules.db import Database
-from rules.devices import DeviceError, normalize_ip, register_device
+from rules.devices.registry import DeviceError, normalize_ip, register_device
+from rules.store.db import Database
 
 
 def test_addresses_have_one_form() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.domain import InvalidHost, ip_literal, normalize_host, numeric_ipv4, parent_domains
+from rules.policy.names import InvalidHost, ip_literal, normalize_host, numeric_ipv4, parent_domains
 
 
 @pytest.mark.parametrize(("raw", "normal"), [
@@ -89,7 +89,7 @@ def test_ipv6_literals_in_canonical_form(raw: str, address: str) -> None:
 
 
 def test_plain_ip_unwraps_ipv4_mapped_client_addresses() -> None:
-    from rules.networks import plain_ip
+    from rules.policy.networks import plain_ip
 
     assert plain_ip("::ffff:10.0.0.7") == "10.0.0.7"
     assert plain_ip("::FFFF:127.0.0.1") == "127.0.0.1"

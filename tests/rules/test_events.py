@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from rules.db import Database
-from rules.events import EventWriter, event
-from rules.models import AccessEvent
+from rules.store.db import Database
+from rules.store.event_writer import EventWriter, event
+from rules.store.models import AccessEvent
 
 
 def count(db: Database) -> int:
@@ -33,7 +33,7 @@ def test_events_are_written_in_batches(db: Database, tmp_path: Path) -> None:
 
 def test_an_outage_spools_to_disk_and_replays_in_order(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/db.sqlite"
-    from rules import schema
+    from rules.store import schema
 
     db = Database(url)
     schema.upgrade(db)

@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from rules.compile import read_version
-from rules.db import Database
-from rules.jobs import expire, purge_access_events, refresh_lists
-from rules.jobs_fetch import FetchError
-from rules.lists import import_list
-from rules.models import AccessEvent, AuditEntry, Ban, ListEntry, ListSource, Rule, SupervisedSession
+from rules.jobs.expiry import expire
+from rules.jobs.lists_refresh import refresh_lists
+from rules.jobs.retention import purge_access_events
+from rules.lists.fetch import FetchError
+from rules.lists.importer import import_list
+from rules.policy.compile import read_version
+from rules.store.db import Database
+from rules.store.models import AccessEvent, AuditEntry, Ban, ListEntry, ListSource, Rule, SupervisedSession
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -109,7 +111,7 @@ def test_a_bad_download_keeps_the_last_good_copy(sqlite_db: Database, tmp_path: 
 
     def fetcher(url: str) -> bytes:
         assert url == "https://lists.example/gambling.txt"
-        from rules.jobs_fetch import _body  # the same checks a real download gets
+        from rules.lists.fetch import _body  # the same checks a real download gets
 
         class Response:
             left = body

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from rules.db import Database
-from rules.jobs import refresh_lists
-from rules.jobs_fetch import FetchError, IPAddress, fetch, is_public_address
-from rules.lists import import_list
-from rules.models import ListEntry, ListSource
+from rules.jobs.lists_refresh import refresh_lists
+from rules.lists.fetch import FetchError, IPAddress, fetch, is_public_address
+from rules.lists.importer import import_list
+from rules.store.db import Database
+from rules.store.models import ListEntry, ListSource
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 PAGES: dict[str, tuple[int, dict[str, str], bytes]] = {

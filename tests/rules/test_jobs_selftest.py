@@ -10,12 +10,12 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
-from rules.db import Database
-from rules.jobs_report import MailSettings, build_report, weekly_report
-from rules.jobs_selftest import run_self_test
-from rules.lists import import_list
+from rules.jobs.report import MailSettings, build_report, weekly_report
+from rules.jobs.selftest import run_self_test
+from rules.lists.importer import import_list
 from rules.localtime import LONDON
-from rules.models import AccessEvent, AuditEntry, Category, ListEntry, Rule
+from rules.store.db import Database
+from rules.store.models import AccessEvent, AuditEntry, Category, ListEntry, Rule
 
 
 def recorded(db: Database) -> list[tuple[str, str, dict[str, object]]]:

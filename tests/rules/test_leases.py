@@ -7,12 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from rules.compile import read_version
-from rules.db import Database
-from rules.devices import register_device
-from rules.leases import Sighting, parse_dnsmasq, parse_kea_csv, parse_lease_file, parse_neigh_json, parse_proc_arp
-from rules.leases_sync import sync_devices
-from rules.models import AuditEntry, Device, DeviceAddress, Group
+from rules.devices.leases import (
+    Sighting,
+    parse_dnsmasq,
+    parse_kea_csv,
+    parse_lease_file,
+    parse_neigh_json,
+    parse_proc_arp,
+)
+from rules.devices.registry import register_device
+from rules.devices.sync import sync_devices
+from rules.policy.compile import read_version
+from rules.store.db import Database
+from rules.store.models import AuditEntry, Device, DeviceAddress, Group
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LATER = int((NOW + timedelta(hours=1)).timestamp())

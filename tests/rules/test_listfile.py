@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.listfile import ListFileError, ParseReport, detect_format, line_format, parse_list
+from rules.lists.parse import ListFileError, ParseReport, detect_format, line_format, parse_list
 
 MESSY_HOSTS = """\
 # A hosts file as found in the wild

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.matcher import DomainTable
+from rules.policy.matcher import DomainTable
 
 TABLE = DomainTable.build([("facebook.com", 1), ("t.co", 1), ("ads.example.org", 2), ("example.org", 4)], 4)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.networks import ClientNetworks, plain_ip
+from rules.policy.networks import ClientNetworks, plain_ip
 
 
 @pytest.mark.parametrize(("text", "plain"), [

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rules import schema
-from rules.db import Database
-from rules.decide import decide
-from rules.decision import Action
-from rules.models import Rule
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
+from rules.policy.decide import decide
+from rules.policy.decision import Action
+from rules.store import schema
+from rules.store.db import Database
+from rules.store.models import Rule
 
 
 def test_a_change_is_picked_up_and_swapped(db: Database) -> None:

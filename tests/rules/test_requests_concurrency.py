@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from rules.accounts import create_user
-from rules.db import Database
-from rules.models import AccessRequest, Rule, User
-from rules.requests import Approval, RequestError, decide_request, file_request
+from rules.store.db import Database
+from rules.store.models import AccessRequest, Rule, User
+from rules.workflows.access_requests import Approval, RequestError, decide_request, file_request
+from rules.workflows.accounts import create_user
 
 
 def test_two_simultaneous_approvals_make_one_exception(db: Database) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from rules.compile import Compiler
-from rules.db import Database
-from rules.decide import decide
-from rules.decision import Action
-from rules.devices import register_device
-from rules.events import EventWriter, event
-from rules.models import AuditEntry, Ban, Device, DeviceAddress, Group
-from rules.watch import Watcher
+from rules.devices.registry import register_device
+from rules.monitoring.watcher import Watcher
+from rules.policy.compile import Compiler
+from rules.policy.decide import decide
+from rules.policy.decision import Action
+from rules.store.db import Database
+from rules.store.event_writer import EventWriter, event
+from rules.store.models import AuditEntry, Ban, Device, DeviceAddress, Group
 
 VPN_SITES = ["nordvpn.com", "expressvpn.com", "protonvpn.com", "windscribe.com"]
 
