@@ -1,79 +1,23 @@
-"""The scheduler's jobs, called as plain functions: expiry, retention, list refresh."""
+"""The list refresh job, called as a plain function: sources re-read, a failure keeps the last good copy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
-from rules.jobs.expiry import expire
 from rules.jobs.lists_refresh import refresh_lists
-from rules.jobs.retention import purge_access_events
 from rules.lists.fetch import FetchError
 from rules.lists.importer import import_list
 from rules.policy.compile import read_version
 from rules.store.db import Database
-from rules.store.models import AccessEvent, AuditEntry, Ban, ListEntry, ListSource, Rule, SupervisedSession
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from rules.store.models import AuditEntry, ListEntry, ListSource
 
 
 def audits(db: Database, action: str) -> list[AuditEntry]:
     with db.session(read_only=True) as session:
         return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
-
-
-def test_expiry_records_each_rule_and_session_once(db: Database) -> None:
-    with db.session() as session:
-        past = Rule(action="allow", domain="youtube.com", expires_at=NOW - timedelta(minutes=1), reason="trip")
-        future = Rule(action="allow", domain="vimeo.com", expires_at=NOW + timedelta(days=1))
-        ban = Ban(person="Pupil A", reason="VPN", ends_at=NOW - timedelta(seconds=1))
-        session.add_all([past, future, ban])
-        session.flush()
-        session.add(SupervisedSession(ban_id=ban.id, staff_name="Ms Smith", starts_at=NOW - timedelta(hours=1),
-                                      ends_at=NOW - timedelta(minutes=5)))
-    version = read_version(db)
-    first = expire(db, NOW)
-    assert first.rules == [past.id] and len(first.sessions) == 1 and first.bans == [ban.id]
-    assert read_version(db) > version
-    version = read_version(db)
-    second = expire(db, NOW + timedelta(minutes=1))
-    assert second.rules == [] and second.sessions == [] and second.bans == []
-    assert read_version(db) == version  # nothing new: no recompile
-    assert [a.target for a in audits(db, "rule.expired")] == [f"rule #{past.id}"]
-    assert len(audits(db, "supervised_session.ended")) == 1 and len(audits(db, "ban.expired")) == 1
-    with db.session(read_only=True) as session:
-        assert session.get_one(Rule, past.id).enabled is True  # the record stays
-        assert session.get_one(Ban, ban.id).state == "expired"
-
-
-def test_purge_deletes_old_events_in_batches(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = [{"ts": NOW - timedelta(days=91, minutes=i), "client_ip": "198.18.1.10", "source": "dns",
-             "host": f"old{i}.example", "action": "allow"} for i in range(25)]
-    rows += [{"ts": NOW - timedelta(days=89), "client_ip": "198.18.1.10", "source": "dns",
-              "host": f"new{i}.example", "action": "block"} for i in range(5)]
-    with sqlite_db.session() as session:
-        session.execute(insert(AccessEvent), rows)
-    transactions = []
-    real_session = sqlite_db.session
-
-    @contextmanager
-    def counting(read_only: bool = False) -> Iterator[Session]:
-        transactions.append(read_only)
-        with real_session(read_only) as session:
-            yield session
-
-    monkeypatch.setattr(sqlite_db, "session", counting)
-    assert purge_access_events(sqlite_db, 90, NOW, batch=10) == 25
-    assert transactions == [False, False, False]  # 10 + 10 + 5
-    with real_session(read_only=True) as session:
-        hosts = sorted(session.scalars(select(AccessEvent.host)))
-    assert hosts == [f"new{i}.example" for i in range(5)]
 
 
 def entries(db: Database, source: str) -> list[str]:
