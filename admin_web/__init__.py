@@ -16,7 +16,7 @@ from admin_web.access import register_errors
 from admin_web.auth import login_manager
 from admin_web.formatting import register_filters
 from deploy.config import Config, load_config
-from rules.db import Database
+from rules.store.db import Database
 
 
 def create_app(config: Config | None = None, *, db: Database | None = None, state_dir: Path | None = None,

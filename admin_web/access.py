@@ -16,8 +16,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 
-from rules.db import Database
-from rules.users import ROLES
+from rules.store.db import Database
+from rules.workflows.accounts import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 ANY = ROLES

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from admin_web.access import database, get_or_404, roles
 from admin_web.forms import AccountForm
-from rules.accounts import update_account
-from rules.models import User
-from rules.users import UserError, create_user
+from rules.store.models import User
+from rules.workflows.accounts import UserError, create_user, update_account
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 

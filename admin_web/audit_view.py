@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, tuple_
 
 from admin_web.access import database, roles
-from rules.models import AuditEntry
-from rules.requests import end_of_london_day, start_of_london_day
+from rules.localtime import end_of_london_day, start_of_london_day
+from rules.store.models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 100

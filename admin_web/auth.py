@@ -19,8 +19,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from admin_web.access import ANY, database, public, roles
-from rules.accounts import authenticate, end_sessions, roles_of, too_many_failures
-from rules.models import User
+from rules.store.models import User
+from rules.workflows.accounts import authenticate, end_sessions, roles_of, too_many_failures
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import BanConfirmForm, BanLiftForm, SuperviseForm
-from rules import bans as service
-from rules.requests import end_of_london_day
+from rules.localtime import end_of_london_day
+from rules.monitoring import bans as service
 
 bp = Blueprint("bans", __name__, url_prefix="/bans")
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from admin_web.access import ROLE_NAMES, has
-from rules.snapshot import LONDON
-from rules.weburl import safe_href
+from rules.localtime import LONDON
+from rules.workflows.form_urls import safe_href
 
 
 def london(moment: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:

@@ -23,8 +23,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rules.users import ROLES
-from rules.weburl import BadURL, parse_web_url, parse_web_urls
+from rules.workflows.accounts import ROLES
+from rules.workflows.form_urls import BadURL, parse_web_url, parse_web_urls
 
 
 def opts(pairs: Sequence[tuple[Any, str]]) -> list[SelectChoice]:

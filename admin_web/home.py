@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
-from rules import accesslog
-from rules.bans import current_bans
-from rules.models import AccessRequest, ContentReport
-from rules.reports import list_reports
-from rules.requests import list_requests
+from rules.monitoring.bans import current_bans
+from rules.store import access_log
+from rules.store.models import AccessRequest, ContentReport
+from rules.workflows.access_requests import list_requests
+from rules.workflows.content_reports import list_reports
 
 bp = Blueprint("home", __name__)
 
@@ -31,7 +31,7 @@ def index() -> ResponseReturnValue:
         open_reports_all = db_session.scalar(select(func.count()).select_from(ContentReport)
                                              .where(ContentReport.status == "open")) or 0
         banned = current_bans(db_session)
-        stats = accesslog.dashboard(db_session) if has(*LOG_READERS) else None
+        stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),

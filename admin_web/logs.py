@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_web.access import LOG_READERS, database, get_or_404, roles
-from rules import accesslog
-from rules.audit import audit
-from rules.models import Device, Group
-from rules.requests import end_of_london_day, start_of_london_day
+from rules.localtime import end_of_london_day, start_of_london_day
+from rules.store import access_log
+from rules.store.audit import audit
+from rules.store.models import Device, Group
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 
@@ -35,14 +35,14 @@ def _day(name: str) -> date | None:
         return None
 
 
-def _filter(device_id: int | None = None) -> accesslog.LogFilter:
+def _filter(device_id: int | None = None) -> access_log.LogFilter:
     since, until = _day("from"), _day("to")
     action = request.args.get("action", "")
-    return accesslog.LogFilter(
+    return access_log.LogFilter(
         device_id=device_id if device_id is not None else _int("device"),
         person=request.args.get("person", "").strip()[:128], group_id=_int("group"),
         since=start_of_london_day(since) if since else None, until=end_of_london_day(until) if until else None,
-        action=action if action in accesslog.ACTIONS else "", category=request.args.get("category", "").strip()[:64],
+        action=action if action in access_log.ACTIONS else "", category=request.args.get("category", "").strip()[:64],
         host=request.args.get("host", "").strip()[:253])
 
 
@@ -56,14 +56,14 @@ def _choices(db_session: Session) -> dict[str, object]:
 def index() -> ResponseReturnValue:
     flt = _filter()
     with database().session() as db_session:
-        result = accesslog.page(db_session, flt, request.args.get("after"))
+        result = access_log.page(db_session, flt, request.args.get("after"))
         audit(db_session, current_user.email, "access_log.view", "access log", after=flt.describe())
         choices = _choices(db_session)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("logs.index", **args, after=result.next_cursor) if result.next_cursor else None
     export_url = url_for("logs.export", **args)
     return render_template("logs/index.html", page=result, args=args, next_url=next_url, export_url=export_url,
-                           actions=accesslog.ACTIONS, **choices)
+                           actions=access_log.ACTIONS, **choices)
 
 
 @bp.route("/device/<int:device_id>")
@@ -72,7 +72,7 @@ def device(device_id: int) -> ResponseReturnValue:
     flt = _filter(device_id)
     with database().session() as db_session:
         dev = get_or_404(db_session, Device, device_id)
-        result = accesslog.page(db_session, flt, request.args.get("after"))
+        result = access_log.page(db_session, flt, request.args.get("after"))
         audit(db_session, current_user.email, "access_log.view", f"device #{device_id}", after=flt.describe())
         group_name = dev.group.name if dev.group else "—"
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
@@ -93,7 +93,7 @@ def export() -> ResponseReturnValue:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         with db.session(read_only=True) as db_session:
-            for row in accesslog.csv_rows(db_session, flt):
+            for row in access_log.csv_rows(db_session, flt):
                 writer.writerow(row)
                 yield buffer.getvalue()
                 buffer.seek(0)

@@ -14,9 +14,9 @@ from werkzeug.utils import secure_filename
 
 from admin_web.access import database, get_or_404, roles
 from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
-from rules.devices import DeviceError, register_device
-from rules.models import Category, Device, Group, ListEntry, ListSource
-from rules.registry import RegistryError, import_list_file, save_category, save_group
+from rules.devices.registry import DeviceError, register_device
+from rules.store.models import Category, Device, Group, ListEntry, ListSource
+from rules.workflows.catalogue_admin import RegistryError, import_list_file, save_category, save_group
 
 bp = Blueprint("registry", __name__)
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import ContentReportForm, ReportActionForm, opts
-from rules import reports as service
-from rules.models import Category, ContentReport
-from rules.requests import NotFound
-from rules.weburl import BadURL
+from rules.store.models import Category, ContentReport
+from rules.workflows import content_reports as service
+from rules.workflows.access_requests import NotFound
+from rules.workflows.form_urls import BadURL
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

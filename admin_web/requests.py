@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
-from rules import requests as service
-from rules.models import AccessRequest, Device, Group
+from rules.localtime import end_of_london_day
+from rules.store.models import AccessRequest, Device, Group
+from rules.workflows import access_requests as service
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -120,7 +121,7 @@ def decide(request_id: int) -> ResponseReturnValue:
         scope = form.scope.data or "everyone"
         approval = service.Approval(scope=scope, group_id=form.group_id.data if scope == "group" else None,
                                     device_id=form.device_id.data if scope == "device" else None,
-                                    expires_at=service.end_of_london_day(form.until.data))
+                                    expires_at=end_of_london_day(form.until.data))
     try:
         with database().session() as db_session:
             service.decide_request(db_session, request_id, current_user.account, approved=approved,

@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rules import schema  # noqa: E402
-from rules.accesslog import LogFilter, page  # noqa: E402
-from rules.db import Database  # noqa: E402
-from rules.events import EVENT_FIELDS, EventWriter  # noqa: E402
+from rules.store import schema  # noqa: E402
+from rules.store.access_log import LogFilter, page  # noqa: E402
+from rules.store.db import Database  # noqa: E402
+from rules.store.event_writer import EVENT_FIELDS, EventWriter  # noqa: E402
 
 HOSTS = [f"www.site{i}.example.org" for i in range(5000)] + ["www.facebook.com", "www.tiktok.com", "nordvpn.com"]
 
@@ -99,7 +99,7 @@ def main() -> None:
 def schema_count():  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
-    from rules.models import AccessEvent
+    from rules.store.models import AccessEvent
 
     return select(func.max(AccessEvent.id))
 
@@ -107,7 +107,7 @@ def schema_count():  # type: ignore[no-untyped-def]
 def schema_middle(rows: int):  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
-    from rules.models import AccessEvent
+    from rules.store.models import AccessEvent
 
     return select(AccessEvent.ts, AccessEvent.id).where(AccessEvent.id == rows // 2)
 

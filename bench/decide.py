@@ -2,7 +2,8 @@
 
 - decisions per second on one core with 1 thousand and with 1 million domains loaded;
 - resident memory of a 1-million-domain snapshot (RSS after compiling it, minus RSS before);
-- the time to import a 1-million-line hosts file (`rules.lists.import_list`, the path of `schoolgate lists import`).
+- the time to import a 1-million-line hosts file (`rules.lists.importer.import_list`, the path of
+  `schoolgate lists import`).
 
 Each measurement runs in its own process so that one does not inflate the next's memory.
 Usage: python bench/decide.py [--domains 1000000] [--queries 1000000]
@@ -62,9 +63,9 @@ def query_mix(listed: list[str], count: int, seed: int = 11) -> list[str]:
 
 def run_import(args: argparse.Namespace) -> dict[str, float]:
     """Child process 1: write the hosts file and import it, as `schoolgate lists import` does."""
-    from rules import schema
-    from rules.db import Database
-    from rules.lists import import_list
+    from rules.lists.importer import import_list
+    from rules.store import schema
+    from rules.store.db import Database
 
     work = Path(args.work)
     hosts = work / f"list-{args.domains}.hosts"
@@ -81,9 +82,9 @@ def run_import(args: argparse.Namespace) -> dict[str, float]:
 
 def run_decide(args: argparse.Namespace) -> dict[str, float]:
     """Child process 2, fresh: compile the snapshot (measuring its memory), then decide on one core."""
-    from rules.compile import Compiler
-    from rules.db import Database
-    from rules.decide import decide
+    from rules.policy.compile import Compiler
+    from rules.policy.decide import decide
+    from rules.store.db import Database
 
     work = Path(args.work)
     db = Database(f"sqlite:///{work}/bench-{args.domains}.db")

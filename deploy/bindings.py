@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deploy.nftables import BINDING_SETS, TABLE
-from rules.compile import BINDING_SOURCES
-from rules.db import Database
-from rules.leases import Sighting
-from rules.models import Device, DeviceAddress
+from rules.devices.leases import Sighting
+from rules.policy.compile import BINDING_SOURCES
+from rules.store.db import Database
+from rules.store.models import Device, DeviceAddress
 
 log = logging.getLogger(__name__)
 Sets = dict[str, set[str]]
@@ -44,7 +44,7 @@ class BindingsResult:
 
 
 def registry_bindings(session: Session) -> dict[str, str]:
-    """Address -> MAC for every address the registry binds (as rules/compile.py does for the snapshot)."""
+    """Address -> MAC for every address the registry binds (as rules/policy/compile.py does for the snapshot)."""
     rows = session.execute(select(DeviceAddress.ip, Device.mac).join(Device, DeviceAddress.device_id == Device.id)
                            .where(DeviceAddress.source.in_(BINDING_SOURCES), Device.mac.is_not(None)))
     return {ip: mac.lower() for ip, mac in rows if mac}

@@ -11,11 +11,11 @@ from sqlalchemy.orm import selectinload
 from deploy.bindings import sync_gateway_bindings
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
-from rules.bans import open_sessions
-from rules.devices import DeviceError, register_device
-from rules.leases_sync import read_sightings, sync_devices
-from rules.models import Ban, Device, SupervisedSession
-from rules.users import ROLES, UserError, create_user
+from rules.devices.registry import DeviceError, register_device
+from rules.devices.sync import read_sightings, sync_devices
+from rules.monitoring.bans import open_sessions
+from rules.store.models import Ban, Device, SupervisedSession
+from rules.workflows.accounts import ROLES, UserError, create_user
 
 
 @click.group()

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from deploy.context import CommandError, pass_app
-from rules.listfile import FORMATS, ListFileError
-from rules.lists import import_list
+from rules.lists.importer import import_list
+from rules.lists.parse import FORMATS, ListFileError
 
 
 @click.group()

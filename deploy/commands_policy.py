@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from deploy.context import CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
-from rules.audit import audit
-from rules.compile import Compiler
-from rules.decide import decide
-from rules.devices import DeviceError, normalize_ip
-from rules.domain import InvalidHost, ip_literal, normalize_host
-from rules.models import AccessEvent, User
-from rules.snapshot import LONDON
+from rules.devices.registry import DeviceError, normalize_ip
+from rules.localtime import LONDON
+from rules.policy.compile import Compiler
+from rules.policy.decide import decide
+from rules.policy.names import InvalidHost, ip_literal, normalize_host
+from rules.store.audit import audit
+from rules.store.models import AccessEvent, User
 
 
 @click.command()
@@ -29,8 +29,8 @@ from rules.snapshot import LONDON
 @pass_app
 def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
-    from rules import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
-    from rules.users import UserError, create_user
+    from rules.store import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
+    from rules.workflows.accounts import UserError, create_user
 
     db = app.database
     before = None

@@ -6,7 +6,7 @@ import click
 
 from deploy.context import pass_app
 from deploy.supervisor import SERVICES, Supervisor
-from rules.audit import audit
+from rules.store.audit import audit
 
 
 @click.command()

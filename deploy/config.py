@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from rules.domain import InvalidHost, normalize_host
+from rules.policy.names import InvalidHost, normalize_host
 
 ENV_CONFIG = "SCHOOLGATE_CONFIG"
 ENV_DATABASE = "SCHOOLGATE_DATABASE_URL"

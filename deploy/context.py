@@ -10,7 +10,7 @@ import click
 from sqlalchemy import inspect
 
 from deploy.config import Config, ConfigError, load_config
-from rules.db import Database
+from rules.store.db import Database
 
 
 class CommandError(click.ClickException):

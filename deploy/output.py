@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from rules.snapshot import LONDON
+from rules.localtime import LONDON
 
 
 def iso_utc(moment: datetime | None) -> str | None:

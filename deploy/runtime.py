@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from deploy.config import Config
-from rules.db import Database
-from rules.events import EventWriter
-from rules.networks import ClientNetworks
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
+from rules.policy.networks import ClientNetworks
+from rules.store.db import Database
+from rules.store.event_writer import EventWriter
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Wire the jobs of `rules.jobs*` to APScheduler 3 (`schoolgate scheduler`).
+"""Wire the jobs of `rules.jobs` to APScheduler 3 (`schoolgate scheduler`).
 
 The timetable is stored in the database (SQLAlchemyJobStore on the same URL), so a restart keeps each
 job's next run time, and one scheduler process per database runs each job once. The scheduler never
@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -26,16 +25,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from deploy.bindings import sync_gateway_bindings
 from deploy.config import Config
-from rules import jobs
-from rules.ban_notice import send_ban_notice
-from rules.db import Database
-from rules.detector import Detector
-from rules.jobs_report import MailSettings, weekly_report
-from rules.jobs_selftest import run_self_test
-from rules.watch import Outcome, Watcher
+from rules.jobs.devices_sync import sync_devices_job
+from rules.jobs.expiry import expire
+from rules.jobs.lists_refresh import refresh_lists
+from rules.jobs.report import MailSettings, weekly_report
+from rules.jobs.retention import purge_access_events
+from rules.jobs.selftest import run_self_test
+from rules.localtime import LONDON
+from rules.monitoring.ban_notice import send_ban_notice
+from rules.monitoring.detector import Detector
+from rules.monitoring.watcher import Outcome, Watcher
+from rules.store.db import Database
 
 log = logging.getLogger("schoolgate.scheduler")
-LONDON = ZoneInfo("Europe/London")
 JOBSTORE_TABLE = "apscheduler_jobs"
 
 
@@ -54,8 +56,8 @@ def mail_settings(config: Config) -> MailSettings:
 def sync_devices(config: Config, db: Database) -> object:
     """The registry from leases and the neighbour table, then the gateway's address-to-MAC sets from it."""
     lans = config.gateway.lan_interfaces
-    return jobs.sync_devices_job(db, config.gateway.lease_files, lans,
-                                 after=lambda report: sync_gateway_bindings(lans, db, report.sightings))
+    return sync_devices_job(db, config.gateway.lease_files, lans,
+                            after=lambda report: sync_gateway_bindings(lans, db, report.sightings))
 
 
 JOBS: dict[str, JobSpec] = {
@@ -64,13 +66,13 @@ JOBS: dict[str, JobSpec] = {
                             lambda: IntervalTrigger(seconds=30),
                             lambda c, db: sync_devices(c, db)),
     "expire": JobSpec("expire exceptions, supervised sessions and bans", lambda: IntervalTrigger(seconds=60),
-                      lambda c, db: jobs.expire(db)),
+                      lambda c, db: expire(db)),
     "purge_events": JobSpec("delete access events past [retention] access_log_days",
                             lambda: CronTrigger(hour=3, minute=30, timezone=LONDON),
-                            lambda c, db: jobs.purge_access_events(db, c.retention.access_log_days)),
+                            lambda c, db: purge_access_events(db, c.retention.access_log_days)),
     "refresh_lists": JobSpec("refresh lists from their files and URLs",
                              lambda: CronTrigger(hour=4, minute=15, timezone=LONDON),
-                             lambda c, db: jobs.refresh_lists(db)),
+                             lambda c, db: refresh_lists(db)),
     "self_test": JobSpec("check locked and social-media categories are blocked for every group",
                          lambda: CronTrigger(hour=2, minute=0, timezone=LONDON),
                          lambda c, db: run_self_test(db)),

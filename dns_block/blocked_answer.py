@@ -13,7 +13,7 @@ from __future__ import annotations
 from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
 
 from dns_block.answer import BLOCKED_TTL, EDE_BLOCKED, Answer, add_ede, skeleton
-from rules.decision import Decision
+from rules.policy.decision import Decision
 
 MODES = ("block_page", "nxdomain", "null")
 CACHE_LIFETIME = 3600  # server side: the cache is emptied whenever the policy changes anyway

@@ -34,7 +34,7 @@ import struct
 import time
 from collections.abc import Callable, Hashable
 
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ class PortCatcher(Catcher):
     "blocked_port", with the port the device tried); at most one event per client, protocol and port."""
 
     name = "port catcher"
-    SIGNAL = "blocked_port"  # rules/detector.py weighs it
+    SIGNAL = "blocked_port"  # rules/monitoring/detector.py weighs it
 
     def attempt(self, ip: str, transport: str, host: str, port: int | None) -> bool:
         qtype = transport.upper()

@@ -7,7 +7,7 @@ amplifier in someone else's attack). It sits first because nothing else should r
 from __future__ import annotations
 
 from dns_block import wire
-from rules.networks import ClientNetworks
+from rules.policy.networks import ClientNetworks
 
 
 class ClientCheck:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from dns_block.answer import EDE_FILTERED, Answer, add_ede, skeleton
-from rules.decision import Decision
+from rules.policy.decision import Decision
 
 NXDOMAIN_NAMES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
 NODATA_ZONE = "resolver.arpa"

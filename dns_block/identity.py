@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.decision import Client
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
+from rules.policy.decision import Client
 
 EventHead = tuple[str, int | None, str | None, str | None]  # client_ip, device_id, device name, mac
 

@@ -7,7 +7,7 @@ Fast path, for every packet (synchronous, no parse):
  4. answer cache  - a repeat of a query already answered for this scope: patch the ID in, log, send.
 Slow path, on a cache miss (dnslib parses the query once):
  5. hardening     - DoH canary, Private Relay and resolver.arpa: the same answer for everyone;
- 6. policy        - `rules.decide()` on the current snapshot; blocked -> the configured blocked answer.
+ 6. policy        - `rules.policy.decide()` on the current snapshot; blocked -> the configured blocked answer.
                     Any error in 5-6 answers as blocked (fail closed) and never forwards;
  7. safesearch    - allowed search engines answer with their SafeSearch names (per group);
  8. upstream      - everything else is forwarded; SERVFAIL when every upstream fails.
@@ -44,11 +44,11 @@ from dns_block.identity import Identity, Known
 from dns_block.ratelimit import RateLimit
 from dns_block.safesearch import SafeSearch
 from dns_block.upstream import Upstream
-from rules.decide import decide
-from rules.decision import FAIL_CLOSED, Decision
-from rules.domain import normalize_host
-from rules.policy_store import SnapshotStore
-from rules.snapshot import PolicySnapshot
+from rules.policy.current import SnapshotStore
+from rules.policy.decide import decide
+from rules.policy.decision import FAIL_CLOSED, Decision
+from rules.policy.names import normalize_host
+from rules.policy.snapshot import PolicySnapshot
 
 log = logging.getLogger(__name__)
 

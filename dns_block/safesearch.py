@@ -14,7 +14,7 @@ search engine stays blocked) and answers CNAME + the target's records, resolved 
 
 from __future__ import annotations
 
-from rules.snapshot import PolicySnapshot
+from rules.policy.snapshot import PolicySnapshot
 
 GOOGLE = "forcesafesearch.google.com"
 BING = "strict.bing.com"

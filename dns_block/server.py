@@ -11,7 +11,7 @@ may crash or stall the server: every failure is contained to that one packet or 
 
 An IPv6 listen address listens for IPv4 too (IPV6_V6ONLY off: `[::]:53` is one dual-stack listener), and
 an IPv4 client seen through it as `::ffff:a.b.c.d` is known by its plain IPv4 address everywhere
-(`rules.networks.plain_ip`): client check, identity, rate limit and access log.
+(`rules.policy.networks.plain_ip`): client check, identity, rate limit and access log.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import struct
 from functools import lru_cache
 
 from dns_block.resolver import Resolver
-from rules.networks import plain_ip as _plain_ip
+from rules.policy.networks import plain_ip as _plain_ip
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 
 from mitmproxy import connection
 
-from rules.networks import ClientNetworks, plain_ip
+from rules.policy.networks import ClientNetworks, plain_ip
 
 log = logging.getLogger("schoolgate.proxy")
 

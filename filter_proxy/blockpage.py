@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 from html import escape
 from string import Template
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from mitmproxy import http
 
-from rules.decision import Action, Client, Decision, Reason
+from rules.localtime import LONDON
+from rules.policy.decision import Action, Client, Decision, Reason
 
-LONDON = ZoneInfo("Europe/London")
 HEADERS = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store",
            "x-schoolgate": "blocked"}
 

@@ -20,7 +20,7 @@ from filter_proxy import searchterms, signals
 from filter_proxy.enforcer import Enforcer, Verdict, host_form
 from filter_proxy.notes import Note, Notes
 from filter_proxy.settings import Settings
-from rules.domain import InvalidHost, ip_literal
+from rules.policy.names import InvalidHost, ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
 KIND = "TLS"

@@ -20,7 +20,7 @@ from filter_proxy.destinations import Destinations, internal_decision
 from filter_proxy.enforcer import Enforcer, Verdict
 from filter_proxy.notes import Notes
 from filter_proxy.settings import Settings
-from rules.decision import FAIL_CLOSED, Action, Decision, Reason
+from rules.policy.decision import FAIL_CLOSED, Action, Decision, Reason
 
 log = logging.getLogger("schoolgate.proxy")
 

@@ -4,7 +4,7 @@ A proxy that connects wherever it is asked turns every pupil's device into one s
 gateway: the admin web on loopback (past `[gateway] staff_networks`), printers and switches on the
 LAN, cloud metadata on link-local. So, before any upstream connection, the destination is checked:
 
-- a host given as an address (any form `rules.domain.ip_literal` reads: `2130706433` is 127.0.0.1) is
+- a host given as an address (any form `rules.policy.names.ip_literal` reads: `2130706433` is 127.0.0.1) is
   checked as that address;
 - a name is resolved here, every address it resolves to is checked, and the connection is then made
   to the checked address (`server.address` is replaced), so a name that answers differently a moment
@@ -39,8 +39,8 @@ from mitmproxy.proxy import server_hooks
 from filter_proxy.enforcer import Enforcer
 from filter_proxy.notes import Notes
 from filter_proxy.settings import INTERNAL_DESTINATIONS, OWN_ADDRESSES, Settings
-from rules.decision import Action, Decision, Reason
-from rules.domain import ip_literal
+from rules.policy.decision import Action, Decision, Reason
+from rules.policy.names import ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -1,4 +1,4 @@
-"""`Enforcer`: identify -> `rules.decide()` -> record, shared by every decision hook.
+"""`Enforcer`: identify -> `rules.policy.decide()` -> record, shared by every decision hook.
 
 It holds no policy of its own. It reads `store.current()` once per call, so a new policy version
 is in force for the next connection without a restart. Any exception on the way (identifying the
@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rules.decide import decide
-from rules.decision import FAIL_CLOSED, Action, Client, Decision, Reason
-from rules.domain import InvalidHost, ip_literal, normalize_host
-from rules.events import Event
-from rules.networks import plain_ip
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
+from rules.policy.decide import decide
+from rules.policy.decision import FAIL_CLOSED, Action, Client, Decision, Reason
+from rules.policy.names import InvalidHost, ip_literal, normalize_host
+from rules.policy.networks import plain_ip
+from rules.store.event_writer import Event
 
 log = logging.getLogger("schoolgate.proxy")
 SOURCE = "proxy"

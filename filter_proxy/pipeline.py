@@ -14,9 +14,9 @@ from filter_proxy.notes import Notes
 from filter_proxy.request import Request
 from filter_proxy.settings import Settings
 from filter_proxy.upstream import UpstreamErrors
-from rules.events import Event
-from rules.networks import ClientNetworks
-from rules.policy_store import SnapshotStore
+from rules.policy.current import SnapshotStore
+from rules.policy.networks import ClientNetworks
+from rules.store.event_writer import Event
 
 
 def addons(store: SnapshotStore, record: Callable[[Event], None], clients: ClientNetworks,

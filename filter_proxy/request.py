@@ -26,8 +26,8 @@ from filter_proxy.destinations import Destinations, internal_decision
 from filter_proxy.enforcer import Enforcer, Verdict, host_form
 from filter_proxy.notes import Notes
 from filter_proxy.settings import Settings
-from rules.decision import Action, Decision, Reason
-from rules.domain import InvalidHost, ip_literal
+from rules.policy.decision import Action, Decision, Reason
+from rules.policy.names import InvalidHost, ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
 FALLBACK = http.Response.make(403, b"Blocked by the school's web filter (error).\n",

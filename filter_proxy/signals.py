@@ -1,7 +1,7 @@
 """Signs of getting round the filter, noted on access events (`signal`) for the circumvention detector.
 
 Only detection lives here; what to do about a signal is a later issue's business (rules/), and the
-decision for the connection itself is still `rules.decide()`'s.
+decision for the connection itself is still `rules.policy.decide()`'s.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from mitmproxy import http
 from mitmproxy.tls import ClientHello
 
-from rules.domain import ip_literal
+from rules.policy.names import ip_literal
 
 NO_SNI = "no_sni"  # a TLS ClientHello without a server name: the filter cannot see the site
 ECH = "ech"  # Encrypted Client Hello: the real server name is hidden inside

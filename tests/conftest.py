@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rules import schema
-from rules.db import Database
+from rules.store import schema
+from rules.store.db import Database
 
 PG_ADMIN_URL = os.environ.get("SCHOOLGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent

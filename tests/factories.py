@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from rules.decision import Client, DeviceInfo
-from rules.matcher import DomainTable
-from rules.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, person_key
+from rules.policy.decision import Client, DeviceInfo
+from rules.policy.matcher import DomainTable
+from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, person_key
 
 GROUPS = ("pupils", "staff", "guests")
 

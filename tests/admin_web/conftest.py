@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from admin_web import create_app
 from deploy.config import Config
-from rules.db import Database
-from rules.users import create_user
+from rules.store.db import Database
+from rules.workflows.accounts import create_user
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {
@@ -32,8 +32,7 @@ _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_
 def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2 parameters, so the many accounts the tests create do not dominate the run."""
     cheap = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-    monkeypatch.setattr("rules.users.hasher", cheap)
-    monkeypatch.setattr("rules.accounts.hasher", cheap)
+    monkeypatch.setattr("rules.workflows.accounts.hasher", cheap)
 
 
 def make_app(db: Database, state_dir: Path) -> Flask:

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, LOG_READERS
-from rules.models import Ban, Category, Device, Group
+from rules.store.models import Ban, Category, Device, Group
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)

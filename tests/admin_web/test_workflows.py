@@ -10,7 +10,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from rules.models import AccessEvent, AccessRequest, AuditEntry, Category, Group, ListEntry, ListSource, Rule, User
+from rules.store.models import (
+    AccessEvent,
+    AccessRequest,
+    AuditEntry,
+    Category,
+    Group,
+    ListEntry,
+    ListSource,
+    Rule,
+    User,
+)
 from tests.admin_web.conftest import ACCOUNTS, PASSWORD, csrf_token, post, sign_in
 
 
@@ -127,7 +137,7 @@ def test_javascript_url_is_refused(app: Flask) -> None:
 
 
 def test_hostile_host_is_escaped_and_csv_neutralises_formulas(app: Flask) -> None:
-    from rules.models import utcnow
+    from rules.store.models import utcnow
 
     with app.extensions["schoolgate_db"].session() as session:
         session.add(AccessEvent(ts=utcnow(), client_ip="198.18.0.9", source="dns", action="block",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rules.db import Database
-from rules.events import EventWriter, event
-from rules.models import Ban
+from rules.store.db import Database
+from rules.store.event_writer import EventWriter, event
+from rules.store.models import Ban
 from tests.conftest import Cli
 
 BLOCKED = ["facebook.com", "m.facebook.com", "WWW.FACEBOOK.COM.", "t.co", "vm.tiktok.com", "cdninstagram.com",

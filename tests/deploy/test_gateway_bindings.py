@@ -14,10 +14,10 @@ import pytest
 from deploy.bindings import sync_bindings, sync_gateway_bindings, update_script, wanted_sets
 from deploy.config import load_config
 from deploy.nftables import render_ruleset
-from rules.db import Database
-from rules.devices import register_device
-from rules.leases import Sighting
-from rules.leases_sync import sync_devices
+from rules.devices.leases import Sighting
+from rules.devices.registry import register_device
+from rules.devices.sync import sync_devices
+from rules.store.db import Database
 from tests.deploy.test_gateway_nftables import GATEWAY
 from tests.e2e.test_gateway_netns import cannot_make_namespaces
 

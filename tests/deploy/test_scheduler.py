@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 from deploy import scheduler as scheduler_module
 from deploy.config import load_config
 from deploy.scheduler import JOBS, build_scheduler, run_job
-from rules.db import Database
-from rules.models import AuditEntry
+from rules.store.db import Database
+from rules.store.models import AuditEntry
 from tests.conftest import Cli
 
 

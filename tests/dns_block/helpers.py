@@ -9,8 +9,8 @@ from dns_block.cache import AnswerCache
 from dns_block.client_check import ClientCheck
 from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
-from rules.networks import ClientNetworks
-from rules.snapshot import PolicySnapshot
+from rules.policy.networks import ClientNetworks
+from rules.policy.snapshot import PolicySnapshot
 
 
 class FixedStore:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dns_block.dot_catch import DotCatcher
-from rules.decision import DeviceInfo
-from rules.snapshot import PolicySnapshot
+from rules.policy.decision import DeviceInfo
+from rules.policy.snapshot import PolicySnapshot
 from tests.factories import tdevice, tsnapshot
 
 

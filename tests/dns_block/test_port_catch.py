@@ -11,8 +11,8 @@ import struct
 import pytest
 
 from dns_block.catcher import SO_RCVMARK, PortCatcher, port_from_mark
-from rules.decision import DeviceInfo
-from rules.snapshot import PolicySnapshot
+from rules.policy.decision import DeviceInfo
+from rules.policy.snapshot import PolicySnapshot
 from tests.factories import tdevice, tsnapshot
 
 IPAD = tdevice(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")

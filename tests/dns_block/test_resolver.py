@@ -12,8 +12,8 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
 from dns_block import wire
 from dns_block.cache import AnswerCache
-from rules.events import EVENT_FIELDS
-from rules.snapshot import GroupInfo
+from rules.policy.snapshot import GroupInfo
+from rules.store.event_writer import EVENT_FIELDS
 from tests.dns_block.helpers import ask, ede, make_resolver, query
 from tests.factories import tdevice, tsnapshot
 

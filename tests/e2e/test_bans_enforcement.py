@@ -392,13 +392,13 @@ def _pupil_a_ban(world: World) -> int:
 
 
 def test_a_supervised_session_opens_access_and_closes_by_itself(world: World) -> None:
-    from rules import bans
-    from rules.db import Database
-    from rules.models import User
+    from rules.monitoring import bans
+    from rules.store.db import Database
+    from rules.store.models import User
 
     ban_id = _pupil_a_ban(world)
     assert world.dig(PUPIL_A, "www.allowed.example") == [BLOCK_PAGE]
-    # rules.bans.supervise (the web's path: checks, audit) opens it for its minimum of one minute; the same
+    # rules.monitoring.bans.supervise (the web's path: checks, audit) opens it for its minimum of one minute; the same
     # transaction then shortens it to end 6 s from now, so the test sees it close by itself.
     db = Database(f"sqlite:///{world.db_path}")
     try:
@@ -432,9 +432,9 @@ def test_a_supervised_session_opens_access_and_closes_by_itself(world: World) ->
 
 
 def test_lifting_the_ban_restores_normal_filtering(world: World) -> None:
-    from rules import bans
-    from rules.db import Database
-    from rules.models import User
+    from rules.monitoring import bans
+    from rules.store.db import Database
+    from rules.store.models import User
 
     ban_id = _pupil_a_ban(world)
     assert world.fetch(PUPIL_A)[0] == 403

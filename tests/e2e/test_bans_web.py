@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.bans import NO_PROOF
-from rules.db import Database
-from rules.detector import DESCRIPTIONS
-from rules.models import Ban, Device
+from rules.localtime import LONDON
+from rules.monitoring.bans import NO_PROOF
+from rules.monitoring.detector import DESCRIPTIONS
+from rules.store.db import Database
+from rules.store.models import Ban, Device
 from tests.conftest import Cli
 from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
 
@@ -33,12 +33,11 @@ HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
 ICT = ("ian.tech@school.test", "Ian Tech", "ict password 12")
 STAFF = ("tom.teacher@school.test", "Tom Teacher", "staff password 1")
 HOSTILE = "<img src=x onerror=alert(1)>.example"
-LONDON = ZoneInfo("Europe/London")
 
 
 def evidence(ip: str, items: list[tuple[str, str, str, int]]) -> str:
-    """Evidence JSON as `rules.watch` writes it: (kind, host, source, weight) per signal; what the proxy saw
-    came over a completed connection, a DNS look-up over UDP proves nothing by itself."""
+    """Evidence JSON as `rules.monitoring.watcher` writes it: (kind, host, source, weight) per signal; what the
+    proxy saw came over a completed connection, a DNS look-up over UDP proves nothing by itself."""
     now = datetime.now(UTC).timestamp()
     return json.dumps([{"ts": now - 60 + i, "kind": kind, "host": host, "client_ip": ip, "source": source,
                         "event_id": 100 + i, "weight": weight, "proof": "connection" if source == "proxy" else None}

@@ -21,9 +21,9 @@ from filter_proxy.connect import Connect
 from filter_proxy.destinations import Destinations
 from filter_proxy.gate import Gate
 from filter_proxy.request import Request
-from rules.events import EVENT_FIELDS, Event
-from rules.networks import ClientNetworks
-from rules.snapshot import PolicySnapshot
+from rules.policy.networks import ClientNetworks
+from rules.policy.snapshot import PolicySnapshot
+from rules.store.event_writer import EVENT_FIELDS, Event
 from tests.factories import tsnapshot
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.snapshot import CompiledBan
+from rules.policy.snapshot import CompiledBan
 from tests.factories import tdevice, tsnapshot
 from tests.filter_proxy.conftest import Proxy, http_flow, run
 

@@ -10,7 +10,7 @@ from mitmproxy.proxy import server_hooks
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from filter_proxy.destinations import category
-from rules.snapshot import CompiledBan
+from rules.policy.snapshot import CompiledBan
 from tests.factories import tdevice, tsnapshot
 from tests.filter_proxy.conftest import GATEWAY_ADDRESS, PUBLIC, Proxy, http_flow, run, tls_client
 from tests.filter_proxy.test_connect import connect_flow

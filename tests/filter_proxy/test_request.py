@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.snapshot import CompiledBan
+from rules.policy.snapshot import CompiledBan
 from tests.factories import tdevice, tsnapshot
 from tests.filter_proxy.conftest import Proxy, http_flow, run
 

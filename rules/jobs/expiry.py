@@ -1,0 +1,68 @@
+"""The expiry job: record exceptions and supervised sessions whose time is up, end bans whose end passed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.store.audit import audit
+from rules.store.db import Database, bump_policy_version
+from rules.store.models import AuditEntry, Ban, Rule, SupervisedSession, utcnow
+
+log = logging.getLogger(__name__)
+ACTOR = "scheduler"
+
+
+@dataclass
+class ExpiryResult:
+    rules: list[int] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
+    bans: list[int] = field(default_factory=list)
+
+
+def expire(db: Database, now: datetime | None = None) -> ExpiryResult:
+    """Record exceptions and supervised sessions whose time is up (once each), end bans whose end passed.
+
+    An expired rule stays enabled (it is the record of what was approved); the compiler leaves it out.
+    """
+    moment = now or utcnow()
+    result = ExpiryResult()
+    with db.session() as session:
+        rules = list(session.scalars(select(Rule).where(Rule.enabled.is_(True), Rule.expires_at.is_not(None),
+                                                        Rule.expires_at <= moment)))
+        done = _audited(session, "rule.expired", [f"rule #{r.id}" for r in rules])
+        for rule in rules:
+            if f"rule #{rule.id}" not in done:
+                audit(session, ACTOR, "rule.expired", f"rule #{rule.id}",
+                      after={"domain": rule.domain, "action": rule.action, "expires_at": rule.expires_at})
+                result.rules.append(rule.id)
+        ended = list(session.scalars(select(SupervisedSession).where(SupervisedSession.ends_at <= moment)))
+        done = _audited(session, "supervised_session.ended", [f"supervised session #{s.id}" for s in ended])
+        for sess in ended:
+            if f"supervised session #{sess.id}" not in done:
+                audit(session, ACTOR, "supervised_session.ended", f"supervised session #{sess.id}",
+                      after={"ban_id": sess.ban_id, "staff_name": sess.staff_name, "ends_at": sess.ends_at})
+                result.sessions.append(sess.id)
+        for ban in session.scalars(select(Ban).where(Ban.state.in_(("active", "confirmed")),
+                                                     Ban.ends_at.is_not(None), Ban.ends_at <= moment)):
+            audit(session, ACTOR, "ban.expired", f"ban #{ban.id}", before={"state": ban.state},
+                  after={"state": "expired", "ends_at": ban.ends_at})
+            ban.state = "expired"
+            result.bans.append(ban.id)
+        if result.rules or result.sessions:
+            bump_policy_version(session)  # the ban change bumps by itself (policy data)
+    if result.rules or result.sessions or result.bans:
+        log.info("expired rules %s, supervised sessions %s, bans %s", result.rules, result.sessions, result.bans)
+    return result
+
+
+def _audited(session: Session, action: str, targets: Sequence[str]) -> set[str]:
+    if not targets:
+        return set()
+    return set(session.scalars(select(AuditEntry.target).where(AuditEntry.action == action,
+                                                               AuditEntry.target.in_(targets))))

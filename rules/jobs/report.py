@@ -1,0 +1,135 @@
+"""The weekly report for the headteacher and the DSL: what was blocked, who was banned, what needs a look.
+
+Written to the state folder as text and HTML every week, and emailed when an SMTP server is configured.
+It holds counts and names of sites, never a pupil's browsing line by line: the access log stays in the
+admin web, where every view of it is audited.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from rules.localtime import LONDON
+from rules.store.db import Database
+from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
+
+log = logging.getLogger(__name__)
+TOP = 10
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where to send the report; an empty host means the report is only written to disk."""
+
+    host: str = ""
+    port: int = 25
+    sender: str = ""
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host and self.to)
+
+
+@dataclass(frozen=True)
+class Report:
+    subject: str
+    sections: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def text(self) -> str:
+        parts = [self.subject, "=" * len(self.subject), ""]
+        for title, lines in self.sections:
+            parts += [title, *(f"  {line}" for line in lines or ("none",)), ""]
+        return "\n".join(parts)
+
+    def html(self) -> str:
+        body = [f"<h1>{html.escape(self.subject)}</h1>"]
+        for title, lines in self.sections:
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in lines or ("none",))
+            body.append(f"<h2>{html.escape(title)}</h2><ul>{items}</ul>")
+        return f"<!doctype html><html><meta charset='utf-8'><title>{html.escape(self.subject)}</title>" \
+               f"<body>{''.join(body)}</body></html>\n"
+
+
+def build_report(db: Database, now: datetime | None = None) -> Report:
+    """The last seven days, in numbers."""
+    end = now or utcnow()
+    start = end - timedelta(days=7)
+    with db.session(read_only=True) as session:
+        in_week = (AccessEvent.ts >= start) & (AccessEvent.ts < end)
+        total = session.scalar(select(func.count()).select_from(AccessEvent).where(in_week)) or 0
+        blocked = session.scalar(select(func.count()).select_from(AccessEvent)
+                                 .where(in_week, AccessEvent.action != "allow")) or 0
+        categories = session.execute(select(AccessEvent.category, func.count()).where(
+            in_week, AccessEvent.action != "allow").group_by(AccessEvent.category)
+            .order_by(func.count().desc()).limit(TOP)).all()
+        hosts = session.execute(select(AccessEvent.host, func.count()).where(in_week, AccessEvent.action != "allow")
+                                .group_by(AccessEvent.host).order_by(func.count().desc()).limit(TOP)).all()
+        signals = session.execute(select(AccessEvent.signal, func.count()).where(in_week, AccessEvent.signal
+                                  .is_not(None)).group_by(AccessEvent.signal).order_by(func.count().desc())).all()
+        bans = list(session.scalars(select(Ban).where(Ban.created_at >= start, Ban.created_at < end)))
+        active_bans = session.scalar(select(func.count()).select_from(Ban)
+                                     .where(Ban.state.in_(("active", "confirmed")))) or 0
+        unknown = session.scalar(select(func.count()).select_from(Device).where(Device.status == "unknown")) or 0
+        tests = session.execute(select(AuditEntry.action, func.count()).where(
+            AuditEntry.actor == "self-test", AuditEntry.ts >= start, AuditEntry.ts < end)
+            .group_by(AuditEntry.action)).all()
+        failed_lists = session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "list.refresh_failed", AuditEntry.ts >= start, AuditEntry.ts < end)) or 0
+    week = f"{start.astimezone(LONDON):%d %b %Y} to {end.astimezone(LONDON):%d %b %Y}"
+    test_counts = dict(tests)
+    return Report(
+        subject=f"schoolgate weekly report, {week}",
+        sections=(
+            ("Traffic", (f"{total} requests recorded, {blocked} blocked",)),
+            ("Blocked, by category", tuple(f"{name or 'rule made by staff'}: {n}" for name, n in categories)),
+            ("Most blocked sites", tuple(f"{host}: {n}" for host, n in hosts)),
+            ("Signs of getting round the filter", tuple(f"{name}: {n}" for name, n in signals)),
+            ("Bans", (f"{len(bans)} new this week, {active_bans} in force",
+                      *(f"ban #{b.id}: {b.person or 'device #' + str(b.device_id)}, {b.state}, {b.reason}"
+                        for b in bans))),
+            ("Needs the ICT technician", (f"{unknown} unknown devices to name and place in a group",
+                                          f"{failed_lists} list refreshes failed")),
+            ("Nightly self-test", (f"{test_counts.get('self_test.pass', 0)} passed, "
+                                   f"{test_counts.get('self_test.fail', 0)} failed",)),
+        ),
+    )
+
+
+def weekly_report(db: Database, state_dir: Path, mail: MailSettings = MailSettings(),
+                  now: datetime | None = None) -> list[Path]:
+    """Write the report (text and HTML) under state_dir/reports, and email it when mail is configured."""
+    moment = now or utcnow()
+    report = build_report(db, moment)
+    folder = state_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"weekly-{moment.astimezone(LONDON):%Y-%m-%d}"
+    paths = [folder / f"{stem}.txt", folder / f"{stem}.html"]
+    paths[0].write_text(report.text(), encoding="utf-8")
+    paths[1].write_text(report.html(), encoding="utf-8")
+    if mail.enabled:
+        send(report, mail)
+    log.info("weekly report written to %s%s", paths[0], " and emailed" if mail.enabled else "")
+    return paths
+
+
+def send(report: Report, mail: MailSettings) -> None:
+    message = EmailMessage()
+    message["Subject"] = report.subject
+    message["From"] = mail.sender or f"schoolgate@{mail.host}"
+    message["To"] = ", ".join(mail.to)
+    message.set_content(report.text())
+    message.add_alternative(report.html(), subtype="html")
+    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
+        if mail.starttls:
+            smtp.starttls()
+        smtp.send_message(message)

@@ -1,0 +1,66 @@
+"""Tell the headteacher about a new ban at once, by email when SMTP is configured.
+
+The message says as little about the child as the headteacher needs to act: the device, the person
+it is assigned to, when, why in one line, and a link to the ban's page where the evidence is (the
+page is behind sign-in and every view of it is audited).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from sqlalchemy import select
+
+from rules.jobs.report import MailSettings
+from rules.localtime import LONDON
+from rules.store.db import Database
+from rules.store.models import Ban, User
+
+log = logging.getLogger(__name__)
+
+
+def headteacher_addresses(db: Database) -> list[str]:
+    with db.session(read_only=True) as session:
+        users = session.scalars(select(User).where(User.active.is_(True)))
+        return [u.email for u in users if "headteacher" in u.roles.split(",")]
+
+
+def compose(ban: Ban, device_name: str, public_url: str, sender: str, to: list[str]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = f"schoolgate: new ban on {device_name} - please review"
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    when = ban.created_at.astimezone(LONDON).strftime("%d %b %Y %H:%M")
+    person = f" (assigned to {ban.person})" if ban.person else ""
+    message.set_content(
+        f"schoolgate banned the device {device_name}{person} at {when}.\n\n"
+        f"Why: {ban.reason}\n\n"
+        "Under the school's policy, trying to get round the filter leads to a ban from school computing\n"
+        "equipment, other than with close supervision. Please read the evidence, then confirm the ban with\n"
+        "an end date or lift it with a reason:\n\n"
+        f"{public_url.rstrip('/')}/bans/{ban.id}\n"
+    )
+    return message
+
+
+def send_ban_notice(db: Database, mail: MailSettings, public_url: str, ban_id: int) -> bool:
+    """Email the active headteachers (and [smtp] to); False when SMTP is off or nobody is to be told."""
+    if not mail.host:
+        return False
+    recipients = list(dict.fromkeys([*headteacher_addresses(db), *mail.to]))
+    if not recipients:
+        return False
+    with db.session(read_only=True) as session:
+        ban = session.get(Ban, ban_id)
+        if ban is None:
+            return False
+        device_name = ban.device.name if ban.device is not None else "an unknown device"
+        message = compose(ban, device_name, public_url, mail.sender or f"schoolgate@{mail.host}", recipients)
+    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
+        if mail.starttls:
+            smtp.starttls()
+        smtp.send_message(message)
+    log.info("ban #%d: notice emailed to %d recipient(s)", ban_id, len(recipients))
+    return True

@@ -1,0 +1,224 @@
+"""The watcher: reads new access events, feeds the detector, and writes a ban or an alert on a verdict.
+
+It runs in one process (the scheduler's), so there is one window per device whatever DNS and the proxy
+saw, and a ban is written once. A ban is policy data: writing it bumps the policy version, and DNS and
+the proxy enforce it within their next poll (about a second). No second path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from rules.monitoring.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
+from rules.policy.compile import Compiler, read_version
+from rules.policy.snapshot import PolicySnapshot, person_key
+from rules.store.audit import audit
+from rules.store.db import Database
+from rules.store.models import AccessEvent, Ban, Device, DeviceAddress, Group
+
+log = logging.getLogger(__name__)
+
+CIRCUMVENTION_CATEGORY = "circumvention"
+BATCH = 5000
+SETTLE_SECONDS = 10.0
+ACTOR = "detector"
+
+
+@dataclass
+class Outcome:
+    """What the watcher did with one verdict."""
+
+    action: str  # "ban" | "alert" | "already_banned" | "off"
+    device_id: int | None
+    ban_id: int | None
+    verdict: Verdict
+
+
+NOT_PROVEN = ("the evidence is only UDP traffic from an address that is not bound to the device's MAC address, "
+              "which anyone on the network could have sent with a borrowed address; so no ban. Check the "
+              "device, and register it with its MAC address so that its traffic counts as its own")
+
+
+def proof_of(event: AccessEvent, snapshot: PolicySnapshot) -> str | None:
+    """How we know only the device itself sent this: "connection" (a completed TCP connection: DNS over TCP,
+    the proxy, the gateway's catchers) or "mac" (its address is bound to its MAC, a DHCP lease or a
+    registration with the MAC, so the gateway drops that address from any other MAC); None when it proves
+    nothing. The binding is read from the policy in force as the watcher reads the event, a second or so
+    after it happened. Events written before the transport was recorded are taken as connections only when
+    they came through the proxy."""
+    if event.transport == "tcp" or (event.transport is None and event.source == "proxy"):
+        return "connection"
+    return "mac" if snapshot.is_bound(event.client_ip, event.mac) else None
+
+
+def signal_kind(event: AccessEvent) -> str | None:
+    """The detector's kind for an event: its signal (a blocked port split into known VPN/proxy ports and
+    others), or "circumvention_site" when it reached for a name in the circumvention category."""
+    if event.signal == "blocked_port" and (event.transport, event.port) in CIRCUMVENTION_PORTS:
+        return "vpn_port"
+    return event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
+
+
+def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | None:
+    """An access event is a signal when it carries one, or when it reached for a circumvention name."""
+    kind = signal_kind(event)
+    if kind is None:
+        return None
+    key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.client_ip}"
+    host = event.host
+    if event.port is not None and event.signal == "blocked_port":
+        # what was tried, for the evidence and for "the same thing again counts once": address, port, service
+        service = CIRCUMVENTION_PORTS.get((event.transport or "", event.port))
+        where = f"{host} " if host else ""
+        host = f"{where}{(event.transport or '').upper()} port {event.port}" + (f" ({service})" if service else "")
+    return Signal(ts=event.ts.timestamp(), device_key=key, kind=kind, host=host, client_ip=event.client_ip,
+                  source=event.source, event_id=event.id, proof=proof_of(event, snapshot))
+
+
+class Watcher:
+    """Polls the access log for signals and acts on verdicts, per the device's group setting."""
+
+    def __init__(self, db: Database, detector: Detector | None = None,
+                 thresholds: dict[str, int] | None = None,
+                 notify: Callable[[Outcome], None] | None = None,
+                 default_threshold: int = DEFAULT_THRESHOLD) -> None:
+        self.db = db
+        self.detector = detector or Detector()
+        self.thresholds = thresholds or {}
+        self.default_threshold = default_threshold
+        self.notify = notify
+        self.compiler = Compiler(db)
+        self.last_id: int | None = None
+        self._snapshot: PolicySnapshot | None = None
+
+    def start_position(self) -> None:
+        """Begin with the events of the current window, so a restart does not forget recent signals."""
+        horizon = time.time() - self.detector.window_seconds
+        with self.db.session(read_only=True) as session:
+            first = session.scalar(select(func.min(AccessEvent.id)).where(
+                AccessEvent.ts >= datetime.fromtimestamp(horizon, UTC)))
+            last = session.scalar(select(func.max(AccessEvent.id)))
+        self.last_id = (first - 1) if first is not None else (last or 0)
+
+    def poll_once(self) -> list[Outcome]:
+        """Read the new signal-bearing events and act on every verdict they produce."""
+        if self.last_id is None:
+            self.start_position()
+        outcomes: list[Outcome] = []
+        with self.db.session(read_only=True) as session:
+            events = list(session.scalars(
+                select(AccessEvent)
+                .where(AccessEvent.id > self.last_id,
+                       or_(AccessEvent.signal.is_not(None), AccessEvent.category == CIRCUMVENTION_CATEGORY))
+                .order_by(AccessEvent.id).limit(BATCH)))
+            # Ordinary events need no reading: skip past them, but only past rows old enough that no writer
+            # can still be committing a lower id (PostgreSQL sequences may commit out of order).
+            settled = session.scalar(select(func.max(AccessEvent.id)).where(
+                AccessEvent.ts < datetime.fromtimestamp(time.time() - SETTLE_SECONDS, UTC))) or 0
+        snapshot = self._current_snapshot() if events else None
+        for event in events:
+            self.last_id = event.id
+            if snapshot is None:
+                continue
+            signal = signal_from_event(event, snapshot)
+            if signal is None:
+                continue
+            group = self._group_of(snapshot, event)
+            mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else "ban"
+            if mode == "off":
+                continue
+            verdict = self.detector.observe(signal, self.thresholds.get(group, self.default_threshold))
+            if verdict is not None:
+                outcome = self.act(verdict, event, mode)
+                outcomes.append(outcome)
+                if self.notify is not None:
+                    try:
+                        self.notify(outcome)
+                    except Exception:
+                        log.exception("could not send the notification for %s", verdict.device_key)
+        if len(events) < BATCH and settled > (self.last_id or 0):
+            self.last_id = settled
+        return outcomes
+
+    def _current_snapshot(self) -> PolicySnapshot:
+        if self._snapshot is None or self._snapshot.version != read_version(self.db):
+            self._snapshot = self.compiler.compile()
+        return self._snapshot
+
+    @staticmethod
+    def _group_of(snapshot: PolicySnapshot, event: AccessEvent) -> str:
+        """The group whose setting applies: the device's, found by the address it used."""
+        return snapshot.identify(event.client_ip, event.mac).group
+
+    def act(self, verdict: Verdict, event: AccessEvent, mode: str) -> Outcome:
+        """Write the ban (or the alert) with its evidence, in one transaction with its audit entry."""
+        evidence = [s.as_evidence() for s in verdict.evidence]
+        with self.db.session() as session:
+            device = _device_for(session, event)
+            if mode != "ban" or not verdict.proven:
+                after: dict[str, object] = {"summary": verdict.summary(), "evidence": evidence}
+                if mode == "ban":
+                    after["why_no_ban"] = NOT_PROVEN
+                    log.warning("not banning %s (device #%d): %s; %s", device.name, device.id, verdict.summary(),
+                                NOT_PROVEN)
+                audit(session, ACTOR, "circumvention.alert", f"device #{device.id}", after=after)
+                return Outcome("alert", device.id, None, verdict)
+            existing = _active_ban(session, device)
+            if existing is not None:
+                return Outcome("already_banned", device.id, existing.id, verdict)
+            ban = Ban(device_id=device.id, person=device.person, state="active", created_by=ACTOR,
+                      reason=f"Trying to get round the filter: {verdict.summary()}",
+                      evidence=json.dumps(evidence))
+            session.add(ban)
+            session.flush()
+            audit(session, ACTOR, "ban.create", f"ban #{ban.id}",
+                  after={"device": device.name, "person": device.person, "summary": verdict.summary(),
+                         "evidence": evidence})
+            log.warning("banned %s (device #%d): %s", device.name, device.id, verdict.summary())
+            return Outcome("ban", device.id, ban.id, verdict)
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Poll until `stop` is set; an error is logged and the next poll goes on."""
+        while not stop.wait(interval):
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("circumvention watcher poll failed")
+
+
+def _device_for(session: Session, event: AccessEvent) -> Device:
+    """The event's device; an unregistered address becomes an 'unknown' device, so a ban has a subject."""
+    if event.device_id is not None:
+        device = session.get(Device, event.device_id)
+        if device is not None:
+            return device
+    held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == event.client_ip))
+    if held is not None:
+        return held.device
+    default = session.scalar(select(Group).where(Group.is_default.is_(True)))
+    device = Device(name=f"Unknown device {event.client_ip}", status="unknown",
+                    group_id=default.id if default else None, last_ip=event.client_ip)
+    session.add(device)
+    session.flush()
+    session.add(DeviceAddress(device_id=device.id, ip=event.client_ip, source="detector"))
+    audit(session, ACTOR, "device.register", f"device #{device.id}",
+          after={"name": device.name, "ip": event.client_ip, "status": "unknown"})
+    return device
+
+
+def _active_ban(session: Session, device: Device) -> Ban | None:
+    bans = session.scalars(select(Ban).where(Ban.state.in_(("active", "confirmed"))))
+    key = person_key(device.person)
+    for ban in bans:
+        if ban.device_id == device.id or (key is not None and person_key(ban.person) == key):
+            return ban
+    return None

@@ -1,0 +1,132 @@
+"""Reading the access log for people: filters, keyset pages, CSV rows and the dashboard's counts.
+
+Pages are keyed on (ts, id), newest first, so page 10,000 costs what page 1 costs (an index range scan
+on ix_access_events_ts_id), never an OFFSET over tens of millions of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from rules.store.models import AccessEvent, Device, utcnow
+
+ACTIONS = ("allow", "block", "ban")
+CSV_HEADER = ("time_utc", "client_ip", "device", "source", "action", "host", "url", "category", "rule", "reason")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """What the person asked to see; every field optional."""
+
+    device_id: int | None = None
+    person: str = ""
+    group_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str = ""
+    category: str = ""
+    host: str = ""
+
+    def describe(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+def filtered(flt: LogFilter) -> Select[AccessEvent]:
+    query = select(AccessEvent)
+    if flt.device_id is not None:
+        query = query.where(AccessEvent.device_id == flt.device_id)
+    if flt.person:
+        query = query.where(AccessEvent.device_id.in_(select(Device.id).where(Device.person == flt.person)))
+    if flt.group_id is not None:
+        query = query.where(AccessEvent.device_id.in_(select(Device.id).where(Device.group_id == flt.group_id)))
+    if flt.since is not None:
+        query = query.where(AccessEvent.ts >= flt.since)
+    if flt.until is not None:
+        query = query.where(AccessEvent.ts < flt.until)
+    if flt.action:
+        query = query.where(AccessEvent.action == flt.action)
+    if flt.category:
+        query = query.where(AccessEvent.category == flt.category)
+    if flt.host:
+        host = flt.host.strip().lower().rstrip(".")
+        query = query.where((AccessEvent.host == host) | AccessEvent.host.endswith("." + host))
+    return query
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[AccessEvent]
+    next_cursor: str | None  # "ts_iso|id" of the last row, when there may be more
+
+
+def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
+    if not text or "|" not in text:
+        return None
+    ts_text, _, id_text = text.partition("|")
+    try:
+        return datetime.fromisoformat(ts_text), int(id_text)
+    except ValueError:
+        return None
+
+
+def page(session: Session, flt: LogFilter, after: str | None = None, size: int = 100) -> Page:
+    """One page, newest first, starting after the cursor of the previous page."""
+    query = filtered(flt).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(size + 1)
+    cursor = parse_cursor(after)
+    if cursor is not None:
+        query = query.where(tuple_(AccessEvent.ts, AccessEvent.id) < tuple_(cursor[0], cursor[1]))
+    rows = list(session.scalars(query))
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = f"{rows[-1].ts.isoformat()}|{rows[-1].id}" if more and rows else None
+    return Page(rows, next_cursor)
+
+
+def neutralise(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: a leading =, +, -, @ or tab gets a quote in front."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_rows(session: Session, flt: LogFilter, limit: int = 1_000_000) -> Iterator[list[str]]:
+    """The export: the header, then the filtered events newest first, every cell neutralised."""
+    yield list(CSV_HEADER)
+    query = filtered(flt).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)
+    for e in session.scalars(query.execution_options(yield_per=2000)):
+        yield [neutralise(v) for v in (e.ts.isoformat(), e.client_ip, e.device, e.source, e.action, e.host, e.url,
+                                       e.category, e.rule, e.reason)]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    blocked_by_day: list[tuple[str, int]]
+    top_categories: list[tuple[str, int]]
+    top_hosts: list[tuple[str, int]]
+    top_devices: list[tuple[str, int]]
+
+
+def dashboard(session: Session, days: int = 14, now: datetime | None = None) -> Dashboard:
+    """Blocked attempts a day, and the top categories, sites and devices, over the last `days` days."""
+    end = now or utcnow()
+    start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    blocked = AccessEvent.action.in_(("block", "ban"))
+    recent = (AccessEvent.ts >= start) & blocked
+    day = func.date(AccessEvent.ts)
+    per_day = {str(d): n for d, n in session.execute(select(day, func.count()).where(recent).group_by(day))}
+    series = [((start + timedelta(days=i)).date().isoformat(), 0) for i in range(days)]
+    series = [(d, per_day.get(d, 0)) for d, _ in series]
+
+    def top(column: Any) -> list[tuple[str, int]]:
+        count = func.count().label("n")
+        rows = session.execute(select(column, count).where(recent, column.isnot(None))
+                               .group_by(column).order_by(count.desc()).limit(8))
+        return [(str(k), int(n)) for k, n in rows]
+
+    return Dashboard(series, top(AccessEvent.category), top(AccessEvent.host), top(AccessEvent.device))

@@ -1,0 +1,22 @@
+"""The audit log: every change made by a person, and every view of a device's log, in one table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from rules.store.models import AuditEntry
+
+
+def audit(session: Session, actor: str, action: str, target: str = "", *, before: Any = None,
+          after: Any = None, reason: str = "") -> None:
+    """Add an audit entry in the caller's transaction, so the change and its record commit together."""
+    session.add(
+        AuditEntry(
+            actor=actor, action=action, target=target, reason=reason,
+            before=None if before is None else json.dumps(before, default=str, sort_keys=True),
+            after=None if after is None else json.dumps(after, default=str, sort_keys=True),
+        )
+    )

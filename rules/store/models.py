@@ -1,0 +1,351 @@
+"""The SQLAlchemy 2 models: what schoolgate stores, in one place.
+
+Tables that change what is filtered carry `PolicyData`; any flush that touches one of them bumps
+`policy_state.version` in the same transaction (see `rules.store.db`), which is how DNS and the proxy
+learn that they must compile a new snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware: everything is stored in UTC and shown in Europe/London."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC instant stored as a plain timestamp, read back timezone-aware, on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every schoolgate table."""
+
+
+class PolicyData:
+    """Marker: a change to a row of this table changes what is filtered."""
+
+
+class PolicyState(Base):
+    """One row: the version of the policy, bumped by every change to policy data."""
+
+    __tablename__ = "policy_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Group(PolicyData, Base):
+    """A group of devices with one filtering policy: pupils, staff, guests to start."""
+
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    safesearch: Mapped[bool] = mapped_column(Boolean, default=True)
+    circumvention_mode: Mapped[str] = mapped_column(String(16), default="ban")
+
+
+class Category(PolicyData, Base):
+    """A named list of domains; `locked` lists can never be opened by an exception."""
+
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_everyone: Mapped[bool] = mapped_column(Boolean, default=True)
+    content_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    blocked_groups: Mapped[list[Group]] = relationship(secondary="category_groups")
+
+
+class CategoryGroup(PolicyData, Base):
+    """A group for which a category is blocked, when the category is not blocked for everyone."""
+
+    __tablename__ = "category_groups"
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ListSource(PolicyData, Base):
+    """Where a category's entries came from (a file, a URL, the built-in catalogue), and how it went."""
+
+    __tablename__ = "list_sources"
+    __table_args__ = (UniqueConstraint("category_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(16), default="auto")
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ListEntry(Base):
+    """One domain of a list. Written in bulk by `rules.lists.importer`, which bumps the version itself."""
+
+    __tablename__ = "list_entries"
+    __table_args__ = (Index("ix_list_entries_source", "source_id"), Index("ix_list_entries_domain", "domain"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("list_sources.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253))
+
+
+class Schedule(PolicyData, Base):
+    """Weekly hours in Europe/London during which a rule is in force (e.g. school hours)."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    days: Mapped[str] = mapped_column(String(32), default="mon,tue,wed,thu,fri")
+    start_time: Mapped[str] = mapped_column(String(5), default="08:00")
+    end_time: Mapped[str] = mapped_column(String(5), default="16:00")
+
+
+class Rule(PolicyData, Base):
+    """A block or allow rule made by a person: a domain or a URL prefix, for a scope, maybe timed.
+
+    An allow rule is an exception (usually from an approved access request); a block rule usually
+    comes from an inappropriate content report.
+    """
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # block | allow
+    kind: Mapped[str] = mapped_column(String(8), default="domain")  # domain | url
+    domain: Mapped[str] = mapped_column(String(253))  # normal form; for a URL rule, its host
+    url_prefix: Mapped[str | None] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(String(8), default="everyone")  # everyone | group | device
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # manual | request | report
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Device(PolicyData, Base):
+    """A device on the school network: who it belongs to and which group's filtering applies."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    mac: Mapped[str | None] = mapped_column(String(17), unique=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    person: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="registered")  # registered | unknown
+    notes: Mapped[str] = mapped_column(Text, default="")
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_ip: Mapped[str | None] = mapped_column(String(45))
+    group: Mapped[Group | None] = relationship()
+    addresses: Mapped[list[DeviceAddress]] = relationship(
+        back_populates="device", cascade="all, delete-orphan"
+    )
+
+
+class DeviceAddress(PolicyData, Base):
+    """An address the device is known by: fixed by the technician, or learnt from DHCP."""
+
+    __tablename__ = "device_addresses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    ip: Mapped[str] = mapped_column(String(45), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="static")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    device: Mapped[Device] = relationship(back_populates="addresses")
+
+
+class Ban(PolicyData, Base):
+    """A ban from school computing equipment, on a device and (when assigned) its person."""
+
+    __tablename__ = "bans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    person: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active|confirmed|lifted|expired
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of events
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255), default="detector")
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lifted_by: Mapped[str | None] = mapped_column(String(255))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    false_positive: Mapped[bool] = mapped_column(Boolean, default=False)
+    device: Mapped[Device | None] = relationship()
+
+
+class SupervisedSession(PolicyData, Base):
+    """A time during which a banned device or pupil may use the network under close supervision."""
+
+    __tablename__ = "supervised_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ban_id: Mapped[int] = mapped_column(ForeignKey("bans.id", ondelete="CASCADE"))
+    staff_name: Mapped[str] = mapped_column(String(128))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+
+
+class User(Base):
+    """A member of staff who signs in to the admin web; roles are a comma-separated set."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    roles: Mapped[str] = mapped_column(String(64), default="staff")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AccessEvent(Base):
+    """One decision about one request: the monitoring record the policy asks ICT technicians to keep."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        # Every index costs each of the tens of thousands of inserts a second; these two serve every query
+        # the log has (time order with keyset pagination; one device's timeline). See migration 0004.
+        Index("ix_access_events_device_ts", "device_id", "ts"),
+        Index("ix_access_events_ts_id", "ts", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    client_ip: Mapped[str] = mapped_column(String(45))
+    device_id: Mapped[int | None] = mapped_column(Integer)
+    device: Mapped[str | None] = mapped_column(String(128))
+    mac: Mapped[str | None] = mapped_column(String(17))
+    source: Mapped[str] = mapped_column(String(8))  # dns | proxy | gateway
+    qtype: Mapped[str | None] = mapped_column(String(10))
+    host: Mapped[str] = mapped_column(String(253))
+    url: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(8))  # allow | block | ban
+    category: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    search_term: Mapped[str | None] = mapped_column(Text)
+    signal: Mapped[str | None] = mapped_column(String(32))
+    transport: Mapped[str | None] = mapped_column(String(3))  # udp | tcp: tcp proves the source address
+    port: Mapped[int | None] = mapped_column(Integer)  # the destination port a gateway catcher saw
+
+
+class AuditEntry(Base):
+    """Who changed what, when and why; also every view of a device's access log. Never edited."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_ts", "ts"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255), default="")
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccessRequest(Base):
+    """The policy's "Blocked content access request form": a member of staff asks, the headteacher decides.
+
+    Not policy data itself: approving one creates a `Rule` (which is), so the version bumps then.
+    """
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        Index("ix_access_requests_status", "status"),
+        Index("ix_access_requests_requester", "requester_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_name: Mapped[str] = mapped_column(String(128))  # "Staff name", as it was when filed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # "Date"
+    full_url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(253))
+    site_content: Mapped[str] = mapped_column(Text)
+    reasons_for_access: Mapped[str] = mapped_column(Text)
+    risks_and_controls: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | approved | refused
+    technical_note: Mapped[str] = mapped_column(Text, default="")
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reasons: Mapped[str] = mapped_column(Text, default="")  # the Authoriser's "Reasons"
+    authoriser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    authoriser_name: Mapped[str | None] = mapped_column(String(128))
+    authoriser_email: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str | None] = mapped_column(String(8))  # everyone | group | device
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+    group: Mapped[Group | None] = relationship()
+    device: Mapped[Device | None] = relationship()
+
+
+class ContentReport(Base):
+    """The policy's "Inappropriate content report form": staff report, the ICT technician acts."""
+
+    __tablename__ = "content_reports"
+    __table_args__ = (
+        Index("ix_content_reports_status", "status"),
+        Index("ix_content_reports_reporter", "reporter_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reporter_name: Mapped[str] = mapped_column(String(128))  # "Staff name (submitting report)"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    individual: Mapped[str] = mapped_column(String(128), default="")  # "Name of individual ... (if known)"
+    incident_date: Mapped[str] = mapped_column(String(10))  # "Date", as typed (YYYY-MM-DD)
+    full_urls: Mapped[str] = mapped_column(Text)  # "Full URL(s)", one a line
+    nature: Mapped[str] = mapped_column(Text)  # "Nature of inappropriate content"
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | blocked | not_blocked
+    action_taken: Mapped[str] = mapped_column(Text, default="")
+    actioned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actioned_by: Mapped[str | None] = mapped_column(String(128))
+    actioned_by_email: Mapped[str | None] = mapped_column(String(255))
+    actioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))

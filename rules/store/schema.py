@@ -1,0 +1,78 @@
+"""Create or upgrade the database with Alembic, and seed what every school starts with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import select
+
+from rules.lists.importer import replace_source_entries
+from rules.policy.catalogue import builtin_categories
+from rules.store.db import Database
+from rules.store.models import Category, Group, PolicyState
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+DEFAULT_GROUPS = (
+    ("pupils", "Pupils' devices: the strictest filtering; circumvention leads to a ban.", True, "ban"),
+    ("staff", "Staff devices: the same blocked sites; circumvention raises an alert only.", False, "alert"),
+    ("guests", "Visitors on the guest network.", False, "alert"),
+)
+
+
+def alembic_config(db: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    return config
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to `revision` (by default the newest), keeping every row already stored."""
+    config = alembic_config(db)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(db: Database) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+
+
+def seed(db: Database) -> list[str]:
+    """Add the default groups and the built-in categories that are missing; say what was added.
+
+    Built-in lists are refreshed from the catalogue shipped with this version on every `init`,
+    so an upgrade brings the newest curated domains; a category's settings are left as the school set them.
+    """
+    added: list[str] = []
+    with db.session() as session:
+        if session.get(PolicyState, 1) is None:
+            session.add(PolicyState(id=1, version=1))
+        groups = {g.name for g in session.scalars(select(Group))}
+        for name, description, is_default, mode in DEFAULT_GROUPS:
+            if name not in groups:
+                session.add(Group(name=name, description=description, is_default=is_default,
+                                  circumvention_mode=mode))
+                added.append(f"group {name}")
+    for builtin in builtin_categories():
+        with db.session() as session:
+            category = session.scalar(select(Category).where(Category.name == builtin.name))
+            if category is None:
+                category = Category(name=builtin.name, description=builtin.description, locked=builtin.locked,
+                                    builtin=True)
+                session.add(category)
+                session.flush()
+                added.append(f"category {builtin.name} ({len(builtin.domains)} domains)")
+            replace_source_entries(session, category, "built-in catalogue", "schoolgate", "domains",
+                                   builtin.domains, skipped=0)
+    return added

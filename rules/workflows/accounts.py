@@ -1,0 +1,130 @@
+"""Staff accounts: creating them with hashed passwords (argon2) and roles, signing in, changing them.
+
+Signing in checks the password under a rate limit; disabling an account or changing it ends its sessions.
+
+A session is valid only while the account is active and its `session_epoch` is unchanged: signing out,
+disabling the account, changing its roles or password all raise the epoch, which ends every session of
+that account on the server at once (the session cookie names the epoch it was issued for).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from rules.store.audit import audit
+from rules.store.models import AuditEntry, User, utcnow
+
+ROLES = ("staff", "ict", "headteacher", "dsl")
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+hasher = PasswordHasher()
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+_DUMMY_HASH = hasher.hash("not a real password, used to even out timing")
+
+
+class UserError(ValueError):
+    """An account could not be created or changed; the message says why."""
+
+
+def check_account(*, name: str, roles: list[str], password: str | None) -> None:
+    """Raise UserError unless the roles are known (at least one), the name is given and a new password is long
+    enough: what creating and changing an account both require."""
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise UserError(f"unknown role {bad[0]!r}; roles: {', '.join(ROLES)}")
+    if not roles:
+        raise UserError("choose at least one role")
+    if not name.strip():
+        raise UserError("an account needs a name")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(session: Session, *, email: str, name: str, roles: list[str], password: str | None,
+                actor: str) -> User:
+    """Create an account; without a password it cannot sign in until one is set."""
+    email_norm = email.strip().lower()
+    if not _EMAIL.match(email_norm):
+        raise UserError(f"not an email address: {email!r}")
+    check_account(name=name, roles=roles, password=password)
+    if session.scalar(select(User).where(User.email == email_norm)) is not None:
+        raise UserError(f"an account for {email_norm} already exists")
+    user = User(email=email_norm, name=name.strip(), roles=",".join(dict.fromkeys(roles)),
+                password_hash=hasher.hash(password) if password else "")
+    session.add(user)
+    session.flush()
+    audit(session, actor, "user.create", f"user #{user.id}",
+          after={"email": user.email, "name": user.name, "roles": user.roles})
+    return user
+
+
+def roles_of(user: User) -> set[str]:
+    return {r for r in user.roles.split(",") if r in ROLES}
+
+
+def too_many_failures(session: Session, email: str, address: str) -> bool:
+    """Five failed sign-ins for this email, or from this address, in 15 minutes: wait."""
+    since = utcnow() - FAILURE_WINDOW
+    count = session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.ts >= since, AuditEntry.action == "signin.failed",
+        (AuditEntry.target == email) | (AuditEntry.reason == address)))
+    return (count or 0) >= MAX_FAILURES
+
+
+def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
+    """The active account with this email and password, else None; failures are recorded."""
+    email_norm = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == email_norm))
+    ok = False
+    try:
+        ok = hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if ok and user is not None and user.active and user.password_hash:
+        if hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hasher.hash(password)
+        audit(session, user.email, "signin", f"user #{user.id}", reason=address)
+        return user
+    audit(session, "anonymous", "signin.failed", email_norm[:255], reason=address)
+    return None
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
+
+
+def _describe(user: User) -> dict[str, object]:
+    return {"email": user.email, "name": user.name, "roles": user.roles, "active": user.active}
+
+
+def update_account(session: Session, user_id: int, actor: User, *, name: str, roles: list[str], active: bool,
+                   password: str | None = None) -> User:
+    """Change an account; a change of roles, password or
+    status ends its sessions. Nobody can disable themselves or drop their own role."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise LookupError(user_id)
+    check_account(name=name, roles=roles, password=password)
+    if user.id == actor.id and (not active or "headteacher" not in roles):
+        raise UserError("you cannot disable your own account or remove your own headteacher role")
+    before = _describe(user)
+    security_change = bool(password) or not active or user.roles != ",".join(dict.fromkeys(roles))
+    user.name = name.strip()
+    user.roles = ",".join(dict.fromkeys(roles))
+    user.active = active
+    if password:
+        user.password_hash = hasher.hash(password)
+    session.flush()
+    if security_change:
+        end_sessions(session, user.id)
+    after = _describe(user) | {"password_changed": bool(password)}
+    audit(session, actor.email, "user.update", f"user #{user.id}", before=before, after=after)
+    return user

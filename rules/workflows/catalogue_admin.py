@@ -1,0 +1,130 @@
+"""The ICT technician's changes to categories, lists, groups and devices, each with its audit entry.
+
+Every function works in the caller's transaction, so the change, the version bump (PolicyData) and
+the audit entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.lists.importer import replace_source_entries
+from rules.lists.parse import FORMATS, ListFileError, ParseReport, parse_list
+from rules.store.audit import audit
+from rules.store.models import Category, Group, User
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CIRCUMVENTION_MODES = ("ban", "alert")
+
+
+class RegistryError(ValueError):
+    """The change cannot be made; the message says why."""
+
+
+def _check_name(name: str, what: str) -> str:
+    clean = name.strip().lower()
+    if not _NAME.match(clean):
+        raise RegistryError(f"a {what} name is lower-case letters, digits, '-' or '_' (e.g. social-media)")
+    return clean
+
+
+def _category_state(c: Category) -> dict[str, object]:
+    return {"name": c.name, "description": c.description, "locked": c.locked, "block_everyone": c.block_everyone,
+            "blocked_groups": sorted(g.name for g in c.blocked_groups)}
+
+
+def save_category(session: Session, user: User, category_id: int | None, *, name: str, description: str,
+                  locked: bool, block_everyone: bool, group_ids: list[int]) -> Category:
+    """Create or change a category; a built-in category keeps its name."""
+    clean = _check_name(name, "category")
+    category = session.get(Category, category_id) if category_id else None
+    if category_id and category is None:
+        raise LookupError(category_id)
+    clash = session.scalar(select(Category).where(Category.name == clean))
+    if clash is not None and clash is not category:
+        raise RegistryError(f"there is already a category named {clean}")
+    before = None if category is None else _category_state(category)
+    if category is None:
+        category = Category(name=clean)
+        session.add(category)
+    elif category.builtin and category.name != clean:
+        raise RegistryError("a built-in category keeps its name")
+    category.name = clean
+    category.description = description.strip()
+    category.locked = locked
+    category.block_everyone = block_everyone
+    category.blocked_groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
+    session.flush()
+    audit(session, user.email, "category.create" if before is None else "category.update",
+          f"category {category.name}", before=before, after=_category_state(category))
+    return category
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    category: str
+    source: str
+    format: str
+    entries: int
+    skipped: int
+    lines: int
+    examples: dict[str, list[str]]
+    summary: str = ""  # e.g. "12 hosts lines, 30 adblock lines, 5 plain names, 2 skipped"
+
+
+def import_list_file(session: Session, user: User, path: Path, source_name: str, category_id: int,
+                     fmt: str = "auto") -> ImportOutcome:
+    """Import an uploaded list into a category, replacing what the same source gave it before."""
+    category = session.get(Category, category_id)
+    if category is None:
+        raise RegistryError("choose the category the list belongs to")
+    if fmt not in ("auto", *FORMATS) or fmt == "ut1":
+        raise RegistryError("the format is one of auto, hosts, adblock or domains")
+    report = ParseReport()
+    try:
+        domains = list(dict.fromkeys(parse_list(path, fmt, report)))  # "auto": each line in its own syntax
+    except (ListFileError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"the file could not be read as a list: {exc}") from None
+    count = replace_source_entries(session, category, source_name, f"upload:{source_name}", fmt, domains,
+                                   skipped=report.skipped_total)
+    shown = report.format_label if fmt == "auto" else fmt
+    audit(session, user.email, "list.import", f"category {category.name}",
+          after={"source": source_name, "format": shown, "entries": count, "skipped": report.skipped_total,
+                 "lines_by_format": dict(report.formats)})
+    return ImportOutcome(category.name, source_name, shown, count, report.skipped_total, report.lines,
+                         dict(report.examples), report.summary())
+
+
+def _group_state(g: Group) -> dict[str, object]:
+    return {"name": g.name, "description": g.description, "safesearch": g.safesearch,
+            "circumvention_mode": g.circumvention_mode}
+
+
+def save_group(session: Session, user: User, group_id: int | None, *, name: str, description: str,
+               safesearch: bool, circumvention_mode: str) -> Group:
+    clean = _check_name(name, "group")
+    if circumvention_mode not in CIRCUMVENTION_MODES:
+        raise RegistryError("circumvention leads to a ban or an alert")
+    group = session.get(Group, group_id) if group_id else None
+    if group_id and group is None:
+        raise LookupError(group_id)
+    clash = session.scalar(select(Group).where(Group.name == clean))
+    if clash is not None and clash is not group:
+        raise RegistryError(f"there is already a group named {clean}")
+    before = None if group is None else _group_state(group)
+    if group is None:
+        group = Group(name=clean)
+        session.add(group)
+    group.name = clean
+    group.description = description.strip()
+    group.safesearch = safesearch
+    group.circumvention_mode = circumvention_mode
+    session.flush()
+    audit(session, user.email, "group.create" if before is None else "group.update", f"group {group.name}",
+          before=before, after=_group_state(group))
+    return group
