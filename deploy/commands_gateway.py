@@ -10,7 +10,7 @@ from deploy.bindings import current_bindings, wanted_sets
 from deploy.context import CommandError, pass_app
 from deploy.nftables import RulesetError, render_ruleset
 from deploy.systemd import CONFIG_PATH, EXECUTABLE, render_units, write_units
-from rules.leases_sync import read_sightings
+from rules.devices.sync import read_sightings
 
 
 @click.group()
