@@ -6,8 +6,8 @@ import click
 
 from deploy.config import ConfigError
 from deploy.context import CommandError, pass_app
+from deploy.processes import run_workers
 from deploy.runtime import build_runtime
-from deploy.workers import WorkerStopped, run_workers
 
 
 @click.command()
@@ -23,10 +23,7 @@ def dns(app, workers: int, worker_index: int | None) -> None:
     config = app.config
     if workers > 1 and worker_index is None:
         config_path = str(config.path) if config.path is not None else None
-        try:
-            run_workers(config_path, "dns", [["--worker", str(i)] for i in range(workers)])
-        except WorkerStopped as exc:
-            raise CommandError(str(exc)) from None
+        run_workers(config_path, "dns", [["--worker", str(i)] for i in range(workers)])
         return
     name = "dns" if worker_index is None else f"dns-{worker_index}"
     runtime = build_runtime(config, name)

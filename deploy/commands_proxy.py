@@ -18,9 +18,9 @@ from mitmproxy.options import Options
 from mitmproxy.tools.dump import DumpMaster
 
 from deploy.config import Config, parse_hostport
-from deploy.context import CommandError, pass_app
+from deploy.context import pass_app
+from deploy.processes import run_workers
 from deploy.runtime import build_runtime
-from deploy.workers import WorkerStopped, run_workers
 from filter_proxy import ca, pipeline
 from filter_proxy.resolve import UpstreamResolver
 
@@ -133,10 +133,7 @@ def proxy(app, workers: int, port: int | None, verbose: bool) -> None:
     if workers > 1 and port is None:
         config_path = str(config.path) if config.path is not None else None
         extra = ["--verbose"] if verbose else []
-        try:
-            run_workers(config_path, "proxy", [["--port", str(listen_port + i), *extra] for i in range(workers)])
-        except WorkerStopped as exc:
-            raise CommandError(str(exc)) from None
+        run_workers(config_path, "proxy", [["--port", str(listen_port + i), *extra] for i in range(workers)])
         return
     quiet_mitmproxy(verbose or logging.getLogger().isEnabledFor(logging.DEBUG))  # `schoolgate -v` shows all
     asyncio.run(_serve(config, port or listen_port))

@@ -136,7 +136,7 @@ def test_refresh_refuses_a_loopback_source_and_keeps_the_list(sqlite_db: Databas
                                                               server: Server) -> None:
     path = tmp_path / "gambling.txt"
     path.write_text("casino.example\n")
-    import_list(sqlite_db, path, "gambling")
+    import_list(sqlite_db, path, "gambling", actor="tests")
     with sqlite_db.session() as session:
         source = session.scalars(select(ListSource).where(ListSource.name == "gambling.txt")).one()
         source.location = server.url("/list.txt")
