@@ -75,7 +75,6 @@ class Compiler:
                 **_devices(session, groups),
                 **_bans(session),
                 ban_allowlist=self.ban_allowlist,
-                category_locked={c.name: c.locked for c in categories},
             )
 
     def _build_table(self, session: Session, bit_of: dict[int, int]) -> DomainTable:
