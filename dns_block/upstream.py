@@ -6,7 +6,7 @@ next. When every upstream fails the caller answers SERVFAIL (never a made-up NXD
 well exist). The query goes out as the client asked it (EDNS included), and the client gets the reply
 with its own ID and its own question, exactly as it asked it.
 
-Hard to poison (issue 10): an off-path attacker who wants to slip a forged answer in must guess
+Hard to poison: an off-path attacker who wants to slip a forged answer in must guess
 everything a reply is checked against, so each query makes that as much as we can:
 - a fresh random ID (16 bits);
 - a fresh UDP socket per query, so a fresh source port chosen by the kernel from its ephemeral range
