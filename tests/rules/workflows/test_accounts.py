@@ -80,7 +80,7 @@ def test_sign_in_needs_the_right_password_an_active_account_and_a_password_at_al
         assert authenticate(session, "head@school.example", "wrong password!", "10.0.0.5") is None
         assert authenticate(session, "nobody@school.example", PASSWORD, "10.0.0.5") is None
         assert authenticate(session, "new@school.example", "", "10.0.0.5") is None
-        session.get(User, user_id).active = False  # type: ignore[union-attr]
+        session.get(User, user_id).active = False
         assert authenticate(session, "head@school.example", PASSWORD, "10.0.0.5") is None
     assert [e.reason for e in entries(db, "signin")] == ["10.0.0.5"]
     assert [e.target for e in entries(db, "signin.failed")] == [
@@ -114,10 +114,10 @@ def test_changing_roles_password_or_status_ends_sessions_a_new_name_does_not(db:
                    {"roles": ["staff", "ict"], "active": True, "password": "a new long password"}):
         with db.session() as session:
             head = session.get(User, head_id)
-            before = session.get(User, staff_id).session_epoch  # type: ignore[union-attr]
-            update_account(session, staff_id, head, name="Mr Teacher", **change)  # type: ignore[arg-type]
+            before = session.get(User, staff_id).session_epoch
+            update_account(session, staff_id, head, name="Mr Teacher", **change)
         with db.session() as session:
-            assert session.get(User, staff_id).session_epoch == before + 1  # type: ignore[union-attr]
+            assert session.get(User, staff_id).session_epoch == before + 1
     with db.session() as session:
         assert authenticate(session, "teacher@school.example", "a new long password", "10.0.0.5") is not None
     last = entries(db, "user.update")[-1]

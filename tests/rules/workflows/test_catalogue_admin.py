@@ -48,7 +48,7 @@ def test_a_new_category_blocked_for_one_group_reaches_the_policy_and_the_audit_l
     pupils = group_id(db, "pupils")
     before = read_version(db)
     with db.session() as session:
-        category = save_category(session, session.get(User, ict), None, name=" Games ",  # type: ignore[arg-type]
+        category = save_category(session, session.get(User, ict), None, name=" Games ",
                                  description=" online games ", locked=False, block_everyone=False, group_ids=[pupils])
         assert (category.name, category.description) == ("games", "online games")
         category_id = category.id
@@ -56,7 +56,7 @@ def test_a_new_category_blocked_for_one_group_reaches_the_policy_and_the_audit_l
     lst = tmp_path / "games.txt"
     lst.write_text("0.0.0.0 games.example\n||play.example^\nplain.example\nnot a name!\n", encoding="utf-8")
     with db.session() as session:
-        outcome = import_list_file(session, session.get(User, ict), lst, "teacher list", category_id)  # type: ignore[arg-type]
+        outcome = import_list_file(session, session.get(User, ict), lst, "teacher list", category_id)
     assert (outcome.category, outcome.entries, outcome.skipped, outcome.format) == ("games", 3, 1, "mixed")
     assert outcome.summary.endswith("1 skipped")
     assert blocked_for(db, "play.example", "pupils") and blocked_for(db, "games.example", "pupils")
@@ -72,13 +72,13 @@ def test_a_new_category_blocked_for_one_group_reaches_the_policy_and_the_audit_l
 
 def test_importing_again_from_the_same_source_replaces_its_entries(db: Database, ict: int, tmp_path: Path) -> None:
     with db.session() as session:
-        category_id = save_category(session, session.get(User, ict), None, name="extra", description="",  # type: ignore[arg-type]
+        category_id = save_category(session, session.get(User, ict), None, name="extra", description="",
                                     locked=False, block_everyone=True, group_ids=[]).id
     lst = tmp_path / "list.txt"
     for content in ("old.example\n", "new.example\n"):
         lst.write_text(content, encoding="utf-8")
         with db.session() as session:
-            import_list_file(session, session.get(User, ict), lst, "mine", category_id, fmt="domains")  # type: ignore[arg-type]
+            import_list_file(session, session.get(User, ict), lst, "mine", category_id, fmt="domains")
     assert blocked_for(db, "new.example", "staff") and not blocked_for(db, "old.example", "staff")
     with db.session() as session:
         assert session.scalars(select(ListSource.entries).where(ListSource.category_id == category_id)).all() == [1]
@@ -90,10 +90,10 @@ def test_changing_a_category_records_before_and_after_and_a_builtin_keeps_its_na
         assert builtin is not None
         name, builtin_id = builtin.name, builtin.id
         with pytest.raises(RegistryError, match="keeps its name"):
-            save_category(session, session.get(User, ict), builtin_id, name="renamed", description="",  # type: ignore[arg-type]
+            save_category(session, session.get(User, ict), builtin_id, name="renamed", description="",
                           locked=False, block_everyone=True, group_ids=[])
     with db.session() as session:
-        save_category(session, session.get(User, ict), builtin_id, name=name, description="changed",  # type: ignore[arg-type]
+        save_category(session, session.get(User, ict), builtin_id, name=name, description="changed",
                       locked=True, block_everyone=True, group_ids=[])
     [(target, before_state, after_state)] = audits(db, "category.update")
     assert target == f"category {name}" and before_state is not None and after_state is not None
@@ -104,7 +104,7 @@ def test_changing_a_category_records_before_and_after_and_a_builtin_keeps_its_na
 @pytest.mark.parametrize("name, says", [("Bad Name!", "lower-case letters"), ("", "lower-case letters")])
 def test_a_bad_category_name_is_refused(db: Database, ict: int, name: str, says: str) -> None:
     with db.session() as session, pytest.raises(RegistryError, match=says):
-        save_category(session, session.get(User, ict), None, name=name, description="",  # type: ignore[arg-type]
+        save_category(session, session.get(User, ict), None, name=name, description="",
                       locked=False, block_everyone=True, group_ids=[])
 
 
@@ -113,7 +113,7 @@ def test_two_categories_cannot_share_a_name(db: Database, ict: int) -> None:
         existing = session.scalars(select(Category.name)).first()
         assert existing is not None
         with pytest.raises(RegistryError, match="already a category"):
-            save_category(session, session.get(User, ict), None, name=existing.upper(), description="",  # type: ignore[arg-type]
+            save_category(session, session.get(User, ict), None, name=existing.upper(), description="",
                           locked=False, block_everyone=True, group_ids=[])
 
 

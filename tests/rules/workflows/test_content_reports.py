@@ -25,7 +25,7 @@ def people(db: Database) -> dict[str, int]:
         return {key: user.id for key, user in users.items()}
 
 
-def user(session, people: dict[str, int], key: str) -> User:  # type: ignore[no-untyped-def]
+def user(session, people: dict[str, int], key: str) -> User:
     found = session.get(User, people[key])
     assert found is not None
     return found
@@ -115,6 +115,6 @@ def test_an_incomplete_action_leaves_the_report_open(db: Database, people: dict[
                                                      says: str) -> None:
     report_id = file(db, people)
     with db.session() as session, pytest.raises(ReportError, match=says):
-        act_on_report(session, report_id, user(session, people, "ict"), **kw)  # type: ignore[arg-type]
+        act_on_report(session, report_id, user(session, people, "ict"), **kw)
     with db.session() as session:
-        assert session.get(ContentReport, report_id).status == "open"  # type: ignore[union-attr]
+        assert session.get(ContentReport, report_id).status == "open"
