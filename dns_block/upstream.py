@@ -84,7 +84,6 @@ class Upstream:
         self.tcp_timeout = tcp_timeout
         self._families = [socket.AF_INET6 if ":" in host else socket.AF_INET for host, _ in servers]
         self._preferred = 0
-        self.failures = 0
         self.mismatched = 0  # replies dropped: wrong ID, question or case (forged, or very late)
 
     async def start(self) -> None:
@@ -105,7 +104,6 @@ class Upstream:
                 self._preferred = index
                 # the client's ID and question (its own case), the upstream's header and records
                 return query[:2] + reply[2:wire.HEADER_SIZE] + query[wire.HEADER_SIZE:qend] + reply[qend:]
-        self.failures += 1
         return None
 
     async def _ask_one(self, index: int, query: bytes, qend: int) -> bytes | None:
