@@ -17,8 +17,8 @@ everything a reply is checked against, so each query makes that as much as we ca
   byte for byte (one more bit per letter).
 A reply whose ID, question or case differ is dropped and counted (`mismatched`), and the query keeps
 waiting for the real answer until its timeout: a forgery can neither poison nor cut short a query.
-Upstreams that do not echo the case they were asked are rare; they are treated as failing, as the
-issue asks (the answer must echo the question exactly).
+Upstreams that do not echo the case they were asked are rare; they are treated as failing, because
+accepting a reply in another case would give up the bits of protection the case gives.
 """
 
 from __future__ import annotations
