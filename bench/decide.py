@@ -1,4 +1,4 @@
-"""Bench for the policy engine (issue 2), in one run:
+"""Bench for the policy engine, in one run:
 
 - decisions per second on one core with 1 thousand and with 1 million domains loaded;
 - resident memory of a 1-million-domain snapshot (RSS after compiling it, minus RSS before);

@@ -1,4 +1,4 @@
-"""Load and check the one TOML configuration file (DESIGN.md, "Configuration").
+"""Load and check the one TOML configuration file (every key is listed in docs/configuration.md).
 
 Every key has a safe default, so an empty file (or none) runs everything on loopback. A key that is
 unknown, or a value of the wrong kind, stops start-up with a message that names the key and the file:
@@ -92,8 +92,8 @@ class RetentionConfig:
 
 @dataclass(frozen=True)
 class BansConfig:
-    """The circumvention detector and what a banned device may still reach (not in DESIGN.md's first list:
-    issue 6 asks for the allowlist to be configurable)."""
+    """The circumvention detector and what a banned device may still reach: each school has its own
+    learning platform that a banned pupil must keep, so the allowlist is the operator's to set."""
 
     allowlist: tuple[str, ...] = ()  # e.g. the learning platform; the admin web's own host is always added
     threshold: int = 10
