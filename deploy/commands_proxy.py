@@ -19,7 +19,7 @@ from mitmproxy.tools.dump import DumpMaster
 
 from deploy.config import Config, parse_hostport
 from deploy.context import CommandError, pass_app
-from deploy.runtime import build_runtime
+from deploy.root import build_runtime
 from deploy.workers import WorkerStopped, run_workers
 from filter_proxy import ca, pipeline
 from filter_proxy.resolve import UpstreamResolver
