@@ -1,7 +1,7 @@
 """The composition root: the one place that turns the configuration into running services.
 
-Each service package defines the plain settings it needs (`dns_block.settings.DnsSettings`)
-and never reads the configuration; this module translates `Config` into
+Each service package defines the plain settings it needs (`dns_block.settings.DnsSettings`,
+`admin_web.settings.WebSettings`) and never reads the configuration; this module translates `Config` into
 those settings, builds the pieces the enforcers share (database, snapshot store, event writer, client
 networks) and hands them in. The service packages are imported inside the builders, so a command that
 needs none of them (`schoolgate check`) loads none of them.
@@ -20,6 +20,9 @@ from rules.store.db import Database
 from rules.store.event_writer import EventWriter
 
 if TYPE_CHECKING:
+    from flask import Flask
+
+    from admin_web.settings import WebSettings
     from dns_block.settings import DnsSettings
 
 dns_log = logging.getLogger("schoolgate.dns")
@@ -87,3 +90,16 @@ def serve_dns(config: Config, name: str, reuse_port: bool = False) -> None:
         stats = runtime.writer.stats
         dns_log.info("stopped; %d access events written, %d spooled", stats.written, stats.spooled)
 
+
+def web_settings(config: Config) -> WebSettings:
+    from admin_web.settings import WebSettings
+
+    return WebSettings(public_url=config.web.public_url, session_idle_minutes=config.web.session_idle_minutes,
+                       state_dir=config.state_dir)
+
+
+def build_web(config: Config, db: Database) -> Flask:
+    """The admin web's Flask app over `db` (the caller has checked it is initialised)."""
+    from admin_web import create_app
+
+    return create_app(web_settings(config), db=db)
