@@ -34,6 +34,7 @@ import struct
 import time
 from collections.abc import Callable, Hashable
 
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ class Catcher:
         self.marks = False  # whether SO_RCVMARK is on (the UDP port can be read)
         self._sockets: list[socket.socket] = []
 
-    def record_attempt(self, key: tuple[str, *tuple[Hashable, ...]], qtype: str, host: str, rule: str, signal: str,
-                       transport: str, port: int | None) -> bool:
+    def record_attempt(self, key: tuple[str, *tuple[Hashable, ...]], qtype: str, host: str, rule: str,
+                       signal: SignalKind, transport: str, port: int | None) -> bool:
         """Record one attempt unless the client (key[0]) is a stranger or `key` was recorded within `interval`."""
         ip = key[0]
         if not self.allowed(ip):
@@ -146,7 +147,7 @@ class Catcher:
         self.recorded += 1
         return True
 
-    def _emit(self, now: float, ip: str, qtype: str | None, host: str, rule: str, signal: str | None,
+    def _emit(self, now: float, ip: str, qtype: str | None, host: str, rule: str, signal: SignalKind | None,
               transport: str | None, port: int | None) -> None:
         snapshot = self.store.current()
         head = snapshot.event_head(snapshot.identify(ip))
@@ -267,7 +268,7 @@ class PortCatcher(Catcher):
     "blocked_port", with the port the device tried); at most one event per client, protocol and port."""
 
     name = "port catcher"
-    SIGNAL = "blocked_port"  # rules/monitoring/detector.py weighs it
+    SIGNAL = SignalKind.BLOCKED_PORT
 
     def attempt(self, ip: str, transport: str, host: str, port: int | None) -> bool:
         qtype = transport.upper()

@@ -13,10 +13,11 @@ The sockets and the bookkeeping are dns_block/catcher.py's, shared with the port
 from __future__ import annotations
 
 from dns_block.catcher import INTERVAL, Catcher, Recorder, original_destination
+from rules.monitoring.signals import SignalKind
 
 __all__ = ["INTERVAL", "PORT", "RULES", "SIGNAL", "DotCatcher", "Recorder", "original_destination"]
 
-SIGNAL = "dot"  # rules/monitoring/detector.py weighs it
+SIGNAL = SignalKind.DOT
 PORT = 853  # DNS over TLS and over QUIC
 RULES = {"DoT": "DNS over TLS refused", "DoQ": "DNS over QUIC refused"}
 

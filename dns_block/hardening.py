@@ -38,7 +38,8 @@ class Hardening:
         else:
             return None
         add_ede(reply, query, EDE_FILTERED, f"schoolgate {rule}")
-        return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, Reason.HARDENING.value, count_down=False)
+        return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, Reason.HARDENING.value,
+                      count_down=False)
 
     def withhold(self, query: DNSRecord, decision: Decision) -> Answer | None:
         """For an allowed name: NODATA instead of its HTTPS or SVCB records (see the module docstring)."""

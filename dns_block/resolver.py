@@ -44,6 +44,7 @@ from dns_block.identity import Identity, Known
 from dns_block.ratelimit import RateLimit
 from dns_block.safesearch import SafeSearch
 from dns_block.upstream import Upstream
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
 from rules.policy.decide import decide
 from rules.policy.decision import FAIL_CLOSED, Decision
@@ -76,11 +77,11 @@ class Resolver:
         self.safesearch = safesearch or SafeSearch()
         self.upstream = upstream
         self.record = record
-        self.signal: str | None = None  # the last field of every event this resolver records
+        self.signal: SignalKind | None = None  # the last field of every event this resolver records
         self.malformed = 0
         self.policy_changed(store.current())
 
-    def with_signal(self, signal: str) -> Resolver:
+    def with_signal(self, signal: SignalKind) -> Resolver:
         """This chain for another listener: everything shared (a cached answer is the same whichever port
         asked, and a snapshot swap clears it for both), only the events differ: they carry `signal`."""
         other = copy.copy(self)

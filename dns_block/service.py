@@ -17,12 +17,13 @@ from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
 from dns_block.server import TcpServer, UdpServer, tcp_listener
 from dns_block.upstream import Upstream, system_upstreams
+from rules.monitoring.signals import SignalKind
 from rules.policy.snapshot import PolicySnapshot
 
 log = logging.getLogger("schoolgate.dns")
 
 
-BYPASS_SIGNAL = "dns_other_resolver"  # rules/monitoring/detector.py weighs it
+BYPASS_SIGNAL = SignalKind.DNS_OTHER_RESOLVER
 
 
 class DnsService:

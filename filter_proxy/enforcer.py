@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
 from rules.policy.decide import decide
 from rules.policy.decision import FAIL_CLOSED, Action, Client, Decision, Reason
@@ -51,7 +52,7 @@ class Enforcer:
         self.record = record
 
     def decide(self, ip: str, raw_host: str, url: str | None = None, *, kind: str | None = None,
-               signal: str | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
+               signal: SignalKind | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
         """Decide for `raw_host` as asked by `ip`; never raises, blocks on any error."""
         ip = plain_ip(ip)  # ::ffff:10.0.0.7 (a proxy on [::]) is the device at 10.0.0.7
         client: Client | None = None
@@ -84,7 +85,7 @@ class Enforcer:
         return Verdict(Decision(Action.BLOCK, Reason.NAMELESS, rule=rule), verdict.client, verdict.host)
 
     def refuse(self, ip: str, raw_host: str, decision: Decision, url: str | None = None, *,
-               kind: str | None = None, signal: str | None = None) -> Verdict:
+               kind: str | None = None, signal: SignalKind | None = None) -> Verdict:
         """Record a refusal that is not the policy's (an internal address, a port, a Host mismatch) for the
         identified client, and return it as a verdict; never raises."""
         ip = plain_ip(ip)
@@ -100,7 +101,7 @@ class Enforcer:
         return verdict
 
     def note(self, verdict: Verdict, ip: str, url: str | None = None, *, kind: str | None = None,
-             signal: str | None = None, search_term: str | None = None) -> None:
+             signal: SignalKind | None = None, search_term: str | None = None) -> None:
         """Record an access event for `verdict` (source proxy); a failure here is logged, never raised."""
         ip = plain_ip(ip)
         try:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from rules.localtime import LONDON
-from rules.monitoring.detector import DESCRIPTIONS, WEIGHTS
+from rules.monitoring.signals import describe, weight
 from rules.store.audit import audit
 from rules.store.models import Ban, SupervisedSession, User, utcnow
 
@@ -77,9 +77,9 @@ def _signal_row(item: dict[str, object]) -> list[str]:
     except (TypeError, ValueError, OverflowError, OSError):
         when = "" if ts is None else str(ts)
     source = item.get("source")
-    return [when, DESCRIPTIONS.get(kind, kind), "" if item.get("host") is None else str(item.get("host")),
+    return [when, describe(kind), "" if item.get("host") is None else str(item.get("host")),
             SOURCES.get(str(source), "" if source is None else str(source)),
-            str(item.get("weight", WEIGHTS.get(kind, 0))),
+            str(item.get("weight", weight(kind))),
             PROOFS.get(str(item.get("proof")), NO_PROOF) if "proof" in item else "Not recorded"]
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rules.monitoring.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
+from rules.monitoring.signals import SignalKind
 from rules.policy.compile import Compiler, read_version
 from rules.policy.snapshot import PolicySnapshot, person_key
 from rules.store.audit import audit
@@ -62,10 +63,11 @@ def proof_of(event: AccessEvent, snapshot: PolicySnapshot) -> str | None:
 
 def signal_kind(event: AccessEvent) -> str | None:
     """The detector's kind for an event: its signal (a blocked port split into known VPN/proxy ports and
-    others), or "circumvention_site" when it reached for a name in the circumvention category."""
-    if event.signal == "blocked_port" and (event.transport, event.port) in CIRCUMVENTION_PORTS:
-        return "vpn_port"
-    return event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
+    others), or `SignalKind.CIRCUMVENTION_SITE` when it reached for a name in the circumvention category.
+    A stored signal this version does not know is passed on as it is (it weighs nothing)."""
+    if event.signal == SignalKind.BLOCKED_PORT and (event.transport, event.port) in CIRCUMVENTION_PORTS:
+        return SignalKind.VPN_PORT
+    return event.signal or (SignalKind.CIRCUMVENTION_SITE if event.category == CIRCUMVENTION_CATEGORY else None)
 
 
 def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | None:
@@ -75,7 +77,7 @@ def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | 
         return None
     key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.client_ip}"
     host = event.host
-    if event.port is not None and event.signal == "blocked_port":
+    if event.port is not None and event.signal == SignalKind.BLOCKED_PORT:
         # what was tried, for the evidence and for "the same thing again counts once": address, port, service
         service = CIRCUMVENTION_PORTS.get((event.transport or "", event.port))
         where = f"{host} " if host else ""

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from rules.devices.registry import register_device
+from rules.monitoring.signals import SignalKind
 from rules.monitoring.watcher import Watcher
 from rules.policy.compile import Compiler
 from rules.policy.decide import decide
@@ -159,7 +160,8 @@ def test_one_completed_connection_among_udp_evidence_is_enough(db: Database, tmp
 def blocked_port(ip: str, device_id: int | None, protocol: str, port: int, address: str = "198.18.200.1",
                  ts: float | None = None) -> tuple[object, ...]:
     return event(ts or time.time(), ip, "gateway", address if protocol == "tcp" else "", "block",
-                 device_id=device_id, qtype=protocol.upper(), signal="blocked_port", transport=protocol, port=port)
+                 device_id=device_id, qtype=protocol.upper(), signal=SignalKind.BLOCKED_PORT, transport=protocol,
+                 port=port)
 
 
 def test_vpn_ports_weigh_as_circumvention_and_other_ports_never_ban_alone(db: Database, tmp_path: Path) -> None:
