@@ -2,7 +2,7 @@
 
 Nothing is answered. A TCP connection is accepted, recorded and closed at once with a reset (SO_LINGER 0);
 a UDP datagram is recorded and dropped. Each attempt becomes one access event (source "gateway", action
-"block", signal "dot", which rules/monitoring/detector.py weighs), with the device identified as DNS identifies it and,
+"block", signal `SignalKind.DOT`, which the detector weighs), with the device identified as DNS identifies it and,
 for TCP, the address the device meant to reach (SO_ORIGINAL_DST, IPv4 and IPv6). Only the client networks are
 recorded, and at most one event per client and protocol (DoT, DoQ) every `interval` seconds: a phone
 retrying its private resolver in a loop must not flood the log (nor the detector, which caps the signal).

@@ -24,7 +24,16 @@ from rules.policy.compile import Compiler, read_version
 from rules.policy.snapshot import PolicySnapshot, person_key
 from rules.store.audit import audit
 from rules.store.db import Database
-from rules.store.models import AccessEvent, Ban, Device, DeviceAddress, Group
+from rules.store.models import (
+    CURRENT_BAN_STATES,
+    AccessEvent,
+    Ban,
+    BanState,
+    CircumventionMode,
+    Device,
+    DeviceAddress,
+    Group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +144,8 @@ class Watcher:
             if signal is None:
                 continue
             group = self._group_of(snapshot, event)
-            mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else "ban"
-            if mode == "off":
+            mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else CircumventionMode.BAN
+            if mode == CircumventionMode.OFF:
                 continue
             verdict = self.detector.observe(signal, self.thresholds.get(group, self.default_threshold))
             if verdict is not None:
@@ -166,9 +175,9 @@ class Watcher:
         evidence = [s.as_evidence() for s in verdict.evidence]
         with self.db.session() as session:
             device = _device_for(session, event)
-            if mode != "ban" or not verdict.proven:
+            if mode != CircumventionMode.BAN or not verdict.proven:
                 after: dict[str, object] = {"summary": verdict.summary(), "evidence": evidence}
-                if mode == "ban":
+                if mode == CircumventionMode.BAN:
                     after["why_no_ban"] = NOT_PROVEN
                     log.warning("not banning %s (device #%d): %s; %s", device.name, device.id, verdict.summary(),
                                 NOT_PROVEN)
@@ -177,7 +186,7 @@ class Watcher:
             existing = _active_ban(session, device)
             if existing is not None:
                 return Outcome("already_banned", device.id, existing.id, verdict)
-            ban = Ban(device_id=device.id, person=device.person, state="active", created_by=ACTOR,
+            ban = Ban(device_id=device.id, person=device.person, state=BanState.ACTIVE, created_by=ACTOR,
                       reason=f"Trying to get round the filter: {verdict.summary()}",
                       evidence=json.dumps(evidence))
             session.add(ban)
@@ -218,7 +227,7 @@ def _device_for(session: Session, event: AccessEvent) -> Device:
 
 
 def _active_ban(session: Session, device: Device) -> Ban | None:
-    bans = session.scalars(select(Ban).where(Ban.state.in_(("active", "confirmed"))))
+    bans = session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES)))
     key = person_key(device.person)
     for ban in bans:
         if ban.device_id == device.id or (key is not None and person_key(ban.person) == key):

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from rules.lists.importer import replace_source_entries
 from rules.lists.parse import FORMATS, ListFileError, ParseReport, parse_list
 from rules.store.audit import audit
-from rules.store.models import Category, Group, User
+from rules.store.models import Category, CircumventionMode, Group, User
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CIRCUMVENTION_MODES = ("ban", "alert")
+# What the admin pages offer; OFF is for the database only.
+CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)
 
 
 class RegistryError(ValueError):

@@ -30,6 +30,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from mitmproxy import tls
 
+from rules.store.models import BanState
 from tests.conftest import ROOT, Cli
 from tests.dns_block.stub import DEFAULT_A, Stub
 from tests.e2e.dnsserver import DnsProcess, free_port
@@ -293,7 +294,7 @@ def test_each_signal_raises_the_score_and_passing_the_threshold_bans(world: Worl
     rows = wait_for(lambda: ban_rows(world, device_a), 5, "the ban on pupil A", world)
     assert len(rows) == 1
     ban_id, state, created_at = rows[0]
-    assert state == "active"
+    assert state == BanState.ACTIVE
     since = utc_seconds(created_at)
     assert since >= before_fourth - 0.01  # the fourth signal made it, not the first three
 
