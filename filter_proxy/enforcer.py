@@ -19,7 +19,7 @@ from rules.policy.decide import decide
 from rules.policy.decision import FAIL_CLOSED, Action, Client, Decision, Reason
 from rules.policy.names import InvalidHost, ip_literal, normalize_host
 from rules.policy.networks import plain_ip
-from rules.store.event_writer import Event
+from rules.store.event_writer import EventRecord
 
 log = logging.getLogger("schoolgate.proxy")
 SOURCE = "proxy"
@@ -47,7 +47,7 @@ def host_form(raw: str) -> str:
 class Enforcer:
     """Decides for one host (and URL) on behalf of a client address, and records the event."""
 
-    def __init__(self, store: SnapshotStore, record: Callable[[Event], None]) -> None:
+    def __init__(self, store: SnapshotStore, record: Callable[[EventRecord], None]) -> None:
         self.store = store
         self.record = record
 
@@ -108,7 +108,11 @@ class Enforcer:
             decision = verdict.decision
             client = verdict.client
             head = self.store.current().event_head(client) if client is not None else (ip, None, None, None)
-            self.record((time.time(), *head, SOURCE, kind, verdict.host, url, decision.action.value,
-                         decision.category, decision.rule, decision.reason.value, search_term, signal, "tcp", None))
+            client_ip, device_id, device, mac = head
+            self.record(EventRecord(
+                ts=time.time(), client_ip=client_ip, device_id=device_id, device=device, mac=mac, source=SOURCE,
+                qtype=kind, host=verdict.host, url=url, action=decision.action.value, category=decision.category,
+                rule=decision.rule, reason=decision.reason.value, search_term=search_term, signal=signal,
+                transport="tcp", port=None))
         except Exception:
             log.exception("ALERT: cannot record a proxy access event for %r", verdict.host)
