@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dns_block.dot_catch import DotCatcher
+from rules.monitoring.signals import SignalKind
 from rules.policy.decision import DeviceInfo
 from rules.policy.snapshot import PolicySnapshot
 from rules.store.event_writer import EventRecord
@@ -36,9 +37,11 @@ def test_one_event_per_client_and_protocol_per_interval() -> None:
     assert events[0] == EventRecord(
         ts=1000.0, client_ip="10.0.0.7", device_id=7, device="Class 3 iPad 07", mac="02:00:00:00:00:07",
         source="gateway", qtype="DoT", host="1.1.1.1", url=None, action="block", category=None,
-        rule="DNS over TLS refused", reason=None, search_term=None, signal="dot", transport="tcp", port=853)
+        rule="DNS over TLS refused", reason=None, search_term=None, signal=SignalKind.DOT, transport="tcp", port=853)
     assert (events[2].client_ip, events[2].device_id, events[2].device, events[2].mac) == (
         "10.0.0.8", None, None, None)
     assert [(e.qtype, e.host, e.rule, e.signal) for e in events] == [
-        ("DoT", "1.1.1.1", "DNS over TLS refused", "dot"), ("DoQ", "", "DNS over QUIC refused", "dot"),
-        ("DoT", "8.8.8.8", "DNS over TLS refused", "dot"), ("DoT", "9.9.9.9", "DNS over TLS refused", "dot")]
+        ("DoT", "1.1.1.1", "DNS over TLS refused", SignalKind.DOT),
+        ("DoQ", "", "DNS over QUIC refused", SignalKind.DOT),
+        ("DoT", "8.8.8.8", "DNS over TLS refused", SignalKind.DOT),
+        ("DoT", "9.9.9.9", "DNS over TLS refused", SignalKind.DOT)]

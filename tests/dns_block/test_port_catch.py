@@ -11,6 +11,7 @@ import struct
 import pytest
 
 from dns_block.catcher import SO_RCVMARK, PortCatcher, port_from_mark
+from rules.monitoring.signals import SignalKind
 from rules.policy.decision import DeviceInfo
 from rules.policy.snapshot import PolicySnapshot
 from rules.store.event_writer import EventRecord
@@ -47,16 +48,17 @@ def test_one_event_per_client_protocol_and_port_per_interval() -> None:
     assert events[0] == EventRecord(
         ts=1000.0, client_ip="10.0.0.7", device_id=7, device="Class 3 iPad 07", mac="02:00:00:00:00:07",
         source="gateway", qtype="TCP", host="198.19.0.2", url=None, action="block", category=None,
-        rule="TCP to port 22 not in allowed_egress", reason=None, search_term=None, signal="blocked_port",
+        rule="TCP to port 22 not in allowed_egress", reason=None, search_term=None, signal=SignalKind.BLOCKED_PORT,
         transport="tcp", port=22)
     assert (events[2].client_ip, events[2].device_id, events[2].device, events[2].mac) == (
         "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
     assert (events[3].client_ip, events[3].device_id, events[3].device, events[3].mac) == (
         "10.0.0.8", None, None, None)
     assert [(e.qtype, e.host, e.signal, e.transport, e.port) for e in events] == [
-        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22), ("TCP", "198.19.0.2", "blocked_port", "tcp", 8443),
-        ("UDP", "", "blocked_port", "udp", 22), ("UDP", "", "blocked_port", "udp", 51820),
-        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22)]
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 22),
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 8443),
+        ("UDP", "", SignalKind.BLOCKED_PORT, "udp", 22), ("UDP", "", SignalKind.BLOCKED_PORT, "udp", 51820),
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 22)]
 
 
 def test_an_event_names_the_device_and_its_mac_whether_or_not_the_address_is_bound() -> None:
