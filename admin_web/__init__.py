@@ -1,7 +1,7 @@
 """The admin web: the school's forms, approvals, access logs and audit, as a Flask application.
 
-`create_app()` is the one wiring place (Flask tutorial style): configuration, database, sign-in,
-the security headers, then one blueprint per area. Views stay thin and call service functions in `rules/`.
+`create_app()` assembles the app (Flask tutorial style) from its settings and a database: sign-in, the
+security headers, then one blueprint per area. Views stay thin and call service functions in `rules/`.
 """
 
 from __future__ import annotations
@@ -15,31 +15,30 @@ from admin_web import security
 from admin_web.access import register_errors
 from admin_web.auth import login_manager
 from admin_web.formatting import register_filters
-from deploy.config import Config, load_config
+from admin_web.settings import WebSettings
 from rules.store.db import Database
 
 
-def create_app(config: Config | None = None, *, db: Database | None = None, state_dir: Path | None = None,
+def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = None,
                overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app for `config` (default: $SCHOOLGATE_CONFIG or the built-in defaults)."""
-    config = config or load_config()
+    """Build the app over `db`; `state_dir`, when given, stands in for `settings.state_dir`."""
     app = Flask(__name__)
-    state = state_dir or config.state_dir
+    state = state_dir or settings.state_dir
     app.config.update(
         SECRET_KEY=security.load_secret_key(state),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.web.public_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         SESSION_COOKIE_NAME="schoolgate_session",
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        SCHOOLGATE_IDLE_MINUTES=config.web.session_idle_minutes,
+        SCHOOLGATE_IDLE_MINUTES=settings.session_idle_minutes,
         SCHOOLGATE_STATE_DIR=state,
-        SCHOOLGATE_PUBLIC_URL=config.web.public_url,
+        SCHOOLGATE_PUBLIC_URL=settings.public_url,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
     )
     app.config.update(overrides or {})
-    app.extensions["schoolgate_db"] = db or Database(config.database.url)
+    app.extensions["schoolgate_db"] = db
     login_manager.init_app(app)
     security.init_app(app)
     register_filters(app)

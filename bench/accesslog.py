@@ -1,5 +1,5 @@
-"""Bench: the access log's pages at scale (issue 5 asks for keyset pagination that stays fast at tens of
-millions of rows). Fills a SQLite database with N events (default 5 million; --rows 20000000 for more),
+"""Bench: the access log's pages at scale (keyset pagination must stay fast at tens of millions of
+rows). Fills a SQLite database with N events (default 5 million; --rows 20000000 for more),
 then times, median of 5 runs each, what the admin web asks: the newest page, a page deep in the log
 (keyset cursor in the middle), one device's timeline (newest and deep), and filtered pages.
 

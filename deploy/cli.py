@@ -1,4 +1,4 @@
-"""`schoolgate`: the operator's command (DESIGN.md, "What the operator types").
+"""`schoolgate`: the operator's command, the one entry point for everything an operator types.
 
 This module only declares the command tree; each command's work lives in a `commands_*` module, and
 the policy logic itself in `rules/`. The commands are loaded lazily: `schoolgate check HOST` imports

@@ -6,8 +6,8 @@ import click
 
 from deploy.config import ConfigError
 from deploy.context import CommandError, pass_app
-from deploy.runtime import build_runtime
-from deploy.workers import WorkerStopped, run_workers
+from deploy.processes import run_workers
+from deploy.root import serve_dns
 
 
 @click.command()
@@ -18,20 +18,14 @@ from deploy.workers import WorkerStopped, run_workers
 @pass_app
 def dns(app, workers: int, worker_index: int | None) -> None:
     """The DNS sinkhole: answer the school's devices, block what the policy blocks, log every query."""
-    from dns_block.service import serve
-
     config = app.config
     if workers > 1 and worker_index is None:
         config_path = str(config.path) if config.path is not None else None
-        try:
-            run_workers(config_path, "dns", [["--worker", str(i)] for i in range(workers)])
-        except WorkerStopped as exc:
-            raise CommandError(str(exc)) from None
+        run_workers(config_path, "dns", [["--worker", str(i)] for i in range(workers)])
         return
     name = "dns" if worker_index is None else f"dns-{worker_index}"
-    runtime = build_runtime(config, name)
     try:
-        serve(config, runtime, reuse_port=worker_index is not None)
+        serve_dns(config, name, reuse_port=worker_index is not None)
     except OSError as exc:
         raise CommandError(f"cannot start the DNS sinkhole: {exc}") from None
     except ConfigError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from deploy.context import CommandError, pass_app
-from rules.lists.importer import import_list
+from rules.lists.importer import ListImportError, import_list
 from rules.lists.parse import FORMATS, ListFileError
 
 
@@ -29,15 +29,14 @@ def lists() -> None:
 def import_command(app, file: Path, category: str, fmt: str, locked: bool | None) -> None:
     """Import FILE into a category; re-importing the same file replaces what it brought before."""
     db = app.ready_database()
-    if not category.strip() or len(category) > 64:
-        raise CommandError("--category must be a name of 1 to 64 characters")
     size = sum(p.stat().st_size for p in file.rglob("*") if p.is_file()) if file.is_dir() else file.stat().st_size
     try:
         bar: Any
         with click.progressbar(length=max(size, 1), label=f"Reading {file.name}",
                                file=sys.stderr, show_percent=True, show_eta=True) as bar:
-            result = import_list(db, file, category.strip(), fmt, on_progress=bar.update, locked=locked)
-    except ListFileError as exc:
+            result = import_list(db, file, category, fmt, actor=app.actor, on_progress=bar.update,
+                                     locked=locked)
+    except (ListFileError, ListImportError) as exc:
         raise CommandError(str(exc)) from None
     report = result.report
     made = " (new category)" if result.created_category else ""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from deploy.context import pass_app
-from deploy.supervisor import SERVICES, Supervisor
+from deploy.processes import Child, ProcessManager
 from rules.store.audit import audit
+
+# The services `schoolgate run` starts, in order; each is also a `schoolgate NAME` command.
+SERVICES: dict[str, str] = {
+    "dns": "DNS sinkhole",
+    "proxy": "filter proxy",
+    "web": "admin web",
+    "scheduler": "expiry, retention, list refresh, device discovery, weekly report, nightly self-test",
+}
 
 
 @click.command()
@@ -24,7 +34,8 @@ def run(app, only: tuple[str, ...]) -> None:
             audit(session, "supervisor", "service.restarted", name,
                   after={"exit_status": code, "seconds_up": round(up, 1)})
 
-    Supervisor(config.path, names, on_restart=record_restart).run()
+    children = [Child(name, [name], SERVICES[name]) for name in names]
+    ProcessManager(config.path, children, on_restart=record_restart, log=logging.getLogger("schoolgate.run")).run()
 
 
 COMMANDS = [run]

@@ -9,13 +9,14 @@ from gunicorn.app.base import BaseApplication
 
 from deploy.config import parse_hostport
 from deploy.context import pass_app
+from deploy.root import build_web
 
 WORKERS = 2
 THREADS = 4
 
 
 class WebServer(BaseApplication):
-    """gunicorn, configured from [web] listen, serving the app built once by `create_app()`."""
+    """gunicorn, configured from [web] listen, serving the app built once by `build_web()`."""
 
     def __init__(self, app: Any, options: dict[str, Any]) -> None:
         self.application = app
@@ -36,11 +37,9 @@ class WebServer(BaseApplication):
 @pass_app
 def web(app, listen: str | None, dev: bool) -> None:
     """The admin web: forms, approvals, access logs and audit."""
-    from admin_web import create_app
-
     config = app.config
     host, port = parse_hostport(listen or config.web.listen)
-    flask_app = create_app(config, db=app.ready_database())
+    flask_app = build_web(config, app.ready_database())
     if dev:
         flask_app.run(host=host, port=port, debug=False, use_reloader=False)
         return

@@ -1,4 +1,4 @@
-"""Load and check the one TOML configuration file (DESIGN.md, "Configuration").
+"""Load and check the one TOML configuration file (every key is listed in docs/configuration.md).
 
 Every key has a safe default, so an empty file (or none) runs everything on loopback. A key that is
 unknown, or a value of the wrong kind, stops start-up with a message that names the key and the file:
@@ -92,8 +92,8 @@ class RetentionConfig:
 
 @dataclass(frozen=True)
 class BansConfig:
-    """The circumvention detector and what a banned device may still reach (not in DESIGN.md's first list:
-    issue 6 asks for the allowlist to be configurable)."""
+    """The circumvention detector and what a banned device may still reach: each school has its own
+    learning platform that a banned pupil must keep, so the allowlist is the operator's to set."""
 
     allowlist: tuple[str, ...] = ()  # e.g. the learning platform; the admin web's own host is always added
     threshold: int = 10
@@ -292,31 +292,40 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
     return value
 
 
-def dot_catch_clash(config: Config, proxy_workers: int = 1) -> str | None:
-    """Why `[gateway] dot_catch_listen` or `port_catch_listen` cannot work beside the other listeners (each
-    port must be its own: the ruleset redirects to them by port alone), or None."""
+def check_listeners(config: Config, proxy_workers: int = 1) -> None:
+    """Raise ConfigError, naming the key, when two listeners that traffic is told apart by share a port.
+
+    The DNS bypass listener must differ from `[dns] listen`, or DNS sent to other resolvers could not be
+    told apart; the DoT and port catchers must each have a port of their own, because the gateway's ruleset
+    redirects to them by port alone. `proxy_workers` counts the proxy's consecutive worker ports."""
+    gateway = config.gateway
     try:
-        dot = parse_hostport(config.gateway.dot_catch_listen)[1]
-        catch = parse_hostport(config.gateway.port_catch_listen)[1]
+        listen = [parse_hostport(item) for item in config.dns.listen]
+        bypass = parse_hostport(gateway.dns_bypass_listen)[1]
+        dot = parse_hostport(gateway.dot_catch_listen)[1]
+        catch = parse_hostport(gateway.port_catch_listen)[1]
         proxy = parse_hostport(config.proxy.listen)[1]
-        others = [*((f"dns.listen ({item})", parse_hostport(item)[1]) for item in config.dns.listen),
-                  (f"gateway.dns_bypass_listen ({config.gateway.dns_bypass_listen})",
-                   parse_hostport(config.gateway.dns_bypass_listen)[1]),
-                  *((f"proxy.listen ({config.proxy.listen}{f', worker {i}' if i else ''})", proxy + i)
-                    for i in range(proxy_workers)),
-                  (f"web.listen ({config.web.listen})", parse_hostport(config.web.listen)[1])]
+        web = parse_hostport(config.web.listen)[1]
     except ValueError as exc:
-        return str(exc)
+        raise ConfigError(str(exc)) from None
+    clash = [f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in listen if p == bypass]
+    if clash:
+        raise ConfigError(f"'gateway.dns_bypass_listen' ({gateway.dns_bypass_listen}) must use another port than "
+                          f"'dns.listen' ({', '.join(clash)}), or DNS to other resolvers could not be told apart")
+    others = [*((f"dns.listen ({item})", port) for item, (_, port) in zip(config.dns.listen, listen, strict=True)),
+              (f"gateway.dns_bypass_listen ({gateway.dns_bypass_listen})", bypass),
+              *((f"proxy.listen ({config.proxy.listen}{f', worker {i}' if i else ''})", proxy + i)
+                for i in range(proxy_workers)),
+              (f"web.listen ({config.web.listen})", web)]
     clash = [name for name, other in others if other == dot]
     if clash:
-        return (f"'gateway.dot_catch_listen' ({config.gateway.dot_catch_listen}) must use another port than "
-                f"{', '.join(clash)}: DNS over TLS/QUIC is redirected to it by port")
-    clash = [name for name, other in [*others, (f"gateway.dot_catch_listen ({config.gateway.dot_catch_listen})",
-                                                 dot)] if other == catch]
+        raise ConfigError(f"'gateway.dot_catch_listen' ({gateway.dot_catch_listen}) must use another port than "
+                          f"{', '.join(clash)}: DNS over TLS/QUIC is redirected to it by port")
+    clash = [name for name, other in [*others, (f"gateway.dot_catch_listen ({gateway.dot_catch_listen})", dot)]
+             if other == catch]
     if clash:
-        return (f"'gateway.port_catch_listen' ({config.gateway.port_catch_listen}) must use another port than "
-                f"{', '.join(clash)}: every blocked port is redirected to it by port")
-    return None
+        raise ConfigError(f"'gateway.port_catch_listen' ({gateway.port_catch_listen}) must use another port than "
+                          f"{', '.join(clash)}: every blocked port is redirected to it by port")
 
 
 EGRESS_PROTOCOLS = ("tcp", "udp")

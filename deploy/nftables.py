@@ -47,7 +47,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from deploy.config import Config, dot_catch_clash, parse_egress, parse_hostport
+from deploy.config import Config, ConfigError, check_listeners, parse_egress, parse_hostport
 
 TABLE = "schoolgate"
 DOT_LOG_PREFIX = "schoolgate-dot"
@@ -111,14 +111,12 @@ def gateway_ports(config: Config, workers: int = 1) -> GatewayPorts:
                                "reach it; listen on the gateway's LAN address or on 0.0.0.0 (or [::])")
         ports.append(port)
     dns, bypass, dot_catch, port_catch, proxy, web = ports
-    if dns == bypass:
-        raise RulesetError(f"'gateway.dns_bypass_listen' must use another port than 'dns.listen' ({dns}), "
-                           "or DNS to other resolvers could not be told apart")
     if proxy + workers - 1 > 65535:
         raise RulesetError(f"--workers {workers} from port {proxy} runs past port 65535")
-    clash = dot_catch_clash(config, workers)
-    if clash:
-        raise RulesetError(clash)
+    try:
+        check_listeners(config, workers)
+    except ConfigError as exc:
+        raise RulesetError(str(exc)) from None
     return GatewayPorts(dns, bypass, dot_catch, port_catch, tuple(range(proxy, proxy + workers)), web)
 
 

@@ -28,10 +28,11 @@ from deploy.config import Config
 from rules.jobs.devices_sync import sync_devices_job
 from rules.jobs.expiry import expire
 from rules.jobs.lists_refresh import refresh_lists
-from rules.jobs.report import MailSettings, weekly_report
+from rules.jobs.report import weekly_report
 from rules.jobs.retention import purge_access_events
 from rules.jobs.selftest import run_self_test
 from rules.localtime import LONDON
+from rules.mail import MailSettings
 from rules.monitoring.ban_notice import send_ban_notice
 from rules.monitoring.detector import Detector
 from rules.monitoring.watcher import Outcome, Watcher

@@ -15,8 +15,6 @@ class ClientCheck:
 
     def __init__(self, networks: ClientNetworks) -> None:
         self.allowed = networks.contains  # cached per address, so one dict look-up per query
-        self.refused = 0
 
     def refusal(self, query: bytes) -> bytes:
-        self.refused += 1
         return wire.error_reply(query, wire.REFUSED)

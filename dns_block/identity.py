@@ -1,5 +1,6 @@
 """Who is asking: client address -> device and group (`snapshot.identify`), and what a cached
-answer for them depends on (`snapshot.cache_scope`). Its own step, before any decision (STYLE.md).
+answer for them depends on (`snapshot.cache_scope`). Its own step, before any decision, because the
+cache needs the scope before it can answer.
 
 Both are remembered per address until the snapshot changes, so a repeat query costs one dict look-up.
 """

@@ -1,4 +1,5 @@
-"""The resolver chain: every query goes through these links, in this order (STYLE.md, blocky).
+"""The resolver chain: every query goes through these links, in this order: the cheapest
+refusals first, so that a stranger or a flood costs as little work as possible.
 
 Fast path, for every packet (synchronous, no parse):
  1. client check  - strangers get REFUSED before anything else runs (never an open resolver);

@@ -20,7 +20,6 @@ GOOGLE = "forcesafesearch.google.com"
 BING = "strict.bing.com"
 DUCKDUCKGO = "safe.duckduckgo.com"
 YOUTUBE_STRICT = "restrict.youtube.com"
-YOUTUBE_MODERATE = "restrictmoderate.youtube.com"
 
 GOOGLE_TLDS = (
     "com", "co.uk", "ie", "fr", "de", "es", "it", "nl", "be", "pt", "pl", "se", "no", "dk", "fi", "ch", "at",

@@ -127,20 +127,16 @@ class TcpServer:
         self.max_per_client = max_per_client
         self.clients = 0
         self.per_client: dict[str, int] = {}  # open connections by client address
-        self.rejected = 0  # over a cap
-        self.strangers = 0  # outside the client networks: closed at once
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         ip = plain_ip(peer[0]) if peer else ""
         if not self.resolver.client_check.allowed(ip):
             # before any slot is taken: strangers never count against the caps, and get no answer at all
-            self.strangers += 1
             writer.transport.abort()
             return
         held = self.per_client.get(ip, 0)
         if self.clients >= self.max_clients or held >= self.max_per_client:
-            self.rejected += 1
             writer.transport.abort()
             return
         self.clients += 1

@@ -1,4 +1,4 @@
-"""Wiring for `schoolgate dns`: the configuration and the shared runtime in, a running server out."""
+"""The DNS service: its settings and the shared policy pieces in, running listeners out."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import asyncio
 import logging
 import signal
 
-from deploy.config import Config, ConfigError, dot_catch_clash, parse_hostport
-from deploy.runtime import EnforcerRuntime
 from dns_block.blocked_answer import BlockedAnswer
 from dns_block.cache import AnswerCache
 from dns_block.catcher import PortCatcher
 from dns_block.client_check import ClientCheck
 from dns_block.dot_catch import DotCatcher
 from dns_block.ratelimit import RateLimit
-from dns_block.resolver import Resolver
+from dns_block.resolver import Recorder, Resolver
 from dns_block.server import TcpServer, UdpServer, tcp_listener
+from dns_block.settings import DnsSettings
 from dns_block.upstream import Upstream, system_upstreams
 from rules.monitoring.signals import SignalKind
+from rules.policy.current import SnapshotStore
+from rules.policy.networks import ClientNetworks
 from rules.policy.snapshot import PolicySnapshot
 
 log = logging.getLogger("schoolgate.dns")
@@ -36,36 +37,28 @@ class DnsService:
     main listeners (the same chain and cache); only its access events carry the signal "dns_other_resolver".
     """
 
-    def __init__(self, config: Config, runtime: EnforcerRuntime, reuse_port: bool = False) -> None:
-        dns, network = config.dns, config.network
+    def __init__(self, settings: DnsSettings, store: SnapshotStore, clients: ClientNetworks,
+                 record: Recorder, reuse_port: bool = False) -> None:
         self.reuse_port = reuse_port  # several worker processes share the addresses
-        self.listen = [parse_hostport(item) for item in dns.listen]
-        self.bypass = parse_hostport(config.gateway.dns_bypass_listen)
-        clash = [f"{h}:{p}" for h, p in self.listen if p == self.bypass[1]]
-        if clash:
-            raise ConfigError(f"'gateway.dns_bypass_listen' ({config.gateway.dns_bypass_listen}) must use another "
-                             f"port than 'dns.listen' ({', '.join(clash)}), or DNS to other resolvers could not "
-                             "be told apart")
-        self.dot_catch = parse_hostport(config.gateway.dot_catch_listen)
-        self.port_catch = parse_hostport(config.gateway.port_catch_listen)
-        catch_clash = dot_catch_clash(config)
-        if catch_clash:
-            raise ConfigError(catch_clash)
-        servers = [parse_hostport(item, default_port=53) for item in dns.upstreams] or system_upstreams()
+        self.listen = list(settings.listen)
+        self.bypass = settings.bypass
+        self.dot_catch = settings.dot_catch
+        self.port_catch = settings.port_catch
+        servers = list(settings.upstreams) or system_upstreams()
         if not servers:
             log.warning("no upstream resolvers (none configured, none in /etc/resolv.conf): "
                         "every allowed name will get SERVFAIL")
         self.upstream = Upstream(servers)
-        self.runtime = runtime
+        self.store = store
         self.resolver = Resolver(
-            runtime.store, ClientCheck(runtime.clients),
-            RateLimit(dns.rate_limit_qps) if dns.rate_limit_qps else None,
-            BlockedAnswer(dns.blocked_answer, network.block_page_ipv4, network.block_page_ipv6),
-            self.upstream, runtime.writer.record, cache=AnswerCache(max_ttl=dns.max_cache_ttl),
+            store, ClientCheck(clients),
+            RateLimit(settings.rate_limit_qps) if settings.rate_limit_qps else None,
+            BlockedAnswer(settings.blocked_answer, settings.block_page_ipv4, settings.block_page_ipv6),
+            self.upstream, record, cache=AnswerCache(max_ttl=settings.max_cache_ttl),
         )
         self.bypass_resolver = self.resolver.with_signal(BYPASS_SIGNAL)
-        self.catcher = DotCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
-        self.port_catcher = PortCatcher(runtime.store, runtime.clients.contains, runtime.writer.record)
+        self.catcher = DotCatcher(store, clients.contains, record)
+        self.port_catcher = PortCatcher(store, clients.contains, record)
         self._closers: list[UdpServer | asyncio.Server] = []
 
     async def start(self) -> None:
@@ -74,8 +67,8 @@ class DnsService:
         def swapped(snapshot: PolicySnapshot) -> None:
             loop.call_soon_threadsafe(self.resolver.policy_changed, snapshot)
 
-        self.runtime.store.on_swap(swapped)
-        self.resolver.policy_changed(self.runtime.store.current())
+        self.store.on_swap(swapped)
+        self.resolver.policy_changed(self.store.current())
         await self.upstream.start()
         # first: once the sinkhole answers, the catchers are surely listening
         self.catcher.listen(*self.dot_catch, reuse_port=self.reuse_port)
@@ -91,7 +84,7 @@ class DnsService:
                  ", ".join(_address(h, p) for h, p in self.listen), _address(*self.bypass),
                  _address(*self.dot_catch), _address(*self.port_catch),
                  ", ".join(f"{h}:{p}" for h, p in self.upstream.servers) or "none",
-                 self.runtime.store.current().version, self.runtime.store.current().source)
+                 self.store.current().version, self.store.current().source)
 
     async def stop(self) -> None:
         for closer in self._closers:
@@ -122,12 +115,6 @@ async def _serve(service: DnsService) -> None:
     await service.stop()
 
 
-def serve(config: Config, runtime: EnforcerRuntime, reuse_port: bool = False) -> None:
-    """Start the runtime and the listeners; serve until SIGTERM/SIGINT; stop cleanly (events flushed)."""
-    runtime.start()
-    try:
-        asyncio.run(_serve(DnsService(config, runtime, reuse_port)))
-    finally:
-        runtime.stop()
-        stats = runtime.writer.stats
-        log.info("stopped; %d access events written, %d spooled", stats.written, stats.spooled)
+def serve(service: DnsService) -> None:
+    """Serve until SIGTERM/SIGINT, then close every listener (the caller flushes the shared pieces)."""
+    asyncio.run(_serve(service))

@@ -6,7 +6,7 @@ next. When every upstream fails the caller answers SERVFAIL (never a made-up NXD
 well exist). The query goes out as the client asked it (EDNS included), and the client gets the reply
 with its own ID and its own question, exactly as it asked it.
 
-Hard to poison (issue 10): an off-path attacker who wants to slip a forged answer in must guess
+Hard to poison: an off-path attacker who wants to slip a forged answer in must guess
 everything a reply is checked against, so each query makes that as much as we can:
 - a fresh random ID (16 bits);
 - a fresh UDP socket per query, so a fresh source port chosen by the kernel from its ephemeral range
@@ -17,8 +17,8 @@ everything a reply is checked against, so each query makes that as much as we ca
   byte for byte (one more bit per letter).
 A reply whose ID, question or case differ is dropped and counted (`mismatched`), and the query keeps
 waiting for the real answer until its timeout: a forgery can neither poison nor cut short a query.
-Upstreams that do not echo the case they were asked are rare; they are treated as failing, as the
-issue asks (the answer must echo the question exactly).
+Upstreams that do not echo the case they were asked are rare; they are treated as failing, because
+accepting a reply in another case would give up the bits of protection the case gives.
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ class Upstream:
         self.tcp_timeout = tcp_timeout
         self._families = [socket.AF_INET6 if ":" in host else socket.AF_INET for host, _ in servers]
         self._preferred = 0
-        self.failures = 0
         self.mismatched = 0  # replies dropped: wrong ID, question or case (forged, or very late)
 
     async def start(self) -> None:
@@ -105,7 +104,6 @@ class Upstream:
                 self._preferred = index
                 # the client's ID and question (its own case), the upstream's header and records
                 return query[:2] + reply[2:wire.HEADER_SIZE] + query[wire.HEADER_SIZE:qend] + reply[qend:]
-        self.failures += 1
         return None
 
     async def _ask_one(self, index: int, query: bytes, qend: int) -> bytes | None:

@@ -84,11 +84,6 @@ def is_truncated(message: bytes) -> bool:
     return bool(message[2] & 0x02)
 
 
-def with_id(message: bytes, ident: bytes) -> bytes:
-    """`message` with the two-byte transaction ID `ident` in place of its own."""
-    return ident + message[2:]
-
-
 def ttl_fields(message: bytes) -> tuple[int, list[tuple[int, int]]]:
     """The lowest TTL of the records in `message` (-1 when it has none) and, for each record other
     than EDNS's OPT, the offset of its TTL field and the TTL: what the cache needs to count TTLs down."""

@@ -61,7 +61,6 @@ class Connect:
                 return
         self.enforcer.note(verdict, ip, kind="CONNECT", signal=signal)
         flow.metadata["schoolgate"] = verdict.decision.as_dict()
-        note.connect_host = verdict.host
         note.connect_verdict = verdict
         if not verdict.blocked:
             note.approved = True

@@ -19,7 +19,6 @@ class Note:
 
     approved: bool = False  # a decision let this connection reach a server
     refused: str | None = None  # why no server may ever be reached from it (overrides `approved`)
-    connect_host: str | None = None  # the CONNECT target (regular mode), in normal form
     connect_verdict: Verdict | None = None  # what was decided for the CONNECT target
     # Transparent mode: the name (SNI, or Host header) the connection was decided on. The proxy connects to
     # where this name leads, never to the address the device chose, which could be any other site's.

@@ -1,7 +1,8 @@
 """Signs of getting round the filter, noted on access events (`signal`) for the circumvention detector.
 
-Only detection lives here; what to do about a signal is a later issue's business (rules/), and the
-decision for the connection itself is still `rules.policy.decide()`'s.
+Only detection lives here, so the proxy stays fast and has no say over bans: what to do about a
+signal is the circumvention detector's (`rules.monitoring`), and the decision for the connection
+itself is still `rules.policy.decide()`'s.
 """
 
 from __future__ import annotations

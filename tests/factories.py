@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from rules.policy.compile import CategorySpec, category_bits, category_masks, domain_table
 from rules.policy.decision import Client, DeviceInfo
-from rules.policy.matcher import DomainTable
 from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, person_key
 
 GROUPS = ("pupils", "staff", "guests")
@@ -41,19 +41,20 @@ def tsnapshot(
     """A snapshot with `blocked` in category "blocked" (for everyone), plus any named `categories`.
 
     `locked` names categories that are locked; `group_only` maps a category to the groups it is
-    blocked for (it is then not blocked for everyone).
+    blocked for (it is then not blocked for everyone). The table and masks come from the compiler's own
+    functions, with categories numbered in the order given ("blocked" first), as rows would be.
     """
     cats: dict[str, list[str]] = {"blocked": list(blocked)}
     for name, domains in (categories or {}).items():
         cats[name] = list(domains)
     locked_names = set(locked)
-    order = sorted(cats, key=lambda n: (n not in locked_names, n))
-    bit = {name: i for i, name in enumerate(order)}
-    pairs = [(d, 1 << bit[name]) for name in order for d in cats[name]]
-    table = DomainTable.build(pairs, len(pairs))
-    group_only = {k: set(v) for k, v in (group_only or {}).items()}
-    everyone = sum(1 << bit[n] for n in order if n not in group_only or n in locked_names)
-    masks = {g: everyone | sum(1 << bit[n] for n, gs in group_only.items() if g in gs) for g in GROUPS}
+    only = {k: frozenset(v) for k, v in (group_only or {}).items()}
+    specs = category_bits(CategorySpec(id=i, name=name, locked=name in locked_names, block_everyone=name not in only,
+                                       groups=only.get(name, frozenset()))
+                          for i, name in enumerate(cats, start=1))
+    bit_of = {c.id: i for i, c in enumerate(specs)}
+    entries = [(d, c.id) for c in specs for d in cats[c.name]]
+    table = domain_table(entries, bit_of, len(entries))
     by_domain: dict[str, list[CompiledRule]] = {}
     for rule in rules:
         by_domain.setdefault(rule.domain, []).append(rule)
@@ -67,8 +68,8 @@ def tsnapshot(
         if ban.person is not None:
             by_person.setdefault(person_key(ban.person) or "", []).append(ban)
     return PolicySnapshot(
-        version=version, table=table, category_names=tuple(order),
-        locked_mask=sum(1 << bit[n] for n in locked_names), everyone_mask=everyone, group_masks=masks,
+        version=version, table=table, category_names=tuple(c.name for c in specs),
+        **category_masks(specs, GROUPS),
         default_group="pupils", groups={g: GroupInfo(g) for g in GROUPS},
         rules_by_domain={k: tuple(v) for k, v in by_domain.items()},
         devices_by_ip={ip: d for ip, d in device_list},

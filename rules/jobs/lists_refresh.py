@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,15 +13,14 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from rules.lists.fetch import FetchError, fetch
-from rules.lists.importer import replace_source_entries
-from rules.lists.parse import ListFileError, ParseReport, parse_list
+from rules.lists.importer import BUILTIN_LOCATION, ListImportError, import_list_file
+from rules.lists.parse import ListFileError
 from rules.store.audit import audit
 from rules.store.db import Database
-from rules.store.models import Category, ListEntry, ListSource
+from rules.store.models import Category, ListSource
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler"
-BUILTIN_LOCATION = "schoolgate"
 
 
 @dataclass
@@ -34,49 +34,37 @@ def refresh_lists(db: Database, fetcher: Callable[[str], bytes] = fetch) -> Refr
     """Re-read every list source from its file or URL; a failed refresh keeps the last good copy in force."""
     result = RefreshResult()
     with db.session(read_only=True) as session:
-        sources = [(s.id, s.name, s.location, s.format) for s in session.scalars(select(ListSource))
+        rows = session.execute(select(ListSource, Category.name).join(Category, Category.id == ListSource.category_id))
+        sources = [(s.id, s.name, s.location, s.format, category) for s, category in rows
                    if s.location and s.location != BUILTIN_LOCATION]
-    for source_id, name, location, fmt in sources:
+    for source_id, name, location, fmt, category in sources:
         label = f"{name} ({location})"
         try:
-            domains, report, chosen = _read_source(location, fmt, fetcher)
-        except (FetchError, ListFileError, OSError) as exc:
+            with _local_copy(location, fetcher) as path, db.session() as session:
+                outcome = import_list_file(session, ACTOR, path, category, fmt=fmt, source_name=name,
+                                           location=location, create=False, action="list.refreshed",
+                                           keep_if_unchanged=True, require_entries=True)
+        except (FetchError, ListFileError, ListImportError, OSError, UnicodeDecodeError) as exc:
             result.failed[label] = str(exc)
             log.warning("list %s not refreshed, the last good copy stays in force: %s", label, exc)
             with db.session() as session:
                 audit(session, ACTOR, "list.refresh_failed", f"list source #{source_id}", reason=str(exc),
                       after={"location": location})
             continue
-        with db.session() as session:
-            source = session.get(ListSource, source_id)
-            if source is None:
-                continue
-            current = set(session.scalars(select(ListEntry.domain).where(ListEntry.source_id == source_id)))
-            if current == set(domains):
-                result.unchanged.append(label)
-                continue
-            category = session.get_one(Category, source.category_id)
-            count = replace_source_entries(session, category, name, location, chosen, domains,
-                                           skipped=report.skipped_total)
-            audit(session, ACTOR, "list.refreshed", f"list source #{source_id}",
-                  before={"entries": len(current)}, after={"entries": count, "location": location})
-            result.refreshed.append(label)
+        (result.refreshed if outcome.changed else result.unchanged).append(label)
     return result
 
 
-def _read_source(location: str, fmt: str, fetcher: Callable[[str], bytes]) -> tuple[list[str], ParseReport, str]:
-    report = ParseReport()
+@contextmanager
+def _local_copy(location: str, fetcher: Callable[[str], bytes]) -> Iterator[Path]:
+    """The source as a file: a URL is fetched into a temporary folder, removed once imported."""
     if urlsplit(location).scheme in ("http", "https"):
         body = fetcher(location)
         with tempfile.TemporaryDirectory(prefix="schoolgate-list-") as folder:
             path = Path(folder) / "list.txt"
             path.write_bytes(body)
-            domains = list(dict.fromkeys(parse_list(path, fmt, report)))  # "auto": each line in its syntax
-    else:
-        path = Path(location)
-        if "://" in location:
-            raise FetchError(f"refused {location!r}: only http:// and https:// URLs are fetched")
-        domains = list(dict.fromkeys(parse_list(path, fmt, report)))
-    if not domains:
-        raise FetchError(f"{location} holds no usable entries ({report.skipped_total} lines skipped)")
-    return domains, report, fmt
+            yield path
+        return
+    if "://" in location:
+        raise FetchError(f"refused {location!r}: only http:// and https:// URLs are fetched")
+    yield Path(location)

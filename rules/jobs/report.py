@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -18,26 +17,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from rules.localtime import LONDON
+from rules.mail import MailSettings, send
 from rules.store.db import Database
 from rules.store.models import CURRENT_BAN_STATES, AccessEvent, AuditEntry, Ban, Device, utcnow
 
 log = logging.getLogger(__name__)
 TOP = 10
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    """Where to send the report; an empty host means the report is only written to disk."""
-
-    host: str = ""
-    port: int = 25
-    sender: str = ""
-    to: tuple[str, ...] = ()
-    starttls: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.host and self.to)
+NO_MAIL = MailSettings()  # the report is only written to disk
 
 
 @dataclass(frozen=True)
@@ -105,7 +91,7 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
     )
 
 
-def weekly_report(db: Database, state_dir: Path, mail: MailSettings = MailSettings(),
+def weekly_report(db: Database, state_dir: Path, mail: MailSettings = NO_MAIL,
                   now: datetime | None = None) -> list[Path]:
     """Write the report (text and HTML) under state_dir/reports, and email it when mail is configured."""
     moment = now or utcnow()
@@ -117,19 +103,17 @@ def weekly_report(db: Database, state_dir: Path, mail: MailSettings = MailSettin
     paths[0].write_text(report.text(), encoding="utf-8")
     paths[1].write_text(report.html(), encoding="utf-8")
     if mail.enabled:
-        send(report, mail)
+        send(mail, report_message(report, mail))
     log.info("weekly report written to %s%s", paths[0], " and emailed" if mail.enabled else "")
     return paths
 
 
-def send(report: Report, mail: MailSettings) -> None:
+def report_message(report: Report, mail: MailSettings) -> EmailMessage:
+    """The report as a text email with the HTML version as its alternative."""
     message = EmailMessage()
     message["Subject"] = report.subject
-    message["From"] = mail.sender or f"schoolgate@{mail.host}"
+    message["From"] = mail.from_address
     message["To"] = ", ".join(mail.to)
     message.set_content(report.text())
     message.add_alternative(report.html(), subtype="html")
-    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
-        if mail.starttls:
-            smtp.starttls()
-        smtp.send_message(message)
+    return message

@@ -1,12 +1,14 @@
-"""Import a list file into a category: parse, de-duplicate, replace that source's entries in one go.
+"""Import a list file into a category: the one way lists come in, from the CLI, the web, the refresh job and `init`.
 
-Re-importing the same file replaces what it brought last time (so a refreshed list also drops the
-domains it no longer holds), and the whole replacement is one transaction: a failed import leaves the
-list in force as it was.
+Each import checks the category's name, parses the file (with "auto", each line in its own syntax),
+de-duplicates, replaces what that source gave the category last time (so a refreshed list also drops
+the domains it no longer holds) and writes one audit entry naming who did it, all in the caller's
+transaction: a failed import leaves the list in force as it was and records nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +17,26 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from rules.lists.parse import ParseReport, parse_list
+from rules.store.audit import audit
 from rules.store.db import Database, bump_policy_version
 from rules.store.models import Category, ListEntry, ListSource, utcnow
 
 INSERT_CHUNK = 20_000
+CATEGORY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# The location of the catalogue shipped with schoolgate: refreshed by `init`, never by the refresh job.
+BUILTIN_LOCATION = "schoolgate"
+
+
+class ListImportError(ValueError):
+    """The list cannot be imported (the category's name, a missing category, nothing usable); says why."""
+
+
+def check_category_name(name: str) -> str:
+    """The name in its stored form (trimmed, lower case), or ListImportError saying what a name may be."""
+    clean = name.strip().lower()
+    if not CATEGORY_NAME.match(clean):
+        raise ListImportError("a category name is lower-case letters, digits, '-' or '_' (e.g. social-media)")
+    return clean
 
 
 @dataclass
@@ -31,24 +49,32 @@ class ImportResult:
     report: ParseReport
     entries: int
     created_category: bool
+    changed: bool = True  # False when keep_if_unchanged found the same domains and left the list alone
 
 
-def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto",
-                on_progress: Callable[[int], None] | None = None, locked: bool | None = None,
-                description: str | None = None) -> ImportResult:
-    """Import `path` into the category `category_name` (created when missing).
+def import_list_file(session: Session, actor: str, path: Path, category_name: str, *, fmt: str = "auto",
+                     source_name: str | None = None, location: str | None = None, create: bool = True,
+                     locked: bool | None = None, description: str | None = None, builtin: bool = False,
+                     action: str = "list.import", keep_if_unchanged: bool = False, require_entries: bool = False,
+                     on_progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import `path` into the category `category_name` as the source `source_name` (the file's name).
 
-    "auto" is stored as the source's format, so that a refresh reads each line in its own syntax again
-    even if the file has changed what it mixes; the result names what was found.
+    `location` is where a refresh reads the source again (the file's full path unless given). A missing
+    category is created when `create` (with `locked`, `description`, `builtin`), else refused; `locked`
+    also changes an existing category. "auto" is stored as the source's format, so that a refresh reads
+    each line in its own syntax again even if the file has changed what it mixes; the result names
+    what was found. The file is read before the database is touched, so a long parse holds no lock.
     """
+    name = check_category_name(category_name)
     chosen = "ut1" if fmt == "auto" and path.is_dir() else fmt
+    source = source_name or path.name
     report = ParseReport()
     counter = [0]
 
     def domains() -> Iterable[str]:
         last = 0
-        for name in parse_list(path, chosen, report, category=category_name, progress=counter):
-            yield name
+        for domain in parse_list(path, chosen, report, category=name, progress=counter):
+            yield domain
             if on_progress is not None and counter[0] - last > 1 << 20:
                 on_progress(counter[0] - last)
                 last = counter[0]
@@ -56,20 +82,42 @@ def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto",
             on_progress(counter[0] - last)
 
     unique = list(dict.fromkeys(domains()))
-    with db.session() as session:
-        category = session.scalar(select(Category).where(Category.name == category_name))
-        created = category is None
-        if category is None:
-            category = Category(name=category_name, description=description or f"Imported from {path.name}",
-                                locked=bool(locked))
-            session.add(category)
-            session.flush()
-        elif locked is not None and category.locked != locked:
-            category.locked = locked
-        replace_source_entries(session, category, path.name, str(path.resolve()), chosen, unique,
-                               skipped=report.skipped_total)
     shown = report.format_label if chosen == "auto" else chosen
-    return ImportResult(category_name, path.name, shown, report, len(unique), created)
+    if require_entries and not unique:
+        raise ListImportError(f"{location or path} holds no usable entries ({report.skipped_total} lines skipped)")
+    category = session.scalar(select(Category).where(Category.name == name))
+    created = category is None
+    if category is None:
+        if not create:
+            raise ListImportError(f"there is no category named {name}")
+        category = Category(name=name, description=description or f"Imported from {path.name}",
+                            locked=bool(locked), builtin=builtin)
+        session.add(category)
+        session.flush()
+    elif locked is not None and category.locked != locked:
+        category.locked = locked
+    previous = session.scalar(
+        select(ListSource).where(ListSource.category_id == category.id, ListSource.name == source))
+    before = None if previous is None else {"entries": previous.entries}
+    if keep_if_unchanged and previous is not None and not created:
+        current = set(session.scalars(select(ListEntry.domain).where(ListEntry.source_id == previous.id)))
+        if current == set(unique):
+            return ImportResult(name, source, shown, report, len(unique), False, changed=False)
+    where = location or str(path.resolve())
+    count = replace_source_entries(session, category, source, where, chosen, unique, skipped=report.skipped_total)
+    audit(session, actor, action, f"category {name}", before=before,
+          after={"source": source, "location": where, "format": shown, "entries": count,
+                 "skipped": report.skipped_total, "lines_by_format": dict(report.formats)})
+    return ImportResult(name, source, shown, report, count, created)
+
+
+def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto", *, actor: str,
+                on_progress: Callable[[int], None] | None = None, locked: bool | None = None,
+                description: str | None = None) -> ImportResult:
+    """`import_list_file` in a transaction of its own, for the CLI: the import commits or nothing does."""
+    with db.session() as session:
+        return import_list_file(session, actor, path, category_name, fmt=fmt, on_progress=on_progress,
+                                locked=locked, description=description)
 
 
 def replace_source_entries(session: Session, category: Category, source_name: str, location: str, fmt: str,

@@ -46,10 +46,9 @@ class ListFileError(Exception):
 
 @dataclass
 class ParseReport:
-    """What a parse accepted and what it skipped, with reasons, for the operator."""
+    """What a parse skipped, with reasons and examples, for the operator."""
 
     lines: int = 0
-    accepted: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     formats: Counter[str] = field(default_factory=Counter)  # lines that gave a name, by their syntax
@@ -152,7 +151,6 @@ def parse_list(path: Path, fmt: str, report: ParseReport, category: str | None =
                 if problem:
                     report.skip(problem, line_no, line)
                     continue
-                report.accepted += 1
                 took = True
                 yield name
             if took:

@@ -8,13 +8,12 @@ page is behind sign-in and every view of it is audited).
 from __future__ import annotations
 
 import logging
-import smtplib
 from email.message import EmailMessage
 
 from sqlalchemy import select
 
-from rules.jobs.report import MailSettings
 from rules.localtime import LONDON
+from rules.mail import MailSettings, send
 from rules.store.db import Database
 from rules.store.models import Ban, User
 
@@ -57,10 +56,7 @@ def send_ban_notice(db: Database, mail: MailSettings, public_url: str, ban_id: i
         if ban is None:
             return False
         device_name = ban.device.name if ban.device is not None else "an unknown device"
-        message = compose(ban, device_name, public_url, mail.sender or f"schoolgate@{mail.host}", recipients)
-    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
-        if mail.starttls:
-            smtp.starttls()
-        smtp.send_message(message)
+        message = compose(ban, device_name, public_url, mail.from_address, recipients)
+    send(mail, message)
     log.info("ban #%d: notice emailed to %d recipient(s)", ban_id, len(recipients))
     return True

@@ -122,14 +122,27 @@ def is_automatic(host: str | None) -> bool:
 
 @dataclass
 class Detector:
-    """Sliding windows of scored signals per device."""
+    """Sliding windows of scored signals per device.
+
+    The scheduler keeps one detector for months, and every device (and every address without a device)
+    that ever sends a signal gets a window; so once per window length `observe` drops the windows whose
+    newest signal has left the window. Memory then follows the devices active in the last two windows,
+    not every device ever seen.
+    """
 
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     weights: Mapping[str, int] = field(default_factory=lambda: {str(k): i.weight for k, i in SIGNALS.items()})
     _windows: dict[str, deque[Signal]] = field(default_factory=dict)
+    _next_prune: float = float("-inf")
+
+    def __len__(self) -> int:
+        """How many devices have a window in memory."""
+        return len(self._windows)
 
     def observe(self, signal: Signal, threshold: int = DEFAULT_THRESHOLD) -> Verdict | None:
         """Add a signal; return a verdict the first time the device's score reaches `threshold`."""
+        if signal.ts >= self._next_prune:
+            self.prune(signal.ts)
         if self.weights.get(signal.kind, 0) <= 0 or (signal.source == "dns" and signal.kind in LOOKUP_KINDS
                                                      and is_automatic(signal.host)):
             return None  # a device's own background lookup; connecting to such a host is another matter
@@ -157,6 +170,11 @@ class Detector:
             by_kind[signal.kind] = by_kind.get(signal.kind, 0) + self.weights.get(signal.kind, 0)
         return sum(min(points, _cap(kind, points)) for kind, points in by_kind.items())
 
-    def forget(self, device_keys: Iterable[str]) -> None:
-        for key in device_keys:
-            self._windows.pop(key, None)
+    def prune(self, now: float) -> None:
+        """Drop the windows that can no longer score at `now`: empty, or newest signal older than the window.
+
+        A sweep looks at every window, so `observe` calls it at most once per window length."""
+        horizon = now - self.window_seconds
+        for key in [key for key, window in self._windows.items() if not window or window[-1].ts < horizon]:
+            del self._windows[key]
+        self._next_prune = now + self.window_seconds

@@ -23,6 +23,7 @@ class BuiltinCategory:
     description: str
     locked: bool
     domains: tuple[str, ...]
+    path: Path  # the catalogue file, which `init` imports
 
 
 @cache
@@ -41,6 +42,7 @@ def builtin_categories() -> tuple[BuiltinCategory, ...]:
                 description=header.get("description", ""),
                 locked=header.get("locked", "false").lower() == "true",
                 domains=domains,
+                path=path,
             )
         )
     return tuple(found)

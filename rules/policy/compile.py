@@ -8,7 +8,8 @@ recompiles in milliseconds even with a million list entries loaded.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,25 +58,24 @@ class Compiler:
     def compile(self) -> PolicySnapshot:
         with self.db.session(read_only=True) as session:
             version = int(session.scalar(select(PolicyState.version).where(PolicyState.id == 1)) or 0)
+            groups = {g.id: g for g in session.scalars(select(Group))}
             categories = list(session.scalars(select(Category).order_by(Category.locked.desc(), Category.id)))
-            if len(categories) > 63:
-                raise ValueError("schoolgate supports at most 63 categories")
-            bit_of = {c.id: i for i, c in enumerate(categories)}
+            specs = _category_specs(session, categories, groups)
+            bit_of = {c.id: i for i, c in enumerate(specs)}
             table_key = tuple((c.id, c.content_version) for c in categories)
             if table_key != self._table_key or self._table is None:
                 self._table = self._build_table(session, bit_of)
                 self._table_key = table_key
-            groups = {g.id: g for g in session.scalars(select(Group))}
             return PolicySnapshot(
                 version=version,
                 table=self._table,
-                category_names=tuple(c.name for c in categories),
-                **_masks(session, categories, bit_of, groups),
+                category_names=tuple(c.name for c in specs),
+                **category_masks(specs, (g.name for g in groups.values())),
+                **_groups(groups),
                 **_rules(session, categories, groups),
                 **_devices(session, groups),
                 **_bans(session),
                 ban_allowlist=self.ban_allowlist,
-                category_locked={c.name: c.locked for c in categories},
             )
 
     def _build_table(self, session: Session, bit_of: dict[int, int]) -> DomainTable:
@@ -83,30 +83,71 @@ class Compiler:
         rows = session.execute(
             select(ListEntry.domain, ListEntry.category_id).execution_options(yield_per=50_000)
         )
-        pairs = ((domain, 1 << bit_of[category_id]) for domain, category_id in rows if category_id in bit_of)
-        return DomainTable.build(pairs, count)
+        return domain_table(rows, bit_of, count)
 
 
-def _masks(session: Session, categories: list[Category], bit_of: dict[int, int],
-           groups: dict[int, Group]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class CategorySpec:
+    """What the masks need to know of a category (a row, or a test's stand-in for one)."""
+
+    id: int
+    name: str
+    locked: bool = False
+    block_everyone: bool = True
+    groups: frozenset[str] = frozenset()  # groups it is blocked for when not for everyone
+
+
+def category_bits(categories: Iterable[CategorySpec]) -> tuple[CategorySpec, ...]:
+    """The categories in bit order: locked first, so that `category_of` names a locked category when a name
+    is in several, then by id, so that bits stay put while categories are only added."""
+    ordered = tuple(sorted(categories, key=lambda c: (not c.locked, c.id)))
+    if len(ordered) > 63:
+        raise ValueError("schoolgate supports at most 63 categories")
+    return ordered
+
+
+def category_masks(ordered: Sequence[CategorySpec], group_names: Iterable[str]) -> dict[str, Any]:
+    """The locked, everyone and per-group masks for categories in bit order (`category_bits`). A locked
+    category is blocked for everyone whatever its settings: no group can be let into it."""
     everyone = 0
     locked = 0
-    per_group: dict[str, int] = {g.name: 0 for g in groups.values()}
-    for category in categories:
-        bit = 1 << bit_of[category.id]
+    per_group: dict[str, int] = {name: 0 for name in group_names}
+    for index, category in enumerate(ordered):
+        bit = 1 << index
         if category.locked:
             locked |= bit
         if category.block_everyone or category.locked:
             everyone |= bit
-    for link in session.scalars(select(CategoryGroup)):
-        group = groups.get(link.group_id)
-        if group is not None and link.category_id in bit_of:
-            per_group[group.name] |= 1 << bit_of[link.category_id]
-    default = next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
+        for name in category.groups:
+            if name in per_group:
+                per_group[name] |= bit
     return {
         "locked_mask": locked,
         "everyone_mask": everyone,
         "group_masks": {name: mask | everyone for name, mask in per_group.items()},
+    }
+
+
+def domain_table(entries: Iterable[tuple[str, int]], bit_of: Mapping[int, int], count: int) -> DomainTable:
+    """The domain table of (domain, category id) list entries; entries of an unknown category are left out."""
+    pairs = ((domain, 1 << bit_of[category_id]) for domain, category_id in entries if category_id in bit_of)
+    return DomainTable.build(pairs, count)
+
+
+def _category_specs(session: Session, categories: list[Category],
+                    groups: dict[int, Group]) -> tuple[CategorySpec, ...]:
+    linked: dict[int, set[str]] = defaultdict(set)
+    for link in session.scalars(select(CategoryGroup)):
+        group = groups.get(link.group_id)
+        if group is not None:
+            linked[link.category_id].add(group.name)
+    return category_bits(CategorySpec(c.id, c.name, c.locked, c.block_everyone, frozenset(linked[c.id]))
+                         for c in categories)
+
+
+def _groups(groups: dict[int, Group]) -> dict[str, Any]:
+    default = next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
+    return {
         "default_group": default,
         "groups": {g.name: GroupInfo(g.name, g.safesearch, g.circumvention_mode) for g in groups.values()},
     }

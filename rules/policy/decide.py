@@ -1,6 +1,6 @@
 """`decide()`: the one decision that DNS and the proxy share, so that they can never disagree.
 
-Precedence (DESIGN.md): an active ban > a locked category > an approved exception in scope and in
+Precedence (see `Reason`): an active ban > a locked category > an approved exception in scope and in
 date > block rules > allow. The function is pure: it reads the snapshot and its arguments only.
 Any error inside it ends in a block (fail closed), never in a pass.
 """

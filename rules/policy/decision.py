@@ -15,7 +15,8 @@ class Action(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why, in precedence order (DESIGN.md): the first that applies wins.
+    """Why, in precedence order: the first that applies wins, so a ban or a locked category can never be
+    opened by an exception or an allow rule.
 
     - BANNED: the device, or the person it is assigned to, has an active ban.
     - BAN_ALLOWLIST: banned, but the host is on the short list a banned device may still reach.

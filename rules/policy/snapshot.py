@@ -79,10 +79,6 @@ class CompiledRule:
         scope = {"everyone": "everyone", "group": f"group {self.group}", "device": f"device #{self.device_id}"}
         return f"rule #{self.id}: {self.action} {target} for {scope.get(self.scope, self.scope)}"
 
-    @property
-    def timed(self) -> bool:
-        return self.starts_at is not None or self.expires_at is not None or self.hours is not None
-
     def applies(self, client: Client, bare_url: str | None, at: datetime) -> bool:
         if self.scope == "group" and client.group != self.group:
             return False
@@ -151,7 +147,6 @@ class PolicySnapshot:
     bans_by_device: Mapping[int, tuple[CompiledBan, ...]] = field(default_factory=dict)
     bans_by_person: Mapping[str, tuple[CompiledBan, ...]] = field(default_factory=dict)
     ban_allowlist: frozenset[str] = frozenset()
-    category_locked: Mapping[str, bool] = field(default_factory=dict)
     device_specific: frozenset[int] = frozenset()  # devices with rules or bans of their own
     source: str = "database"  # or "built-in catalogue" when the database could not be read
 
@@ -180,10 +175,6 @@ class PolicySnapshot:
     def category_of(self, mask: int) -> str:
         """The name of the lowest category bit in `mask` (categories are numbered locked first)."""
         return self.category_names[(mask & -mask).bit_length() - 1]
-
-    def blocked_categories(self, group: str) -> list[str]:
-        mask = self.group_masks.get(group, self.everyone_mask)
-        return [name for bit, name in enumerate(self.category_names) if mask >> bit & 1]
 
     def active_ban(self, client: Client, at: datetime) -> CompiledBan | None:
         device = client.device

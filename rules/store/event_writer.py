@@ -72,10 +72,8 @@ def event(ts: float, client_ip: str, source: str, host: str, action: str, *, dev
 
 @dataclass
 class WriterStats:
-    queued: int = 0
     written: int = 0
     spooled: int = 0
-    replayed: int = 0
     batches: int = 0
     failures: int = 0
 
@@ -197,6 +195,5 @@ class EventWriter:
             if batch and not self._write(batch):
                 return False
             path.unlink()
-            self.stats.replayed += len(batch)
             self.stats.written += len(batch)
         return True

@@ -9,8 +9,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from rules.lists.importer import replace_source_entries
+from rules.lists.importer import BUILTIN_LOCATION, import_list_file
 from rules.policy.catalogue import builtin_categories
 from rules.store.db import Database
 from rules.store.models import Category, CircumventionMode, Group, PolicyState
@@ -50,11 +51,12 @@ def head_revision(db: Database) -> str | None:
     return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
 
 
-def seed(db: Database) -> list[str]:
+def seed(db: Database, actor: str = BUILTIN_LOCATION) -> list[str]:
     """Add the default groups and the built-in categories that are missing; say what was added.
 
     Built-in lists are refreshed from the catalogue shipped with this version on every `init`,
-    so an upgrade brings the newest curated domains; a category's settings are left as the school set them.
+    so an upgrade brings the newest curated domains (audited as `actor`, only when they changed); a
+    category's settings are left as the school set them.
     """
     added: list[str] = []
     with db.session() as session:
@@ -68,13 +70,14 @@ def seed(db: Database) -> list[str]:
                 added.append(f"group {name}")
     for builtin in builtin_categories():
         with db.session() as session:
-            category = session.scalar(select(Category).where(Category.name == builtin.name))
-            if category is None:
-                category = Category(name=builtin.name, description=builtin.description, locked=builtin.locked,
-                                    builtin=True)
-                session.add(category)
-                session.flush()
-                added.append(f"category {builtin.name} ({len(builtin.domains)} domains)")
-            replace_source_entries(session, category, "built-in catalogue", "schoolgate", "domains",
-                                   builtin.domains, skipped=0)
+            outcome = import_list_file(session, actor, builtin.path, builtin.name, fmt="domains",
+                                       source_name="built-in catalogue", location=BUILTIN_LOCATION,
+                                       locked=builtin.locked if _missing(session, builtin.name) else None,
+                                       description=builtin.description, builtin=True, keep_if_unchanged=True)
+        if outcome.created_category:
+            added.append(f"category {builtin.name} ({outcome.entries} domains)")
     return added
+
+
+def _missing(session: Session, category_name: str) -> bool:
+    return session.scalar(select(Category.id).where(Category.name == category_name)) is None

@@ -6,19 +6,17 @@ the audit entry commit together or not at all.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rules.lists.importer import replace_source_entries
-from rules.lists.parse import FORMATS, ListFileError, ParseReport, parse_list
+from rules.lists import importer
+from rules.lists.parse import FORMATS, ListFileError
 from rules.store.audit import audit
 from rules.store.models import Category, CircumventionMode, Group, User
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # What the admin pages offer; OFF is for the database only.
 CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)
 
@@ -29,7 +27,7 @@ class RegistryError(ValueError):
 
 def _check_name(name: str, what: str) -> str:
     clean = name.strip().lower()
-    if not _NAME.match(clean):
+    if not importer.CATEGORY_NAME.match(clean):
         raise RegistryError(f"a {what} name is lower-case letters, digits, '-' or '_' (e.g. social-media)")
     return clean
 
@@ -86,19 +84,16 @@ def import_list_file(session: Session, user: User, path: Path, source_name: str,
         raise RegistryError("choose the category the list belongs to")
     if fmt not in ("auto", *FORMATS) or fmt == "ut1":
         raise RegistryError("the format is one of auto, hosts, adblock or domains")
-    report = ParseReport()
     try:
-        domains = list(dict.fromkeys(parse_list(path, fmt, report)))  # "auto": each line in its own syntax
+        result = importer.import_list_file(session, user.email, path, category.name, fmt=fmt, source_name=source_name,
+                                           location=f"upload:{source_name}", create=False)
     except (ListFileError, UnicodeDecodeError) as exc:
         raise RegistryError(f"the file could not be read as a list: {exc}") from None
-    count = replace_source_entries(session, category, source_name, f"upload:{source_name}", fmt, domains,
-                                   skipped=report.skipped_total)
-    shown = report.format_label if fmt == "auto" else fmt
-    audit(session, user.email, "list.import", f"category {category.name}",
-          after={"source": source_name, "format": shown, "entries": count, "skipped": report.skipped_total,
-                 "lines_by_format": dict(report.formats)})
-    return ImportOutcome(category.name, source_name, shown, count, report.skipped_total, report.lines,
-                         dict(report.examples), report.summary())
+    except importer.ListImportError as exc:
+        raise RegistryError(str(exc)) from None
+    report = result.report
+    return ImportOutcome(category.name, source_name, result.format, result.entries, report.skipped_total,
+                         report.lines, dict(report.examples), report.summary())
 
 
 def _group_state(g: Group) -> dict[str, object]:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from admin_web import create_app
-from deploy.config import Config
+from admin_web.settings import WebSettings
 from rules.store.db import Database
 from rules.workflows.accounts import create_user
 
@@ -39,7 +39,7 @@ def make_app(db: Database, state_dir: Path) -> Flask:
     for email, name, roles in ACCOUNTS.values():
         with db.session() as session:
             create_user(session, email=email, name=name, roles=roles, password=PASSWORD, actor="test")
-    return create_app(Config(), db=db, state_dir=state_dir, overrides={"TESTING": True})
+    return create_app(WebSettings(), db=db, state_dir=state_dir, overrides={"TESTING": True})
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from deploy.config import load_config
 from rules.store.db import Database
 from rules.store.event_writer import EventWriter, event
-from rules.store.models import Ban
+from rules.store.models import AuditEntry, Ban, Category
 from tests.conftest import Cli
 
 BLOCKED = ["facebook.com", "m.facebook.com", "WWW.FACEBOOK.COM.", "t.co", "vm.tiktok.com", "cdninstagram.com",
@@ -130,6 +132,20 @@ def test_lists_import_bad_input(initialised_cli: Cli, tmp_path: Path) -> None:
     folder.mkdir()
     result = initialised_cli("lists", "import", str(folder), "--category", "x", check=False)
     assert result.returncode == 1 and "not a UT1 category" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_lists_import_is_audited_and_checks_the_category_name(initialised_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "games.txt"
+    path.write_text("games-one.example\ngames-two.example\ngames-one.example\n")
+    refused = initialised_cli("lists", "import", str(path), "--category", "Bad Name!", check=False)
+    assert refused.returncode == 1 and "a category name is lower-case letters" in refused.stderr
+    initialised_cli("lists", "import", str(path), "--category", "Games")  # stored in lower case, as the web does
+    with Database(load_config(initialised_cli.config).database.url).session(read_only=True) as session:
+        assert session.scalar(select(Category).where(Category.name == "bad name!")) is None
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "list.import",
+                                                           AuditEntry.target == "category games"))
+    assert entry.actor.startswith("cli:")
+    assert json.loads(entry.after or "{}")["entries"] == 2 and json.loads(entry.after or "{}")["source"] == "games.txt"
 
 
 def test_devices_add_list_and_device_scoped_check(initialised_cli: Cli) -> None:

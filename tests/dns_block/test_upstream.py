@@ -69,7 +69,7 @@ def test_system_upstreams_reads_resolv_conf(tmp_path) -> None:
 
 
 def test_each_query_has_a_fresh_source_port_and_a_mixed_case_name() -> None:
-    """Issue 10: one port for every query let 65,536 forged replies poison a name."""
+    """One port for every query would let 65,536 forged replies poison a name."""
     names = [f"host{i}.Poison-Check.example.org" for i in range(60)]
 
     async def go() -> list[bytes | None]:

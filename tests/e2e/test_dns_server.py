@@ -315,7 +315,7 @@ def test_one_client_gets_only_its_share_of_tcp_connections(world) -> None:
 
 
 def test_upstream_queries_use_fresh_ports_and_mixed_case(world) -> None:
-    """Issue 10, through the real server: 55 names, each a cache miss, reach the upstream from at least 40
+    """Through the real server: 55 names, each a cache miss, reach the upstream from at least 40
     source ports, with their letters in random case; the clients still see their own question. SafeSearch
     lookups go the same way."""
     server, live, _ = world

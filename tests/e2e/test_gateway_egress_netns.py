@@ -1,4 +1,4 @@
-"""Issue 10 in three network namespaces, IPv4 and IPv6: the gateway forwards nothing from the LAN but
+"""Egress in three network namespaces, IPv4 and IPv6: the gateway forwards nothing from the LAN but
 allowed_egress, records each refused attempt for the device, and no device can act as another.
 
     pupil (eth0 198.18.1.10, 2001:db8:1::10)    a classmate (198.18.1.20, 2001:db8:1::20) is registered with its MAC

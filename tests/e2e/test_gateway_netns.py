@@ -9,9 +9,9 @@
 
 Two kinds of test. With small stand-in listeners in the gateway namespace (they answer with their name and
 the original destination read with SO_ORIGINAL_DST, as mitmproxy's transparent mode does): what the ruleset
-itself redirects, drops and counts. With the real `schoolgate dns` and `schoolgate proxy` (issue 7's
-acceptance): what a pupil's device with no proxy setting meets. Addresses come from 198.18.0.0/15 only;
-IPv6 is switched off on every link so nothing else leaves. Everything made here is removed at the end,
+itself redirects, drops and counts. With the real `schoolgate dns` and `schoolgate proxy`: what a pupil's
+device with no proxy setting meets. Addresses come from 198.18.0.0/15 only; IPv6 is switched off on every
+link so nothing else leaves. Everything made here is removed at the end,
 even on failure; without root or network namespaces the tests skip and say why.
 """
 
@@ -521,7 +521,7 @@ def wait_listening(lab: Lab, services: list[subprocess.Popen[str]], logs: list[P
 
 
 def test_real_sinkhole_and_proxy_behind_the_ruleset(lab: Lab, gateway_cli: Cli, tmp_path: Path) -> None:
-    """issue 7's acceptance: the real `schoolgate dns` and `schoolgate proxy` (two workers) behind the ruleset."""
+    """What a pupil meets: the real `schoolgate dns` and `schoolgate proxy` (two workers) behind the ruleset."""
     from tests.e2e.proxy_support import fingerprint, self_signed
 
     var = tmp_path / "var"

@@ -195,7 +195,7 @@ def test_intercepted_search_is_recorded_and_upstream_is_verified(intercepting: E
     assert terms == ["volcano facts"]
 
 
-# -- where the proxy connects (issue 10) -------------------------------------------------------------------
+# -- where the proxy connects ------------------------------------------------------------------------------
 
 
 def wait_for_event(env: Env, **fields: object) -> dict[str, object]:

@@ -29,7 +29,7 @@ def entries(db: Database, source: str) -> list[str]:
 def test_refresh_from_a_file_source(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "gambling.txt"
     path.write_text("casino.example\nbingo.example\n")
-    import_list(db, path, "gambling")
+    import_list(db, path, "gambling", actor="tests")
     assert refresh_lists(db).unchanged == [f"gambling.txt ({path.resolve()})"]
     version = read_version(db)
     path.write_text("casino.example\npoker.example\n# a comment\n")
@@ -48,7 +48,7 @@ def test_a_bad_download_keeps_the_last_good_copy(sqlite_db: Database, tmp_path: 
                                                  why: str) -> None:
     path = tmp_path / "gambling.txt"
     path.write_text("casino.example\n")
-    import_list(sqlite_db, path, "gambling")
+    import_list(sqlite_db, path, "gambling", actor="tests")
     with sqlite_db.session() as session:
         source = session.scalars(select(ListSource).where(ListSource.name == "gambling.txt")).one()
         source.location = "https://lists.example/gambling.txt"
@@ -79,7 +79,7 @@ def test_a_bad_download_keeps_the_last_good_copy(sqlite_db: Database, tmp_path: 
 def test_a_list_with_no_usable_entries_is_refused(sqlite_db: Database, tmp_path: Path) -> None:
     path = tmp_path / "gambling.txt"
     path.write_text("casino.example\n")
-    import_list(sqlite_db, path, "gambling")
+    import_list(sqlite_db, path, "gambling", actor="tests")
     path.write_text("not a list at all\n<p>\n")
     result = refresh_lists(sqlite_db)
     assert "no usable entries" in next(iter(result.failed.values()))

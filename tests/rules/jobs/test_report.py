@@ -9,9 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert
 
-from rules.jobs.report import MailSettings, build_report, weekly_report
+from rules.jobs.report import build_report, weekly_report
 from rules.jobs.selftest import run_self_test
 from rules.localtime import LONDON
+from rules.mail import MailSettings
 from rules.store.db import Database
 from rules.store.models import AccessEvent
 

@@ -22,7 +22,7 @@ def recorded(db: Database) -> list[tuple[str, str, dict[str, object]]]:
 def test_self_test_passes_on_a_fresh_install(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "iwf.txt"
     path.write_text("abuse-one.example\nabuse-two.example\n")
-    import_list(db, path, "iwf", locked=True)
+    import_list(db, path, "iwf", locked=True, actor="tests")
     result = run_self_test(db)
     assert result.passed, result.failures
     assert result.categories == ["iwf", "social_media"] and result.groups == ["guests", "pupils", "staff"]

@@ -80,7 +80,7 @@ def loopback_is_public(address: IPAddress) -> bool:
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.169.254",
                                      "::1", "fc00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.1",
                                      "198.18.0.1", "100.64.0.1",
-                                     # IPv4 in IPv6 clothing: is_global says yes to each (issue 10)
+                                     # IPv4 in IPv6 clothing: is_global says yes to each
                                      "64:ff9b::a00:1", "64:ff9b::808:808", "64:ff9b:1::a00:1", "2002:a00:1::1",
                                      "2002:808:808::1", "::10.0.0.1", "::8.8.8.8"])
 def test_private_and_special_addresses_are_not_public(address: str) -> None:
@@ -136,7 +136,7 @@ def test_refresh_refuses_a_loopback_source_and_keeps_the_list(sqlite_db: Databas
                                                               server: Server) -> None:
     path = tmp_path / "gambling.txt"
     path.write_text("casino.example\n")
-    import_list(sqlite_db, path, "gambling")
+    import_list(sqlite_db, path, "gambling", actor="tests")
     with sqlite_db.session() as session:
         source = session.scalars(select(ListSource).where(ListSource.name == "gambling.txt")).one()
         source.location = server.url("/list.txt")

@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
 from rules.devices.registry import register_device
-from rules.jobs.report import MailSettings
+from rules.mail import MailSettings
 from rules.monitoring.ban_notice import send_ban_notice
 from rules.store.db import Database
 from rules.store.models import Ban

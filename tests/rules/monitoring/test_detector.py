@@ -128,3 +128,36 @@ def test_the_same_day_with_one_pupil_using_a_vpn_bans_that_pupil_only() -> None:
         + extra, key=lambda s: s.ts)
     banned = {v.device_key for s in stream if (v := detector.observe(s)) is not None}
     assert banned == {f"device:{culprit.device_id}"}
+
+
+def test_memory_follows_the_devices_active_lately_not_every_device_ever_seen() -> None:
+    """The scheduler's detector lives for months: 10,000 devices passing through keep only recent windows,
+    and a device whose signals span the sweeps still gets its verdict from all of them."""
+    detector = Detector(window_seconds=60)
+    largest = 0
+    persistent = {500.0: "a-vpn.example", 530.0: "b-vpn.example", 550.0: "c-vpn.example", 555.0: "d-vpn.example"}
+    verdicts = []
+    for i in range(10_000):
+        ts = i * 0.1  # ten devices a second, each seen once: 600 in any one window
+        detector.observe(sig("circumvention_site", "a-vpn.example", ts=ts, device=f"device:{i + 100}"))
+        if ts in persistent:
+            verdicts.append(detector.observe(sig("circumvention_site", persistent[ts], ts=ts, device="device:1")))
+        largest = max(largest, len(detector))
+    assert largest <= 2 * 600 + 1  # at most two windows' worth between sweeps
+    assert len(detector) <= 2 * 600
+    assert verdicts[:3] == [None, None, None]
+    verdict = verdicts[3]
+    assert verdict is not None and verdict.device_key == "device:1" and verdict.score == 12
+    assert [s.host for s in verdict.evidence] == list(persistent.values())
+
+
+def test_prune_drops_stale_and_emptied_windows_and_keeps_live_ones() -> None:
+    detector = Detector(window_seconds=60)
+    detector.observe(sig("circumvention_site", "a-vpn.example", ts=0, device="device:old"))
+    detector.observe(sig("doh", "cloudflare-dns.com", ts=50, device="device:banned"))  # verdict: window emptied
+    detector.observe(sig("circumvention_site", "a-vpn.example", ts=55, device="device:live"))
+    assert len(detector) == 3
+    detector.prune(100)
+    assert len(detector) == 1
+    assert detector.score("device:live", 100) == 3
+    assert detector.score("device:old", 100) == 0

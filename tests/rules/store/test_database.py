@@ -70,7 +70,7 @@ def test_every_policy_write_bumps_the_version(db: Database) -> None:
 def test_import_then_compile_then_decide(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "social.hosts"
     path.write_text("127.0.0.1 localhost\n0.0.0.0 chat.example\n0.0.0.0 s.example\n0.0.0.0 chat.example\njunk\n")
-    result = import_list(db, path, "test_social")
+    result = import_list(db, path, "test_social", actor="tests")
     assert result.entries == 2 and result.created_category
     assert result.report.skipped_total == 2
     snapshot = Compiler(db).compile()
@@ -80,7 +80,7 @@ def test_import_then_compile_then_decide(db: Database, tmp_path: Path) -> None:
     assert decide(snapshot, client, "notchat.example").action is Action.ALLOW
     # Re-importing the same file replaces its entries: a domain dropped from the file is unblocked.
     path.write_text("0.0.0.0 s.example\n")
-    import_list(db, path, "test_social")
+    import_list(db, path, "test_social", actor="tests")
     snapshot = Compiler(db).compile()
     assert decide(snapshot, client, "chat.example").action is Action.ALLOW
     assert decide(snapshot, client, "s.example").action is Action.BLOCK
@@ -89,7 +89,7 @@ def test_import_then_compile_then_decide(db: Database, tmp_path: Path) -> None:
 def test_compiler_reuses_the_table_while_lists_are_unchanged(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "l.txt"
     path.write_text("listed.example\n")
-    import_list(db, path, "c1")
+    import_list(db, path, "c1", actor="tests")
     compiler = Compiler(db)
     first = compiler.compile()
     with db.session() as session:
@@ -97,14 +97,14 @@ def test_compiler_reuses_the_table_while_lists_are_unchanged(db: Database, tmp_p
     second = compiler.compile()
     assert second.version > first.version and second.table is first.table
     assert decide(second, second.identify("10.0.0.1"), "listed.example").reason is Reason.EXCEPTION
-    import_list(db, path, "c2")
+    import_list(db, path, "c2", actor="tests")
     assert compiler.compile().table is not first.table
 
 
 def test_locked_category_cannot_be_opened(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "iwf.txt"
     path.write_text("abuse.example\n")
-    import_list(db, path, "child_abuse", locked=True)
+    import_list(db, path, "child_abuse", locked=True, actor="tests")
     with db.session() as session:
         session.add(Rule(action="allow", domain="abuse.example", scope="everyone"))
     snapshot = Compiler(db).compile()
@@ -114,7 +114,7 @@ def test_locked_category_cannot_be_opened(db: Database, tmp_path: Path) -> None:
 def test_devices_and_group_only_categories(db: Database, tmp_path: Path) -> None:
     path = tmp_path / "games.txt"
     path.write_text("games.example\n")
-    import_list(db, path, "games")
+    import_list(db, path, "games", actor="tests")
     with db.session() as session:
         games = session.scalar(select(Category).where(Category.name == "games"))
         pupils = session.scalar(select(Group).where(Group.name == "pupils"))

@@ -1,0 +1,177 @@
+"""The composition root: the one place that turns the configuration into running services.
+
+Each service package defines the plain settings it needs (`dns_block.settings.DnsSettings`,
+`admin_web.settings.WebSettings`, the filter proxy's mitmproxy options) and never reads the configuration;
+this module translates `Config` into those settings, builds the pieces the enforcers share (database,
+snapshot store, event writer, client networks) and hands them in. The service packages are imported inside
+the builders, so a command that needs none of them (`schoolgate check`) loads none of them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from deploy.config import Config, check_listeners, parse_hostport
+from rules.policy.current import SnapshotStore
+from rules.policy.networks import ClientNetworks
+from rules.store.db import Database
+from rules.store.event_writer import EventWriter
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from admin_web.settings import WebSettings
+    from dns_block.settings import DnsSettings
+
+dns_log = logging.getLogger("schoolgate.dns")
+ENV_UPSTREAM_CA = "SCHOOLGATE_PROXY_UPSTREAM_CA"  # tests only: a PEM CA to trust upstream, besides the system's
+
+
+@dataclass
+class EnforcerRuntime:
+    """What DNS and the proxy share: started by `start()`, stopped (events flushed) by `stop()`."""
+
+    db: Database
+    store: SnapshotStore
+    writer: EventWriter
+    clients: ClientNetworks
+
+    def start(self) -> EnforcerRuntime:
+        self.store.start()
+        self.writer.start()
+        return self
+
+    def stop(self) -> None:
+        self.store.stop()
+        self.writer.stop()
+
+
+def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> EnforcerRuntime:
+    """The shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
+    db = Database(config.database.url)
+    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
+    writer = EventWriter(db, config.state_dir / "spool" / name)
+    return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
+
+
+def dns_settings(config: Config) -> DnsSettings:
+    """[dns], [network] and the gateway's DNS listeners, parsed; ConfigError (key named) on a port clash."""
+    from dns_block.settings import DnsSettings
+
+    check_listeners(config)
+    dns, network, gateway = config.dns, config.network, config.gateway
+    return DnsSettings(
+        listen=tuple(parse_hostport(item) for item in dns.listen),
+        bypass=parse_hostport(gateway.dns_bypass_listen),
+        dot_catch=parse_hostport(gateway.dot_catch_listen),
+        port_catch=parse_hostport(gateway.port_catch_listen),
+        upstreams=tuple(parse_hostport(item, default_port=53) for item in dns.upstreams),
+        blocked_answer=dns.blocked_answer,
+        block_page_ipv4=network.block_page_ipv4,
+        block_page_ipv6=network.block_page_ipv6,
+        rate_limit_qps=dns.rate_limit_qps,
+        max_cache_ttl=dns.max_cache_ttl,
+    )
+
+
+def serve_dns(config: Config, name: str, reuse_port: bool = False) -> None:
+    """Build the DNS service and its runtime, serve until SIGTERM/SIGINT, then flush the events."""
+    from dns_block.service import DnsService, serve
+
+    settings = dns_settings(config)  # a bad configuration stops here, before anything is opened
+    runtime = build_runtime(config, name)
+    service = DnsService(settings, runtime.store, runtime.clients, runtime.writer.record, reuse_port)
+    runtime.start()
+    try:
+        serve(service)
+    finally:
+        runtime.stop()
+        stats = runtime.writer.stats
+        dns_log.info("stopped; %d access events written, %d spooled", stats.written, stats.spooled)
+
+
+def proxy_options(config: Config, port: int) -> dict[str, object]:
+    """mitmproxy's options for one worker, from [proxy], [web] and the state folder."""
+    from filter_proxy import ca
+
+    host, _ = parse_hostport(config.proxy.listen)
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options: dict[str, object] = dict(
+        mode=[f"{config.proxy.mode}@{listen}"],
+        connection_strategy="lazy",  # nothing goes upstream before our hooks have decided
+        confdir=str(ca.confdir(config.state_dir)),  # the school's CA, for intercept_tls
+        block_global=False,  # who may connect is [network] client_networks (the Admission addon)
+        stream_large_bodies="1m",  # stream big plain-HTTP bodies instead of buffering them
+        schoolgate_public_url=config.web.public_url,
+        schoolgate_intercept_tls=config.proxy.intercept_tls,
+        schoolgate_connect_ports=[str(p) for p in config.proxy.connect_ports],
+        schoolgate_internal_destinations=list(config.proxy.internal_destinations),
+        schoolgate_own_addresses=own_addresses(config),
+        schoolgate_own_services=own_services(config, port),
+    )
+    upstream_ca = os.environ.get(ENV_UPSTREAM_CA)
+    if upstream_ca:
+        options["ssl_verify_upstream_trusted_ca"] = upstream_ca
+    return options
+
+
+def own_addresses(config: Config) -> list[str]:
+    """The addresses this gateway is configured to answer on (listeners, block page): the proxy never
+    connects to them. The block page address is served by the proxy itself, so nothing is lost."""
+    texts = [config.network.block_page_ipv4, config.network.block_page_ipv6, config.proxy.listen, config.web.listen,
+             config.gateway.dns_bypass_listen, config.gateway.dot_catch_listen, *config.dns.listen]
+    found = []
+    for text in texts:
+        host = text if ipaddress_like(text) else parse_hostport(text)[0]
+        if not ipaddress.ip_address(host).is_unspecified:
+            found.append(host)
+    return list(dict.fromkeys(found))
+
+
+def own_services(config: Config, port: int) -> list[str]:
+    """ADDRESS:PORT of the admin web and of the proxy's workers up to this one: never reached through the
+    proxy, even when `[proxy] internal_destinations` covers their address."""
+    web_host, web_port = parse_hostport(config.web.listen)
+    proxy_host, proxy_port = parse_hostport(config.proxy.listen)
+    services = [f"[{web_host}]:{web_port}"]
+    services += [f"[{proxy_host}]:{p}" for p in range(proxy_port, max(port, proxy_port) + 1)]
+    if port < proxy_port:
+        services.append(f"[{proxy_host}]:{port}")
+    return services
+
+
+def ipaddress_like(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def proxy_addons(config: Config, runtime: EnforcerRuntime) -> list[object]:
+    """The proxy's addons over the shared runtime; its own look-ups use the school's `[dns] upstreams`
+    (else the system resolver)."""
+    from filter_proxy import pipeline
+    from filter_proxy.resolve import UpstreamResolver
+
+    servers = [parse_hostport(item, default_port=53) for item in config.dns.upstreams]
+    return pipeline.addons(runtime.store, runtime.writer.record, runtime.clients,
+                           resolve=UpstreamResolver(servers) if servers else None)
+
+
+def web_settings(config: Config) -> WebSettings:
+    from admin_web.settings import WebSettings
+
+    return WebSettings(public_url=config.web.public_url, session_idle_minutes=config.web.session_idle_minutes,
+                       state_dir=config.state_dir)
+
+
+def build_web(config: Config, db: Database) -> Flask:
+    """The admin web's Flask app over `db` (the caller has checked it is initialised)."""
+    from admin_web import create_app
+
+    return create_app(web_settings(config), db=db)
