@@ -8,6 +8,7 @@ from flask import Flask
 
 from admin_web.access import ROLE_NAMES, has
 from rules.localtime import LONDON
+from rules.store.models import CURRENT_BAN_STATES, BanState, CircumventionMode
 from rules.workflows.form_urls import safe_href
 
 
@@ -35,4 +36,6 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters.update(london=london, london_date=london_date, last_open_day=last_open_day,
                                  safe_href=safe_href,
                                  role_name=lambda r: ROLE_NAMES.get(r, r))
-    app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES)
+    # the shared words, so that templates compare with the owner's members, not with copies of the strings
+    app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES, BanState=BanState,
+                                 CURRENT_BAN_STATES=CURRENT_BAN_STATES, CircumventionMode=CircumventionMode)

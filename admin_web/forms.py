@@ -23,6 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from rules.store.models import CircumventionMode
 from rules.workflows.accounts import ROLES
 from rules.workflows.form_urls import BadURL, parse_web_url, parse_web_urls
 
@@ -134,7 +135,8 @@ class GroupForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     safesearch = BooleanField("SafeSearch on search engines", default=True)
     circumvention_mode = SelectField("When a device tries to get round the filter",
-                                     choices=opts([("ban", "Ban the device"), ("alert", "Alert only")]))
+                                     choices=opts([(CircumventionMode.BAN, "Ban the device"),
+                                                   (CircumventionMode.ALERT, "Alert only")]))
 
 
 class DeviceForm(FlaskForm):

@@ -15,7 +15,7 @@ from werkzeug.utils import secure_filename
 from admin_web.access import database, get_or_404, roles
 from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
 from rules.devices.registry import DeviceError, register_device
-from rules.store.models import Category, Device, Group, ListEntry, ListSource
+from rules.store.models import Category, CircumventionMode, Device, Group, ListEntry, ListSource
 from rules.workflows.catalogue_admin import RegistryError, import_list_file, save_category, save_group
 
 bp = Blueprint("registry", __name__)
@@ -111,7 +111,7 @@ def group(group_id: int | None) -> ResponseReturnValue:
             with database().session() as db_session:
                 save_group(db_session, current_user.account, group_id, name=form.name.data or "",
                            description=form.description.data or "", safesearch=bool(form.safesearch.data),
-                           circumvention_mode=form.circumvention_mode.data or "ban")
+                           circumvention_mode=form.circumvention_mode.data or CircumventionMode.BAN)
         except RegistryError as exc:
             flash(f"Not saved: {exc}.", "error")
         except LookupError:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from rules.store import schema  # noqa: E402
 from rules.store.access_log import LogFilter, page  # noqa: E402
 from rules.store.db import Database  # noqa: E402
-from rules.store.event_writer import EVENT_FIELDS, EventWriter  # noqa: E402
+from rules.store.event_writer import EventRecord, EventWriter  # noqa: E402
 
 HOSTS = [f"www.site{i}.example.org" for i in range(5000)] + ["www.facebook.com", "www.tiktok.com", "nordvpn.com"]
 
@@ -33,21 +33,21 @@ def fill(db: Database, rows: int, folder: Path) -> None:
     rnd = random.Random(1)
     start = time.time() - 90 * 86400
     step = 90 * 86400 / rows
-    batch = []
+    batch: list[EventRecord] = []
     for i in range(rows):
         host = rnd.choice(HOSTS)
         blocked = host in ("www.facebook.com", "www.tiktok.com", "nordvpn.com")
         device = rnd.randrange(1, 600)
-        batch.append((start + i * step, f"10.0.{device // 250}.{device % 250}", device, f"Device {device}", None,
-                      "dns", "A", host, None, "block" if blocked else "allow",
-                      "social_media" if blocked else None, None, "category" if blocked else "default", None, None,
-                      "udp", None))
+        batch.append(EventRecord(
+            ts=start + i * step, client_ip=f"10.0.{device // 250}.{device % 250}", device_id=device,
+            device=f"Device {device}", mac=None, source="dns", qtype="A", host=host, url=None,
+            action="block" if blocked else "allow", category="social_media" if blocked else None, rule=None,
+            reason="category" if blocked else "default", search_term=None, signal=None, transport="udp", port=None))
         if len(batch) == 50_000:
             writer._write(batch)
             batch = []
     if batch:
         writer._write(batch)
-    assert len(EVENT_FIELDS) == 17
 
 
 def timed(fn, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from deploy.output import iso_utc, json_lines, london, table
 from rules.devices.registry import DeviceError, register_device
 from rules.devices.sync import read_sightings, sync_devices
 from rules.monitoring.bans import open_sessions
-from rules.store.models import Ban, Device, SupervisedSession
+from rules.store.models import CURRENT_BAN_STATES, Ban, Device, SupervisedSession
 from rules.workflows.accounts import ROLES, UserError, create_user
 
 
@@ -136,7 +136,7 @@ def bans_list(app, show_all: bool, as_json: bool) -> None:
     with db.session(read_only=True) as session:
         query = select(Ban).options(selectinload(Ban.device)).order_by(Ban.created_at)
         if not show_all:
-            query = query.where(Ban.state.in_(("active", "confirmed")))
+            query = query.where(Ban.state.in_(CURRENT_BAN_STATES))
         rows = list(session.scalars(query))
         supervised = open_sessions(session, [b.id for b in rows])
         data = [{"id": b.id, "device": b.device.name if b.device else None, "device_id": b.device_id,

@@ -24,7 +24,9 @@ import math
 from dns_block import wire
 
 CacheKey = tuple[tuple[str, int | None], bytes]
-EventTail = tuple[object, ...]  # the event's fields from `source` to `search_term`; the signal is the resolver's
+# The event's fields from `source` to `search_term` (see `rules.store.event_writer.EventRecord`): source, qtype,
+# host, url, action, category, rule, reason, search_term. The signal is the resolver's.
+EventTail = tuple[str, str | None, str, str | None, str, str | None, str | None, str | None, str | None]
 
 
 class Entry:

@@ -34,7 +34,9 @@ import struct
 import time
 from collections.abc import Callable, Hashable
 
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
+from rules.store.event_writer import EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ INTERVAL = 10.0  # seconds between two recorded attempts of one client and key
 BUDGET_WINDOW = 60.0  # seconds: the budgets below are per minute
 PER_ADDRESS_BUDGET = 30  # recorded attempts per client address and minute
 OVERALL_BUDGET = 2000  # recorded attempts per minute, all addresses together
-Recorder = Callable[[tuple[object, ...]], None]
+Recorder = Callable[[EventRecord], None]
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int | None]:
@@ -113,8 +115,8 @@ class Catcher:
         self.marks = False  # whether SO_RCVMARK is on (the UDP port can be read)
         self._sockets: list[socket.socket] = []
 
-    def record_attempt(self, key: tuple[str, *tuple[Hashable, ...]], qtype: str, host: str, rule: str, signal: str,
-                       transport: str, port: int | None) -> bool:
+    def record_attempt(self, key: tuple[str, *tuple[Hashable, ...]], qtype: str, host: str, rule: str,
+                       signal: SignalKind, transport: str, port: int | None) -> bool:
         """Record one attempt unless the client (key[0]) is a stranger or `key` was recorded within `interval`."""
         ip = key[0]
         if not self.allowed(ip):
@@ -146,12 +148,13 @@ class Catcher:
         self.recorded += 1
         return True
 
-    def _emit(self, now: float, ip: str, qtype: str | None, host: str, rule: str, signal: str | None,
+    def _emit(self, now: float, ip: str, qtype: str | None, host: str, rule: str, signal: SignalKind | None,
               transport: str | None, port: int | None) -> None:
         snapshot = self.store.current()
-        head = snapshot.event_head(snapshot.identify(ip))
-        self.record((now, *head, "gateway", qtype, host, None, "block", None, rule, None, None,
-                     signal, transport, port))
+        ip, device_id, device, mac = snapshot.event_head(snapshot.identify(ip))
+        self.record(EventRecord(ts=now, client_ip=ip, device_id=device_id, device=device, mac=mac, source="gateway",
+                                qtype=qtype, host=host, url=None, action="block", category=None, rule=rule,
+                                reason=None, search_term=None, signal=signal, transport=transport, port=port))
 
     def roll(self, now: float | None = None) -> None:
         """When the budgets' minute has ended, record its summaries and start counting afresh."""
@@ -267,7 +270,7 @@ class PortCatcher(Catcher):
     "blocked_port", with the port the device tried); at most one event per client, protocol and port."""
 
     name = "port catcher"
-    SIGNAL = "blocked_port"  # rules/monitoring/detector.py weighs it
+    SIGNAL = SignalKind.BLOCKED_PORT
 
     def attempt(self, ip: str, transport: str, host: str, port: int | None) -> bool:
         qtype = transport.upper()

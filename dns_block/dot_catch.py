@@ -2,7 +2,7 @@
 
 Nothing is answered. A TCP connection is accepted, recorded and closed at once with a reset (SO_LINGER 0);
 a UDP datagram is recorded and dropped. Each attempt becomes one access event (source "gateway", action
-"block", signal "dot", which rules/monitoring/detector.py weighs), with the device identified as DNS identifies it and,
+"block", signal `SignalKind.DOT`, which the detector weighs), with the device identified as DNS identifies it and,
 for TCP, the address the device meant to reach (SO_ORIGINAL_DST, IPv4 and IPv6). Only the client networks are
 recorded, and at most one event per client and protocol (DoT, DoQ) every `interval` seconds: a phone
 retrying its private resolver in a loop must not flood the log (nor the detector, which caps the signal).
@@ -13,10 +13,11 @@ The sockets and the bookkeeping are dns_block/catcher.py's, shared with the port
 from __future__ import annotations
 
 from dns_block.catcher import INTERVAL, Catcher, Recorder, original_destination
+from rules.monitoring.signals import SignalKind
 
 __all__ = ["INTERVAL", "PORT", "RULES", "SIGNAL", "DotCatcher", "Recorder", "original_destination"]
 
-SIGNAL = "dot"  # rules/monitoring/detector.py weighs it
+SIGNAL = SignalKind.DOT
 PORT = 853  # DNS over TLS and over QUIC
 RULES = {"DoT": "DNS over TLS refused", "DoQ": "DNS over QUIC refused"}
 

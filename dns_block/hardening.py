@@ -17,7 +17,7 @@ from __future__ import annotations
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from dns_block.answer import EDE_FILTERED, Answer, add_ede, skeleton
-from rules.policy.decision import Decision
+from rules.policy.decision import Decision, Reason
 
 NXDOMAIN_NAMES = frozenset({"use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"})
 NODATA_ZONE = "resolver.arpa"
@@ -38,7 +38,8 @@ class Hardening:
         else:
             return None
         add_ede(reply, query, EDE_FILTERED, f"schoolgate {rule}")
-        return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, "hardening", count_down=False)
+        return Answer(bytes(reply.pack()), CACHE_LIFETIME, "block", None, rule, Reason.HARDENING.value,
+                      count_down=False)
 
     def withhold(self, query: DNSRecord, decision: Decision) -> Answer | None:
         """For an allowed name: NODATA instead of its HTTPS or SVCB records (see the module docstring)."""

@@ -16,6 +16,7 @@ from dns_block.resolver import Recorder, Resolver
 from dns_block.server import TcpServer, UdpServer, tcp_listener
 from dns_block.settings import DnsSettings
 from dns_block.upstream import Upstream, system_upstreams
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
 from rules.policy.networks import ClientNetworks
 from rules.policy.snapshot import PolicySnapshot
@@ -23,7 +24,7 @@ from rules.policy.snapshot import PolicySnapshot
 log = logging.getLogger("schoolgate.dns")
 
 
-BYPASS_SIGNAL = "dns_other_resolver"  # rules/monitoring/detector.py weighs it
+BYPASS_SIGNAL = SignalKind.DNS_OTHER_RESOLVER
 
 
 class DnsService:

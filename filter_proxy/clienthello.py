@@ -20,6 +20,7 @@ from filter_proxy import searchterms, signals
 from filter_proxy.enforcer import Enforcer, Verdict, host_form
 from filter_proxy.notes import Note, Notes
 from filter_proxy.settings import Settings
+from rules.monitoring.signals import SignalKind
 from rules.policy.names import InvalidHost, ip_literal
 
 log = logging.getLogger("schoolgate.proxy")
@@ -73,7 +74,8 @@ class ClientHello:
         intercept = self.settings.intercept_tls and searchterms.is_search_host(verdict.host)
         data.ignore_connection = not intercept
 
-    def _in_tunnel(self, note: Note, connected: Verdict, ip: str, sni: str | None, signal: str | None) -> Verdict:
+    def _in_tunnel(self, note: Note, connected: Verdict, ip: str, sni: str | None,
+                   signal: SignalKind | None) -> Verdict:
         """The verdict for TLS inside a CONNECT tunnel whose target was `connected`."""
         try:
             same = sni is None or host_form(sni) == connected.host

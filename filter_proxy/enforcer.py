@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
 from rules.policy.decide import decide
 from rules.policy.decision import FAIL_CLOSED, Action, Client, Decision, Reason
 from rules.policy.names import InvalidHost, ip_literal, normalize_host
 from rules.policy.networks import plain_ip
-from rules.store.event_writer import Event
+from rules.store.event_writer import EventRecord
 
 log = logging.getLogger("schoolgate.proxy")
 SOURCE = "proxy"
@@ -46,12 +47,12 @@ def host_form(raw: str) -> str:
 class Enforcer:
     """Decides for one host (and URL) on behalf of a client address, and records the event."""
 
-    def __init__(self, store: SnapshotStore, record: Callable[[Event], None]) -> None:
+    def __init__(self, store: SnapshotStore, record: Callable[[EventRecord], None]) -> None:
         self.store = store
         self.record = record
 
     def decide(self, ip: str, raw_host: str, url: str | None = None, *, kind: str | None = None,
-               signal: str | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
+               signal: SignalKind | None = None, search_term: str | None = None, log_event: bool = True) -> Verdict:
         """Decide for `raw_host` as asked by `ip`; never raises, blocks on any error."""
         ip = plain_ip(ip)  # ::ffff:10.0.0.7 (a proxy on [::]) is the device at 10.0.0.7
         client: Client | None = None
@@ -84,7 +85,7 @@ class Enforcer:
         return Verdict(Decision(Action.BLOCK, Reason.NAMELESS, rule=rule), verdict.client, verdict.host)
 
     def refuse(self, ip: str, raw_host: str, decision: Decision, url: str | None = None, *,
-               kind: str | None = None, signal: str | None = None) -> Verdict:
+               kind: str | None = None, signal: SignalKind | None = None) -> Verdict:
         """Record a refusal that is not the policy's (an internal address, a port, a Host mismatch) for the
         identified client, and return it as a verdict; never raises."""
         ip = plain_ip(ip)
@@ -100,14 +101,18 @@ class Enforcer:
         return verdict
 
     def note(self, verdict: Verdict, ip: str, url: str | None = None, *, kind: str | None = None,
-             signal: str | None = None, search_term: str | None = None) -> None:
+             signal: SignalKind | None = None, search_term: str | None = None) -> None:
         """Record an access event for `verdict` (source proxy); a failure here is logged, never raised."""
         ip = plain_ip(ip)
         try:
             decision = verdict.decision
             client = verdict.client
             head = self.store.current().event_head(client) if client is not None else (ip, None, None, None)
-            self.record((time.time(), *head, SOURCE, kind, verdict.host, url, decision.action.value,
-                         decision.category, decision.rule, decision.reason.value, search_term, signal, "tcp", None))
+            client_ip, device_id, device, mac = head
+            self.record(EventRecord(
+                ts=time.time(), client_ip=client_ip, device_id=device_id, device=device, mac=mac, source=SOURCE,
+                qtype=kind, host=verdict.host, url=url, action=decision.action.value, category=decision.category,
+                rule=decision.rule, reason=decision.reason.value, search_term=search_term, signal=signal,
+                transport="tcp", port=None))
         except Exception:
             log.exception("ALERT: cannot record a proxy access event for %r", verdict.host)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from rules.store.audit import audit
 from rules.store.db import Database, bump_policy_version
-from rules.store.models import AuditEntry, Ban, Rule, SupervisedSession, utcnow
+from rules.store.models import CURRENT_BAN_STATES, AuditEntry, Ban, BanState, Rule, SupervisedSession, utcnow
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler"
@@ -48,11 +48,11 @@ def expire(db: Database, now: datetime | None = None) -> ExpiryResult:
                 audit(session, ACTOR, "supervised_session.ended", f"supervised session #{sess.id}",
                       after={"ban_id": sess.ban_id, "staff_name": sess.staff_name, "ends_at": sess.ends_at})
                 result.sessions.append(sess.id)
-        for ban in session.scalars(select(Ban).where(Ban.state.in_(("active", "confirmed")),
+        for ban in session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES),
                                                      Ban.ends_at.is_not(None), Ban.ends_at <= moment)):
             audit(session, ACTOR, "ban.expired", f"ban #{ban.id}", before={"state": ban.state},
-                  after={"state": "expired", "ends_at": ban.ends_at})
-            ban.state = "expired"
+                  after={"state": BanState.EXPIRED, "ends_at": ban.ends_at})
+            ban.state = BanState.EXPIRED
             result.bans.append(ban.id)
         if result.rules or result.sessions:
             bump_policy_version(session)  # the ban change bumps by itself (policy data)

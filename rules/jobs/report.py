@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from rules.localtime import LONDON
 from rules.mail import MailSettings, send
 from rules.store.db import Database
-from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
+from rules.store.models import CURRENT_BAN_STATES, AccessEvent, AuditEntry, Ban, Device, utcnow
 
 log = logging.getLogger(__name__)
 TOP = 10
@@ -64,7 +64,7 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
                                   .is_not(None)).group_by(AccessEvent.signal).order_by(func.count().desc())).all()
         bans = list(session.scalars(select(Ban).where(Ban.created_at >= start, Ban.created_at < end)))
         active_bans = session.scalar(select(func.count()).select_from(Ban)
-                                     .where(Ban.state.in_(("active", "confirmed")))) or 0
+                                     .where(Ban.state.in_(CURRENT_BAN_STATES))) or 0
         unknown = session.scalar(select(func.count()).select_from(Device).where(Device.status == "unknown")) or 0
         tests = session.execute(select(AuditEntry.action, func.count()).where(
             AuditEntry.actor == "self-test", AuditEntry.ts >= start, AuditEntry.ts < end)

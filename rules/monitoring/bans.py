@@ -13,11 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from rules.localtime import LONDON
-from rules.monitoring.detector import DESCRIPTIONS, WEIGHTS
+from rules.monitoring.signals import describe, weight
 from rules.store.audit import audit
-from rules.store.models import Ban, SupervisedSession, User, utcnow
+from rules.store.models import CURRENT_BAN_STATES, Ban, BanState, SupervisedSession, User, utcnow
 
-CURRENT = ("active", "confirmed")
 MAX_SUPERVISED_MINUTES = 240
 
 
@@ -26,7 +25,7 @@ class BanError(ValueError):
 
 
 def current_bans(session: Session) -> list[Ban]:
-    return list(session.scalars(select(Ban).options(selectinload(Ban.device)).where(Ban.state.in_(CURRENT))
+    return list(session.scalars(select(Ban).options(selectinload(Ban.device)).where(Ban.state.in_(CURRENT_BAN_STATES))
                                 .order_by(Ban.created_at.desc())))
 
 
@@ -77,9 +76,9 @@ def _signal_row(item: dict[str, object]) -> list[str]:
     except (TypeError, ValueError, OverflowError, OSError):
         when = "" if ts is None else str(ts)
     source = item.get("source")
-    return [when, DESCRIPTIONS.get(kind, kind), "" if item.get("host") is None else str(item.get("host")),
+    return [when, describe(kind), "" if item.get("host") is None else str(item.get("host")),
             SOURCES.get(str(source), "" if source is None else str(source)),
-            str(item.get("weight", WEIGHTS.get(kind, 0))),
+            str(item.get("weight", weight(kind))),
             PROOFS.get(str(item.get("proof")), NO_PROOF) if "proof" in item else "Not recorded"]
 
 
@@ -89,12 +88,12 @@ def _state(ban: Ban) -> dict[str, object]:
 
 def confirm_ban(session: Session, ban_id: int, user: User, ends_at: datetime, reason: str) -> Ban:
     ban = get_ban(session, ban_id)
-    if ban.state not in CURRENT:
+    if ban.state not in CURRENT_BAN_STATES:
         raise BanError(f"this ban is {ban.state}; only a current ban can be confirmed")
     if ends_at <= utcnow():
         raise BanError("the end date must be in the future")
     before = _state(ban)
-    ban.state = "confirmed"
+    ban.state = BanState.CONFIRMED
     ban.ends_at = ends_at
     audit(session, user.email, "ban.confirm", f"ban #{ban.id}", before=before, after=_state(ban), reason=reason)
     return ban
@@ -102,12 +101,12 @@ def confirm_ban(session: Session, ban_id: int, user: User, ends_at: datetime, re
 
 def lift_ban(session: Session, ban_id: int, user: User, reason: str, false_positive: bool) -> Ban:
     ban = get_ban(session, ban_id)
-    if ban.state not in CURRENT:
+    if ban.state not in CURRENT_BAN_STATES:
         raise BanError(f"this ban is already {ban.state}")
     if not reason.strip():
         raise BanError("give the reason for lifting the ban")
     before = _state(ban)
-    ban.state = "lifted"
+    ban.state = BanState.LIFTED
     ban.lifted_at = utcnow()
     ban.lifted_by = user.email
     ban.lift_reason = reason.strip()
@@ -119,7 +118,7 @@ def lift_ban(session: Session, ban_id: int, user: User, reason: str, false_posit
 def supervise(session: Session, ban_id: int, user: User, staff_name: str, minutes: int) -> SupervisedSession:
     """Open supervised access for a banned device for `minutes`, in the supervising member of staff's name."""
     ban = get_ban(session, ban_id)
-    if ban.state not in CURRENT:
+    if ban.state not in CURRENT_BAN_STATES:
         raise BanError("this ban is no longer in force")
     if not 1 <= minutes <= MAX_SUPERVISED_MINUTES:
         raise BanError(f"supervised access lasts from 1 to {MAX_SUPERVISED_MINUTES} minutes")

@@ -3,7 +3,8 @@
 The policy says that attempts to get round the firewall lead to a ban. A ban on a child must rest on
 evidence a headteacher can read, and what a browser or phone does by itself must never ban anyone, so:
 
-- each kind of signal has a weight (`WEIGHTS`); a weight of 0 means "recorded, never scored";
+- each kind of signal has a weight (`rules.monitoring.signals.SIGNALS`); a weight of 0 means "recorded,
+  never scored"; a weak kind adds at most its cap;
 - a signal counts once per (kind, host) within the window, so a browser retrying one name fifty times
   is one signal, not fifty;
 - names that devices look up on their own (`AUTOMATIC_NAMES`: Firefox's DoH canary, iCloud Private
@@ -23,56 +24,12 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from rules.monitoring.signals import SIGNALS, SignalKind, short_name, signal_info, weight
 from rules.policy.names import parent_domains
 
-# What each signal kind is worth. Chosen so that one deliberate act (DNS-over-HTTPS through the proxy,
-# domain fronting) or several distinct attempts (three VPN or proxy sites) pass the default threshold,
-# and no single automatic event can.
-WEIGHTS: Mapping[str, int] = {
-    "circumvention_site": 3,   # a name in the circumvention category (VPN, web proxy, DoH resolver, Tor)
-    "doh": 10,                 # a DNS-over-HTTPS request seen by the proxy (application/dns-message, /dns-query)
-    "sni_mismatch": 6,         # an HTTPS request whose Host differs from its SNI: domain fronting
-    "host_mismatch": 6,        # a proxy request for one host with a Host header naming another: fronting too
-    "bare_ip": 1,              # HTTPS (CONNECT or TLS) straight to an IP address, no name
-    "no_sni": 1,               # a ClientHello without a server name (some apps do this; weighs little)
-    "dns_other_resolver": 1,   # DNS sent to a resolver other than the gateway (redirected and answered)
-    "dot": 1,                  # DNS over TLS / QUIC (port 853) attempts, recorded by the gateway's DoT catcher
-    "ech": 3,                  # Encrypted Client Hello: DNS withholds ECH keys, so the device got them elsewhere
-    "quic": 0,                 # QUIC attempts: every browser tries it first; recorded only
-    "vpn_port": 3,             # the gateway caught a connection to a known VPN, SSH, SOCKS, Tor or proxy port
-    "blocked_port": 1,         # the gateway caught a connection to some other port the school does not allow
-}
-# What each kind means, in words for the headteacher who reads a ban's evidence.
-DESCRIPTIONS: Mapping[str, str] = {
-    "circumvention_site": "Looked up a VPN, web proxy or private DNS service (a way round the filter)",
-    "doh": "Sent its own DNS look-ups through the web (DNS over HTTPS), hiding which sites it visits",
-    "sni_mismatch": "Asked for one site while connecting to another (domain fronting)",
-    "host_mismatch": "Sent the filter one site's name while asking for another (domain fronting)",
-    "bare_ip": "Connected to a number (IP address) instead of a site's name",
-    "no_sni": "Made a secure connection without saying which site it was for",
-    "dns_other_resolver": "Asked a DNS server other than the school's",
-    "dot": "Tried encrypted DNS (DNS over TLS) past the school's DNS",
-    "ech": "Hid the name of the site it connected to (Encrypted Client Hello)",
-    "quic": "Tried a QUIC connection (browsers do this on their own; never counted)",
-    "vpn_port": "Tried to connect to a VPN, SSH, Tor or proxy service directly, past the filter",
-    "blocked_port": "Tried to connect on a port the school's network does not allow",
-}
-SHORT_NAMES: Mapping[str, str] = {
-    "circumvention_site": "VPN, web proxy or private DNS site",
-    "doh": "DNS over HTTPS request",
-    "sni_mismatch": "domain fronting",
-    "host_mismatch": "domain fronting (Host header)",
-    "bare_ip": "connection to a bare IP address",
-    "no_sni": "secure connection without a site name",
-    "dns_other_resolver": "DNS to another server",
-    "dot": "DNS over TLS attempt",
-    "ech": "hidden site name (ECH)",
-    "vpn_port": "connection to a VPN or proxy port",
-    "blocked_port": "connection to a blocked port",
-}
 # Ports that only a VPN, remote shell, SOCKS/web proxy or Tor uses: the gateway's port catcher reports an
-# attempt on one as "vpn_port" (weighed like a VPN site), any other blocked port as "blocked_port" (weak:
-# a games console or a smart TV tries odd ports on its own).
+# attempt on one as `SignalKind.VPN_PORT` (weighed like a VPN site), any other blocked port as
+# `SignalKind.BLOCKED_PORT` (weak: a games console or a smart TV tries odd ports on its own).
 CIRCUMVENTION_PORTS: Mapping[tuple[str, int], str] = {
     ("udp", 51820): "WireGuard",
     ("udp", 1194): "OpenVPN", ("tcp", 1194): "OpenVPN",
@@ -85,11 +42,9 @@ CIRCUMVENTION_PORTS: Mapping[tuple[str, int], str] = {
     ("tcp", 3128): "web proxy", ("tcp", 8080): "web proxy", ("tcp", 8118): "web proxy",
     ("tcp", 8888): "web proxy",
 }
-# Weak signals also come from ordinary software (a video-call app reaching media servers by address, a
-# phone probing DNS over TLS, a smart TV with a built-in resolver). Each weak kind adds at most its cap,
-# and the caps add up to less than the threshold: weak signals corroborate, they never ban on their own.
-CAPS: Mapping[str, int] = {"bare_ip": 3, "no_sni": 2, "dns_other_resolver": 2, "dot": 2, "blocked_port": 2}
 DEFAULT_THRESHOLD = 10
+# The kinds a DNS look-up alone can raise: for these an automatic name (below) is never evidence.
+LOOKUP_KINDS = frozenset({SignalKind.CIRCUMVENTION_SITE, SignalKind.DNS_OTHER_RESOLVER})
 DEFAULT_WINDOW_SECONDS = 15 * 60
 
 # Names that devices and browsers ask for on their own. A query for one is never evidence.
@@ -127,7 +82,7 @@ class Signal:
 
     def as_evidence(self) -> dict[str, object]:
         return {"ts": self.ts, "kind": self.kind, "host": self.host, "client_ip": self.client_ip,
-                "source": self.source, "event_id": self.event_id, "weight": WEIGHTS.get(self.kind, 0),
+                "source": self.source, "event_id": self.event_id, "weight": weight(self.kind),
                 "proof": self.proof}
 
 
@@ -150,9 +105,14 @@ class Verdict:
         kinds: dict[str, int] = {}
         for signal in self.evidence:
             kinds[signal.kind] = kinds.get(signal.kind, 0) + 1
-        parts = "; ".join(f"{count} x {SHORT_NAMES.get(kind, kind.replace('_', ' '))}"
+        parts = "; ".join(f"{count} x {short_name(kind)}"
                           for kind, count in sorted(kinds.items()))
         return f"{parts} ({self.score} points; the limit is {self.threshold})"
+
+
+def _cap(kind: str, points: int) -> int:
+    info = signal_info(kind)
+    return points if info is None or info.cap is None else info.cap
 
 
 def is_automatic(host: str | None) -> bool:
@@ -171,7 +131,7 @@ class Detector:
     """
 
     window_seconds: float = DEFAULT_WINDOW_SECONDS
-    weights: Mapping[str, int] = field(default_factory=lambda: dict(WEIGHTS))
+    weights: Mapping[str, int] = field(default_factory=lambda: {str(k): i.weight for k, i in SIGNALS.items()})
     _windows: dict[str, deque[Signal]] = field(default_factory=dict)
     _next_prune: float = float("-inf")
 
@@ -183,9 +143,8 @@ class Detector:
         """Add a signal; return a verdict the first time the device's score reaches `threshold`."""
         if signal.ts >= self._next_prune:
             self.prune(signal.ts)
-        weight = self.weights.get(signal.kind, 0)
-        if weight <= 0 or (signal.source == "dns" and signal.kind in ("circumvention_site", "dns_other_resolver")
-                           and is_automatic(signal.host)):
+        if self.weights.get(signal.kind, 0) <= 0 or (signal.source == "dns" and signal.kind in LOOKUP_KINDS
+                                                     and is_automatic(signal.host)):
             return None  # a device's own background lookup; connecting to such a host is another matter
         window = self._windows.setdefault(signal.device_key, deque())
         horizon = signal.ts - self.window_seconds
@@ -209,7 +168,7 @@ class Detector:
         by_kind: dict[str, int] = {}
         for signal in window:
             by_kind[signal.kind] = by_kind.get(signal.kind, 0) + self.weights.get(signal.kind, 0)
-        return sum(min(points, CAPS.get(kind, points)) for kind, points in by_kind.items())
+        return sum(min(points, _cap(kind, points)) for kind, points in by_kind.items())
 
     def prune(self, now: float) -> None:
         """Drop the windows that can no longer score at `now`: empty, or newest signal older than the window.

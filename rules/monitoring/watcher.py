@@ -19,11 +19,21 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from rules.monitoring.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
+from rules.monitoring.signals import SignalKind
 from rules.policy.compile import Compiler, read_version
 from rules.policy.snapshot import PolicySnapshot, person_key
 from rules.store.audit import audit
 from rules.store.db import Database
-from rules.store.models import AccessEvent, Ban, Device, DeviceAddress, Group
+from rules.store.models import (
+    CURRENT_BAN_STATES,
+    AccessEvent,
+    Ban,
+    BanState,
+    CircumventionMode,
+    Device,
+    DeviceAddress,
+    Group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +72,11 @@ def proof_of(event: AccessEvent, snapshot: PolicySnapshot) -> str | None:
 
 def signal_kind(event: AccessEvent) -> str | None:
     """The detector's kind for an event: its signal (a blocked port split into known VPN/proxy ports and
-    others), or "circumvention_site" when it reached for a name in the circumvention category."""
-    if event.signal == "blocked_port" and (event.transport, event.port) in CIRCUMVENTION_PORTS:
-        return "vpn_port"
-    return event.signal or ("circumvention_site" if event.category == CIRCUMVENTION_CATEGORY else None)
+    others), or `SignalKind.CIRCUMVENTION_SITE` when it reached for a name in the circumvention category.
+    A stored signal this version does not know is passed on as it is (it weighs nothing)."""
+    if event.signal == SignalKind.BLOCKED_PORT and (event.transport, event.port) in CIRCUMVENTION_PORTS:
+        return SignalKind.VPN_PORT
+    return event.signal or (SignalKind.CIRCUMVENTION_SITE if event.category == CIRCUMVENTION_CATEGORY else None)
 
 
 def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | None:
@@ -75,7 +86,7 @@ def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | 
         return None
     key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.client_ip}"
     host = event.host
-    if event.port is not None and event.signal == "blocked_port":
+    if event.port is not None and event.signal == SignalKind.BLOCKED_PORT:
         # what was tried, for the evidence and for "the same thing again counts once": address, port, service
         service = CIRCUMVENTION_PORTS.get((event.transport or "", event.port))
         where = f"{host} " if host else ""
@@ -133,8 +144,8 @@ class Watcher:
             if signal is None:
                 continue
             group = self._group_of(snapshot, event)
-            mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else "ban"
-            if mode == "off":
+            mode = snapshot.groups[group].circumvention_mode if group in snapshot.groups else CircumventionMode.BAN
+            if mode == CircumventionMode.OFF:
                 continue
             verdict = self.detector.observe(signal, self.thresholds.get(group, self.default_threshold))
             if verdict is not None:
@@ -164,9 +175,9 @@ class Watcher:
         evidence = [s.as_evidence() for s in verdict.evidence]
         with self.db.session() as session:
             device = _device_for(session, event)
-            if mode != "ban" or not verdict.proven:
+            if mode != CircumventionMode.BAN or not verdict.proven:
                 after: dict[str, object] = {"summary": verdict.summary(), "evidence": evidence}
-                if mode == "ban":
+                if mode == CircumventionMode.BAN:
                     after["why_no_ban"] = NOT_PROVEN
                     log.warning("not banning %s (device #%d): %s; %s", device.name, device.id, verdict.summary(),
                                 NOT_PROVEN)
@@ -175,7 +186,7 @@ class Watcher:
             existing = _active_ban(session, device)
             if existing is not None:
                 return Outcome("already_banned", device.id, existing.id, verdict)
-            ban = Ban(device_id=device.id, person=device.person, state="active", created_by=ACTOR,
+            ban = Ban(device_id=device.id, person=device.person, state=BanState.ACTIVE, created_by=ACTOR,
                       reason=f"Trying to get round the filter: {verdict.summary()}",
                       evidence=json.dumps(evidence))
             session.add(ban)
@@ -216,7 +227,7 @@ def _device_for(session: Session, event: AccessEvent) -> Device:
 
 
 def _active_ban(session: Session, device: Device) -> Ban | None:
-    bans = session.scalars(select(Ban).where(Ban.state.in_(("active", "confirmed"))))
+    bans = session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES)))
     key = person_key(device.person)
     for ban in bans:
         if ban.device_id == device.id or (key is not None and person_key(ban.person) == key):

@@ -22,6 +22,7 @@ from rules.policy.matcher import DomainTable
 from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, WeeklyHours, person_key
 from rules.store.db import Database
 from rules.store.models import (
+    CURRENT_BAN_STATES,
     Ban,
     Category,
     CategoryGroup,
@@ -36,7 +37,6 @@ from rules.store.models import (
 )
 
 FALLBACK_GROUP = "pupils"
-ACTIVE_BAN_STATES = ("active", "confirmed")
 
 
 def read_version(db: Database) -> int:
@@ -214,7 +214,7 @@ def _bans(session: Session) -> dict[str, Any]:
         supervised[sess.ban_id].append((sess.starts_at, sess.ends_at))
     by_device: dict[int, list[CompiledBan]] = defaultdict(list)
     by_person: dict[str, list[CompiledBan]] = defaultdict(list)
-    for row in session.scalars(select(Ban).where(Ban.state.in_(ACTIVE_BAN_STATES))):
+    for row in session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES))):
         if row.ends_at is not None and row.ends_at <= now:
             continue
         key = person_key(row.person)

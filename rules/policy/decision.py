@@ -33,6 +33,10 @@ class Reason(StrEnum):
     - HOST_MISMATCH: the Host header names another host than the one the request goes to.
     - NAMELESS: in transparent mode, a connection that names no site (TLS without a server name, HTTP with
       an address for a Host): the filter cannot tell which site it is, so only an exception opens it.
+
+    DNS adds one, decided before any policy:
+    - HARDENING: a name answered the same way for everyone (Firefox's DoH canary, iCloud Private Relay,
+      resolver.arpa) so that devices stay on the school's resolver and so inside the filter.
     """
 
     BANNED = "banned"
@@ -47,6 +51,7 @@ class Reason(StrEnum):
     PORT = "port"
     HOST_MISMATCH = "host_mismatch"
     NAMELESS = "nameless"
+    HARDENING = "hardening"
 
 
 EXPLANATIONS = {
@@ -63,6 +68,8 @@ EXPLANATIONS = {
     Reason.PORT: "secure connections through the filter go only to the usual HTTPS port",
     Reason.HOST_MISMATCH: "the request named one site and asked for another",
     Reason.NAMELESS: "the connection did not say which site it was for, so the filter cannot check it",
+    Reason.HARDENING: "the school's DNS answers this name the same way for everyone, so that devices keep "
+                      "using the filter",
 }
 
 

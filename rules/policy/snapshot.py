@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from rules.localtime import LONDON
 from rules.policy.decision import Client, DeviceInfo
 from rules.policy.matcher import DomainTable
+from rules.store.models import CircumventionMode
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -114,7 +115,7 @@ class GroupInfo:
 
     name: str
     safesearch: bool = True
-    circumvention_mode: str = "ban"
+    circumvention_mode: str = CircumventionMode.BAN
 
 
 def person_key(person: str | None) -> str | None:

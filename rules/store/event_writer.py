@@ -1,7 +1,7 @@
 """The batched writer of access events: the hot path appends, a thread writes, nothing is lost.
 
-DNS and the proxy call `EventWriter.record()` with a plain tuple (`EVENT_FIELDS` order); that is one
-`deque.append`, and never waits for the database. A thread drains the queue about every half second
+DNS and the proxy call `EventWriter.record()` with an `EventRecord`; that is one `deque.append`, and
+never waits for the database. A thread drains the queue about every half second
 and writes each batch with one `executemany`. When the database cannot take a batch (it is down,
 locked, full), the batch is appended to a spool file on disk, and the spool is replayed, oldest first,
 once the database answers again. When the queue grows past its bound, the thread spools the excess
@@ -20,29 +20,54 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from rules.store.db import Database, is_sqlite
 
 log = logging.getLogger(__name__)
 
-EVENT_FIELDS = (
-    "ts", "client_ip", "device_id", "device", "mac", "source", "qtype", "host", "url",
-    "action", "category", "rule", "reason", "search_term", "signal", "transport", "port",
-)
-# `transport` is how the device reached us ("udp" or "tcp"): a completed TCP connection proves the source
-# address was the sender's own, a UDP datagram does not (its source can be forged). `port` is the
-# destination port a gateway catcher saw (blocked ports, DNS over TLS).
-Event = tuple[object, ...]
+class EventRecord(NamedTuple):
+    """One access event on its way to the `access_events` table (`rules.store.models.AccessEvent`).
+
+    A NamedTuple rather than a dataclass because DNS makes one for every query it answers: it is built like
+    a tuple and handed to `executemany` as one, and its fields are the table's columns in this order (the
+    INSERT is made from `_fields`). The first four fields are what `PolicySnapshot.event_head()` returns, so
+    the hot paths can build a record positionally from the head and a cached tail.
+
+    `transport` is how the device reached us ("udp" or "tcp"): a completed TCP connection proves the source
+    address was the sender's own, a UDP datagram does not (its source can be forged). `port` is the
+    destination port a gateway catcher saw (blocked ports, DNS over TLS). `signal` is a
+    `rules.monitoring.signals.SignalKind`, or None for an ordinary event.
+    """
+
+    ts: float
+    client_ip: str
+    device_id: int | None
+    device: str | None
+    mac: str | None
+    source: str
+    qtype: str | None
+    host: str
+    url: str | None
+    action: str
+    category: str | None
+    rule: str | None
+    reason: str | None
+    search_term: str | None
+    signal: str | None
+    transport: str | None
+    port: int | None
 
 
 def event(ts: float, client_ip: str, source: str, host: str, action: str, *, device_id: int | None = None,
           device: str | None = None, mac: str | None = None, qtype: str | None = None, url: str | None = None,
           category: str | None = None, rule: str | None = None, reason: str | None = None,
           search_term: str | None = None, signal: str | None = None, transport: str | None = None,
-          port: int | None = None) -> Event:
-    """Build an event tuple by name (the hot paths build the tuple directly, in this order)."""
-    return (ts, client_ip, device_id, device, mac, source, qtype, host, url, action, category, rule, reason,
-            search_term, signal, transport, port)
+          port: int | None = None) -> EventRecord:
+    """An `EventRecord` with only the fields that matter given, the rest None (for tests and tools)."""
+    return EventRecord(ts=ts, client_ip=client_ip, device_id=device_id, device=device, mac=mac, source=source,
+                       qtype=qtype, host=host, url=url, action=action, category=category, rule=rule, reason=reason,
+                       search_term=search_term, signal=signal, transport=transport, port=port)
 
 
 @dataclass
@@ -64,13 +89,13 @@ class EventWriter:
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.stats = WriterStats()
-        self._queue: deque[Event] = deque()
+        self._queue: deque[EventRecord] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one drain at a time (thread or flush())
         self._sqlite = is_sqlite(db.engine)
-        columns = ", ".join(EVENT_FIELDS)
-        marks = ", ".join(["?" if self._sqlite else "%s"] * len(EVENT_FIELDS))
+        columns = ", ".join(EventRecord._fields)
+        marks = ", ".join(["?" if self._sqlite else "%s"] * len(EventRecord._fields))
         self._sql = f"INSERT INTO access_events ({columns}) VALUES ({marks})"
         self.record = self._queue.append  # the hot path: one C call
 
@@ -115,18 +140,18 @@ class EventWriter:
                 database_ok = False
                 self._spool(batch)
 
-    def _rows(self, batch: Sequence[Event]) -> list[tuple[object, ...]]:
+    def _rows(self, batch: Sequence[EventRecord]) -> list[tuple[object, ...]]:
         """Rows for executemany. SQLite stores the time as SQLAlchemy's text form; the date and time to the
         second are formatted once a second, not once an event (this runs for every query DNS answers)."""
-        rows = []
+        rows: list[tuple[object, ...]] = []
         if not self._sqlite:
             for item in batch:
-                stamp = datetime.fromtimestamp(float(item[0]), UTC).replace(tzinfo=None)  # type: ignore[arg-type]
+                stamp = datetime.fromtimestamp(float(item.ts), UTC).replace(tzinfo=None)
                 rows.append((stamp, *item[1:]))
             return rows
         second, prefix = -1, ""
         for item in batch:
-            ts = float(item[0])  # type: ignore[arg-type]
+            ts = float(item.ts)
             whole = int(ts)
             if whole != second:
                 second = whole
@@ -134,7 +159,7 @@ class EventWriter:
             rows.append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *item[1:]))
         return rows
 
-    def _write(self, batch: Sequence[Event]) -> bool:
+    def _write(self, batch: Sequence[EventRecord]) -> bool:
         try:
             with self.db.engine.begin() as conn:
                 conn.exec_driver_sql(self._sql, self._rows(batch))
@@ -146,7 +171,7 @@ class EventWriter:
         self.stats.batches += 1
         return True
 
-    def _spool(self, batch: Sequence[Event]) -> None:
+    def _spool(self, batch: Sequence[EventRecord]) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         path = self.spool_dir / f"events-{time.time_ns()}.jsonl"
         tmp = path.with_suffix(".tmp")
@@ -166,7 +191,7 @@ class EventWriter:
     def _replay(self) -> bool:
         for path in self._spool_files():
             with open(path, encoding="utf-8") as handle:
-                batch = [tuple(json.loads(line)) for line in handle if line.strip()]
+                batch = [EventRecord(*json.loads(line)) for line in handle if line.strip()]
             if batch and not self._write(batch):
                 return False
             path.unlink()

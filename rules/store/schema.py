@@ -14,14 +14,16 @@ from sqlalchemy.orm import Session
 from rules.lists.importer import BUILTIN_LOCATION, import_list_file
 from rules.policy.catalogue import builtin_categories
 from rules.store.db import Database
-from rules.store.models import Category, Group, PolicyState
+from rules.store.models import Category, CircumventionMode, Group, PolicyState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 DEFAULT_GROUPS = (
-    ("pupils", "Pupils' devices: the strictest filtering; circumvention leads to a ban.", True, "ban"),
-    ("staff", "Staff devices: the same blocked sites; circumvention raises an alert only.", False, "alert"),
-    ("guests", "Visitors on the guest network.", False, "alert"),
+    ("pupils", "Pupils' devices: the strictest filtering; circumvention leads to a ban.", True,
+     CircumventionMode.BAN),
+    ("staff", "Staff devices: the same blocked sites; circumvention raises an alert only.", False,
+     CircumventionMode.ALERT),
+    ("guests", "Visitors on the guest network.", False, CircumventionMode.ALERT),
 )
 
 

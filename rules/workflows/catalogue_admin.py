@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from rules.lists import importer
 from rules.lists.parse import FORMATS, ListFileError
 from rules.store.audit import audit
-from rules.store.models import Category, Group, User
+from rules.store.models import Category, CircumventionMode, Group, User
 
-CIRCUMVENTION_MODES = ("ban", "alert")
+# What the admin pages offer; OFF is for the database only.
+CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)
 
 
 class RegistryError(ValueError):

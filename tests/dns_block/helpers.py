@@ -11,6 +11,7 @@ from dns_block.ratelimit import RateLimit
 from dns_block.resolver import Resolver
 from rules.policy.networks import ClientNetworks
 from rules.policy.snapshot import PolicySnapshot
+from rules.store.event_writer import EventRecord
 
 
 class FixedStore:
@@ -52,7 +53,7 @@ class FakeUpstream:
 
 def make_resolver(snapshot: PolicySnapshot, mode: str = "block_page", qps: int = 0, dead: bool = False,
                   networks: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8"), cache: AnswerCache | None = None):
-    events: list[tuple] = []
+    events: list[EventRecord] = []
     store = FixedStore(snapshot)
     upstream = FakeUpstream(dead)
     resolver = Resolver(store, ClientCheck(ClientNetworks(networks)), RateLimit(qps) if qps else None,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dns_block.dot_catch import DotCatcher
+from rules.monitoring.signals import SignalKind
 from rules.policy.decision import DeviceInfo
 from rules.policy.snapshot import PolicySnapshot
+from rules.store.event_writer import EventRecord
 from tests.factories import tdevice, tsnapshot
 
 
@@ -18,7 +20,7 @@ class Store:
 
 def test_one_event_per_client_and_protocol_per_interval() -> None:
     now = [1000.0]
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
     ipad = tdevice(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
     catcher = DotCatcher(Store({"10.0.0.7": ipad}), lambda ip: ip.startswith("10."),  # type: ignore[arg-type]
                          events.append, interval=10, clock=lambda: now[0])
@@ -32,9 +34,14 @@ def test_one_event_per_client_and_protocol_per_interval() -> None:
     now[0] += 0.1
     assert catcher.attempt("10.0.0.7", "DoT", "9.9.9.9")
     assert (catcher.recorded, catcher.suppressed) == (4, 2)
-    assert events[0] == (1000.0, "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07", "gateway", "DoT",
-                         "1.1.1.1", None, "block", None, "DNS over TLS refused", None, None, "dot", "tcp", 853)
-    assert events[2][1:5] == ("10.0.0.8", None, None, None)
-    assert [(e[6], e[7], e[11], e[-3]) for e in events] == [
-        ("DoT", "1.1.1.1", "DNS over TLS refused", "dot"), ("DoQ", "", "DNS over QUIC refused", "dot"),
-        ("DoT", "8.8.8.8", "DNS over TLS refused", "dot"), ("DoT", "9.9.9.9", "DNS over TLS refused", "dot")]
+    assert events[0] == EventRecord(
+        ts=1000.0, client_ip="10.0.0.7", device_id=7, device="Class 3 iPad 07", mac="02:00:00:00:00:07",
+        source="gateway", qtype="DoT", host="1.1.1.1", url=None, action="block", category=None,
+        rule="DNS over TLS refused", reason=None, search_term=None, signal=SignalKind.DOT, transport="tcp", port=853)
+    assert (events[2].client_ip, events[2].device_id, events[2].device, events[2].mac) == (
+        "10.0.0.8", None, None, None)
+    assert [(e.qtype, e.host, e.rule, e.signal) for e in events] == [
+        ("DoT", "1.1.1.1", "DNS over TLS refused", SignalKind.DOT),
+        ("DoQ", "", "DNS over QUIC refused", SignalKind.DOT),
+        ("DoT", "8.8.8.8", "DNS over TLS refused", SignalKind.DOT),
+        ("DoT", "9.9.9.9", "DNS over TLS refused", SignalKind.DOT)]

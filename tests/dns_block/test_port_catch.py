@@ -11,8 +11,10 @@ import struct
 import pytest
 
 from dns_block.catcher import SO_RCVMARK, PortCatcher, port_from_mark
+from rules.monitoring.signals import SignalKind
 from rules.policy.decision import DeviceInfo
 from rules.policy.snapshot import PolicySnapshot
+from rules.store.event_writer import EventRecord
 from tests.factories import tdevice, tsnapshot
 
 IPAD = tdevice(id=7, name="Class 3 iPad 07", mac="02:00:00:00:00:07")
@@ -30,7 +32,7 @@ class Store:
 
 def test_one_event_per_client_protocol_and_port_per_interval() -> None:
     now = [1000.0]
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
     catcher = PortCatcher(Store({"10.0.0.7": IPAD}, {"10.0.0.7": "02:00:00:00:00:07"}),  # type: ignore[arg-type]
                           lambda ip: ip.startswith("10."), events.append, interval=10, clock=lambda: now[0])
     assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 22)
@@ -43,24 +45,30 @@ def test_one_event_per_client_protocol_and_port_per_interval() -> None:
     now[0] += 10
     assert catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", 22)
     assert (catcher.recorded, catcher.suppressed) == (5, 2)
-    assert events[0] == (1000.0, "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07", "gateway", "TCP",
-                         "198.19.0.2", None, "block", None, "TCP to port 22 not in allowed_egress", None, None,
-                         "blocked_port", "tcp", 22)
-    assert events[2][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
-    assert events[3][1:5] == ("10.0.0.8", None, None, None)
-    assert [(e[6], e[7], e[-3], e[-2], e[-1]) for e in events] == [
-        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22), ("TCP", "198.19.0.2", "blocked_port", "tcp", 8443),
-        ("UDP", "", "blocked_port", "udp", 22), ("UDP", "", "blocked_port", "udp", 51820),
-        ("TCP", "198.19.0.2", "blocked_port", "tcp", 22)]
+    assert events[0] == EventRecord(
+        ts=1000.0, client_ip="10.0.0.7", device_id=7, device="Class 3 iPad 07", mac="02:00:00:00:00:07",
+        source="gateway", qtype="TCP", host="198.19.0.2", url=None, action="block", category=None,
+        rule="TCP to port 22 not in allowed_egress", reason=None, search_term=None, signal=SignalKind.BLOCKED_PORT,
+        transport="tcp", port=22)
+    assert (events[2].client_ip, events[2].device_id, events[2].device, events[2].mac) == (
+        "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
+    assert (events[3].client_ip, events[3].device_id, events[3].device, events[3].mac) == (
+        "10.0.0.8", None, None, None)
+    assert [(e.qtype, e.host, e.signal, e.transport, e.port) for e in events] == [
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 22),
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 8443),
+        ("UDP", "", SignalKind.BLOCKED_PORT, "udp", 22), ("UDP", "", SignalKind.BLOCKED_PORT, "udp", 51820),
+        ("TCP", "198.19.0.2", SignalKind.BLOCKED_PORT, "tcp", 22)]
 
 
 def test_an_event_names_the_device_and_its_mac_whether_or_not_the_address_is_bound() -> None:
     """The event says which device holds the address; whether a UDP datagram from it is that device's own
     (the address bound to its MAC) is the circumvention watcher's question, answered from the policy."""
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
     catcher = PortCatcher(Store({"10.0.0.7": IPAD}, {}), lambda ip: True, events.append)  # type: ignore[arg-type]
     assert catcher.attempt("10.0.0.7", "udp", "", 1194)
-    assert events[0][1:5] == ("10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
+    assert (events[0].client_ip, events[0].device_id, events[0].device, events[0].mac) == (
+        "10.0.0.7", 7, "Class 3 iPad 07", "02:00:00:00:00:07")
     assert catcher.store.current().is_bound("10.0.0.7", "02:00:00:00:00:07") is False
 
 
@@ -80,7 +88,7 @@ def test_real_sockets_tcp_is_reset_and_udp_port_comes_from_the_mark() -> None:
     """Loopback, no ruleset: TCP is recorded without an original destination (nothing redirected it) and
     closed with a reset; a datagram's port comes from its mark, which the sender sets here with SO_MARK
     (root only) exactly as the gateway's ruleset would."""
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
 
     async def scenario() -> tuple[object, list[int | None]]:
         catcher = PortCatcher(Store({}), lambda ip: True, events.append, interval=0)  # type: ignore[arg-type]
@@ -114,7 +122,7 @@ def test_real_sockets_tcp_is_reset_and_udp_port_comes_from_the_mark() -> None:
                         await asyncio.sleep(0.02)
                         if len(events) > before:
                             break
-                    ports.append(events[-1][-1] if len(events) > before else -1)
+                    ports.append(events[-1].port if len(events) > before else -1)
             return outcome, ports
         finally:
             catcher.close()
@@ -131,15 +139,15 @@ def test_real_sockets_tcp_is_reset_and_udp_port_comes_from_the_mark() -> None:
     outcome, ports = asyncio.run(scenario())
     assert outcome is ConnectionResetError, outcome
     assert ports == [51820, None]
-    assert [(e[6], e[7], e[-2], e[-1]) for e in events] == [("TCP", "", "tcp", None), ("UDP", "", "udp", 51820),
-                                                             ("UDP", "", "udp", None)]
+    assert [(e.qtype, e.host, e.transport, e.port) for e in events] == [
+        ("TCP", "", "tcp", None), ("UDP", "", "udp", 51820), ("UDP", "", "udp", None)]
 
 
 def test_walking_ports_is_recorded_up_to_a_budget_per_address_then_summarised() -> None:
     """A new port is a new key, so the per-key interval does not stop a device walking ports: 30 attempts a
     minute per address are recorded, the rest counted, and one summary recorded when the minute ends."""
     now = [1200.0]  # the start of a minute
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
     catcher = PortCatcher(Store({"10.0.0.7": IPAD}), lambda ip: ip.startswith("10."),  # type: ignore[arg-type]
                           events.append, interval=10, clock=lambda: now[0])
     results = [catcher.attempt("10.0.0.7", "tcp", "198.19.0.2", port) for port in range(1000, 1100)]
@@ -170,7 +178,7 @@ def test_rotating_addresses_meets_the_overall_budget() -> None:
     fresh per-address budget each time; the overall budget still bounds what a minute records, and what it
     refused is one summary, under the address that tried most. Memory stays bounded by the budget."""
     now = [1200.0]
-    events: list[tuple[object, ...]] = []
+    events: list[EventRecord] = []
     catcher = PortCatcher(Store({}), lambda ip: ip.startswith("10."), events.append,  # type: ignore[arg-type]
                           interval=10, clock=lambda: now[0], per_address=3, overall=20)
     for host in range(250):
@@ -186,8 +194,8 @@ def test_rotating_addresses_meets_the_overall_budget() -> None:
     catcher.roll()
     summaries = events[20:]
     # six addresses went over their own budget (3 recorded, the fourth not); the overall budget refused the rest
-    assert [e[1] for e in summaries[:-1]] == [f"10.0.0.{n}" for n in range(6)]
-    assert {e[11] for e in summaries[:-1]} == {"1 more attempts not recorded (over 3 a minute from this address)"}
+    assert [e.client_ip for e in summaries[:-1]] == [f"10.0.0.{n}" for n in range(6)]
+    assert {e.rule for e in summaries[:-1]} == {"1 more attempts not recorded (over 3 a minute from this address)"}
     assert summaries[-1][1] == "10.0.9.9"
     assert summaries[-1][11] == ("981 more attempts from more than 20 addresses not recorded (over 20 a minute "
                                  "from all addresses; this one tried most)")

@@ -13,11 +13,14 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dns_block import wire
 from dns_block.cache import AnswerCache
 from rules.policy.snapshot import GroupInfo
-from rules.store.event_writer import EVENT_FIELDS
+from rules.store.event_writer import EventRecord
 from tests.dns_block.helpers import ask, ede, make_resolver, query
 from tests.factories import tdevice, tsnapshot
 
-SIGNAL, TRANSPORT = EVENT_FIELDS.index("signal"), EVENT_FIELDS.index("transport")
+
+def decided(e: EventRecord) -> tuple[object, ...]:
+    """What the resolver decided for an event's query: the fields from `host` to `search_term`."""
+    return (e.host, e.url, e.action, e.category, e.rule, e.reason, e.search_term)
 
 
 def run(coro):
@@ -45,8 +48,9 @@ def test_blocked_answers(mode: str, qtype: str, rcode: int, answer: str | None) 
     assert [str(rr.rdata) for rr in reply.rr] == ([answer] if answer else [])
     assert ede(reply) == (15, "blocked by schoolgate: category (blocked)")
     assert upstream.asked == []  # never sent upstream
-    assert events[-1][5:13] == ("dns", qtype, "www.badsite.test", None, "block", "blocked",
-                                "blocked: badsite.test", "category")
+    last = events[-1]
+    assert (last.source, last.qtype, last.host, last.url, last.action, last.category, last.rule, last.reason) == (
+        "dns", qtype, "www.badsite.test", None, "block", "blocked", "blocked: badsite.test", "category")
 
 
 def test_blocked_without_edns_has_no_opt() -> None:
@@ -63,7 +67,7 @@ def test_allowed_is_forwarded_and_then_answered_from_the_cache() -> None:
     assert (first.header.id, second.header.id) == (1, 2)
     assert str(second.rr[0].rdata) == "198.18.0.10" and str(second.q.qname) == "Good.test."
     assert upstream.asked == ["Good.test"]
-    assert len(events) == 3 and all(e[9] == "allow" and e[7] == "good.test" for e in events)
+    assert len(events) == 3 and all(e.action == "allow" and e.host == "good.test" for e in events)
 
 
 def test_max_cache_ttl_caps_the_ttl_served_and_how_long_the_cache_keeps_it() -> None:
@@ -92,9 +96,9 @@ def test_every_event_is_whole_and_carries_no_signal_from_the_main_listener() -> 
     for name in ("good.test", "good.test", "badsite.test", "badsite.test"):  # slow path, then the cache
         run(ask(resolver, query(name)))
     assert resolver.cache.hits == 2
-    assert [len(e) for e in events] == [len(EVENT_FIELDS)] * 4
-    assert [e[SIGNAL] for e in events] == [None] * 4
-    assert [e[TRANSPORT] for e in events] == ["udp"] * 4  # `ask` sends as UDP
+    assert [len(e) for e in events] == [len(EventRecord._fields)] * 4
+    assert [e.signal for e in events] == [None] * 4
+    assert [e.transport for e in events] == ["udp"] * 4  # `ask` sends as UDP
 
 
 def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() -> None:
@@ -108,21 +112,21 @@ def test_the_bypass_listener_answers_alike_and_every_event_carries_its_signal() 
         assert answers[name][0] == answers[name][1] == answers[name][2]
     assert upstream.asked == ["good.test"]  # one cache for both ports
     assert resolver.cache.hits == 4
-    assert [(e[7], e[9], e[SIGNAL]) for e in events] == [
+    assert [(e.host, e.action, e.signal) for e in events] == [
         ("good.test", "allow", "dns_other_resolver"), ("good.test", "allow", "dns_other_resolver"),
         ("good.test", "allow", None),
         ("badsite.test", "block", "dns_other_resolver"), ("badsite.test", "block", "dns_other_resolver"),
         ("badsite.test", "block", None)]
-    assert all(len(e) == len(EVENT_FIELDS) for e in events)
+    assert all(len(e) == len(EventRecord._fields) for e in events)
     # a main-port answer cached first is served on the bypass port with the signal too
     run(ask(resolver, query("other.test")))
     run(ask(bypass, query("other.test")))
-    assert upstream.asked == ["good.test", "other.test"] and events[-1][7:SIGNAL] == events[-2][7:SIGNAL]
-    assert (events[-2][SIGNAL], events[-1][SIGNAL]) == (None, "dns_other_resolver")
+    assert upstream.asked == ["good.test", "other.test"] and decided(events[-1]) == decided(events[-2])
+    assert (events[-2].signal, events[-1].signal) == (None, "dns_other_resolver")
     # a policy swap empties the one cache and the one identity memo, whichever resolver it reaches
     store.swap(tsnapshot(blocked=["good.test"]))
     reply = DNSRecord.parse(run(ask(bypass, query("good.test"))))
-    assert str(reply.rr[0].rdata) == "198.18.0.1" and events[-1][9] == "block"
+    assert str(reply.rr[0].rdata) == "198.18.0.1" and events[-1].action == "block"
 
 
 def test_all_upstreams_failing_is_servfail_never_nxdomain_and_not_cached() -> None:
@@ -131,7 +135,7 @@ def test_all_upstreams_failing_is_servfail_never_nxdomain_and_not_cached() -> No
         reply = DNSRecord.parse(run(ask(resolver, query("good.test"))))
         assert reply.header.rcode == RCODE.SERVFAIL
     assert len(upstream.asked) == 2
-    assert events[-1][11] == "upstream failed"
+    assert events[-1].rule == "upstream failed"
 
 
 def test_strangers_are_refused() -> None:
@@ -155,7 +159,7 @@ def test_hardening(name: str, rcode: int) -> None:
     resolver, _, upstream, events = make_resolver(tsnapshot())
     reply = DNSRecord.parse(run(ask(resolver, query(name, "SVCB" if "arpa" in name else "A"))))
     assert reply.header.rcode == rcode and not reply.rr and not upstream.asked
-    assert ede(reply)[0] == 17 and events[-1][9] == "block"
+    assert ede(reply)[0] == 17 and events[-1].action == "block"
 
 
 def test_safesearch_cname_and_resolved_target() -> None:
@@ -165,7 +169,7 @@ def test_safesearch_cname_and_resolved_target() -> None:
     assert [(QTYPE[rr.rtype], str(rr.rdata)) for rr in reply.rr] == [
         ("CNAME", "forcesafesearch.google.com."), ("A", "198.18.0.10")]
     assert upstream.asked == ["forcesafesearch.google.com"]
-    assert events[-1][11] == "safesearch: forcesafesearch.google.com"
+    assert events[-1].rule == "safesearch: forcesafesearch.google.com"
 
 
 @pytest.mark.parametrize(("name", "target"), [
@@ -207,7 +211,7 @@ def test_an_error_in_the_decision_fails_closed() -> None:
     resolver, _, upstream, events = make_resolver(snapshot)
     reply = DNSRecord.parse(run(ask(resolver, query("good.test"))))
     assert str(reply.rr[0].rdata) == "198.18.0.1" and not upstream.asked
-    assert events[-1][12] == "error"
+    assert events[-1].reason == "error"
 
 
 def test_unusable_names_fail_closed() -> None:

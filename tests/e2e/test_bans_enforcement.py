@@ -30,6 +30,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from mitmproxy import tls
 
+from rules.monitoring.signals import SignalKind
+from rules.store.models import BanState
 from tests.conftest import ROOT, Cli
 from tests.dns_block.stub import DEFAULT_A, Stub
 from tests.e2e.dnsserver import DnsProcess, free_port
@@ -268,7 +270,7 @@ def test_each_signal_raises_the_score_and_passing_the_threshold_bans(world: Worl
 
     # 2. CONNECT to a bare address (weight 1)
     world.connect(PUPIL_A, f"{BARE_IP}:{world.tls_origin.port}").close()
-    wait_for(lambda: event_with(world, PUPIL_A, source="proxy", host=BARE_IP, signal="bare_ip"), 5,
+    wait_for(lambda: event_with(world, PUPIL_A, source="proxy", host=BARE_IP, signal=SignalKind.BARE_IP), 5,
              "the bare-IP CONNECT's event", world)
 
     # 3. a ClientHello carrying the ECH extension (weight 3), inside a CONNECT to a name
@@ -280,7 +282,7 @@ def test_each_signal_raises_the_score_and_passing_the_threshold_bans(world: Worl
             sock.recv(4096)  # the origin's answer to a hello it cannot finish (or the close)
         except OSError:
             pass
-    wait_for(lambda: event_with(world, PUPIL_A, source="proxy", host="localhost", signal="ech"), 5,
+    wait_for(lambda: event_with(world, PUPIL_A, source="proxy", host="localhost", signal=SignalKind.ECH), 5,
              "the ECH ClientHello's event", world)
 
     # 3 + 1 + 3 = 7 < 10: no ban yet. Give the watcher time to have read every event so far.
@@ -293,7 +295,7 @@ def test_each_signal_raises_the_score_and_passing_the_threshold_bans(world: Worl
     rows = wait_for(lambda: ban_rows(world, device_a), 5, "the ban on pupil A", world)
     assert len(rows) == 1
     ban_id, state, created_at = rows[0]
-    assert state == "active"
+    assert state == BanState.ACTIVE
     since = utc_seconds(created_at)
     assert since >= before_fourth - 0.01  # the fourth signal made it, not the first three
 
@@ -353,7 +355,8 @@ def test_one_doh_request_through_the_proxy_bans(world: World, tmp_path: Path) ->
                   "-H", "content-type: application/dns-message", "--data-binary", f"@{query}",
                   f"http://localhost:{world.origin.port}/dns-query")
     assert result.returncode == 0, result.stderr
-    wait_for(lambda: event_with(world, PUPIL_B, source="proxy", signal="doh"), 5, "the DoH request's event", world)
+    wait_for(lambda: event_with(world, PUPIL_B, source="proxy", signal=SignalKind.DOH), 5, "the DoH request's event",
+             world)
     rows = wait_for(lambda: ban_rows(world, device_b), 5, "the ban on pupil B", world)
     since = utc_seconds(rows[0][2])
     enforced_within(lambda: world.dig(PUPIL_B, "www.allowed.example") == [BLOCK_PAGE], since,

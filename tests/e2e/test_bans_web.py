@@ -20,7 +20,7 @@ import pytest
 
 from rules.localtime import LONDON
 from rules.monitoring.bans import NO_PROOF
-from rules.monitoring.detector import DESCRIPTIONS
+from rules.monitoring.signals import SIGNALS, SignalKind
 from rules.store.db import Database
 from rules.store.models import Ban, Device
 from tests.conftest import Cli
@@ -125,10 +125,10 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     rows = [[" ".join(cell.split()) for cell in row.split("\t")]
             for row in head.page.inner_text("table.list tbody").splitlines()]
     assert [row[1:] for row in rows] == [
-        [DESCRIPTIONS["circumvention_site"], "nordvpn.com", "DNS (name look-up)", "3", NO_PROOF],
-        [DESCRIPTIONS["bare_ip"], "203.0.113.9", "Web filter", "1", "Yes: a completed connection"],
-        [DESCRIPTIONS["ech"], HOSTILE, "Web filter", "3", "Yes: a completed connection"],  # as text
-        [DESCRIPTIONS["circumvention_site"], "expressvpn.com", "DNS (name look-up)", "3", NO_PROOF]]
+        [SIGNALS[SignalKind.CIRCUMVENTION_SITE].description, "nordvpn.com", "DNS (name look-up)", "3", NO_PROOF],
+        [SIGNALS[SignalKind.BARE_IP].description, "203.0.113.9", "Web filter", "1", "Yes: a completed connection"],
+        [SIGNALS[SignalKind.ECH].description, HOSTILE, "Web filter", "3", "Yes: a completed connection"],  # as text
+        [SIGNALS[SignalKind.CIRCUMVENTION_SITE].description, "expressvpn.com", "DNS (name look-up)", "3", NO_PROOF]]
     assert all(re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d", row[0]) for row in rows), rows  # London time
     assert head.page.locator("main img").count() == 0  # the hostile host name is text, not markup
     head.shot("bans-03-show-headteacher")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rules.monitoring.signals import SignalKind
 from tests.conftest import Cli
 from tests.e2e.proxy_support import (
     Origin,
@@ -244,7 +245,7 @@ def test_a_host_header_naming_another_host_is_refused(env: Env) -> None:
     result = curl("-x", env.proxy.url, "-o", "/dev/null", "-w", "%{http_code}", "http://www.facebook.com/",
                   "-H", "Host: allowed.example")
     assert result.stdout == "400", result.stderr
-    event = wait_for_event(env, host="www.facebook.com", signal="host_mismatch")
+    event = wait_for_event(env, host="www.facebook.com", signal=SignalKind.HOST_MISMATCH)
     assert (event["action"], event["reason"], event["url"]) == ("block", "host_mismatch", "http://www.facebook.com/")
     # the same trick pointing at the reachable local origin is refused too: nothing reaches it
     before = env.plain.connections

@@ -23,7 +23,7 @@ from filter_proxy.gate import Gate
 from filter_proxy.request import Request
 from rules.policy.networks import ClientNetworks
 from rules.policy.snapshot import PolicySnapshot
-from rules.store.event_writer import EVENT_FIELDS, Event
+from rules.store.event_writer import EventRecord
 from tests.factories import tsnapshot
 
 
@@ -71,7 +71,7 @@ class Proxy:
 
     ctx: taddons.context
     store: FakeStore
-    events: list[Event] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
     addons: list[object] = field(default_factory=list)
     names: Names = field(default_factory=Names)
 
@@ -103,7 +103,7 @@ class Proxy:
         return self.addon(Destinations)
 
     def event(self, index: int = -1) -> dict[str, object]:
-        return dict(zip(EVENT_FIELDS, self.events[index], strict=True))
+        return self.events[index]._asdict()
 
     def notes_approve(self, client: connection.Client) -> None:
         """As a decision hook does when it allows a connection (e.g. the ClientHello in transparent mode)."""
@@ -119,7 +119,7 @@ class Proxy:
 @pytest.fixture
 def proxy() -> Iterator[Proxy]:
     store = FakeStore(tsnapshot(blocked=["blocked.test", "tiktok.com"]))
-    events: list[Event] = []
+    events: list[EventRecord] = []
     names = Names()
     addons = pipeline.addons(store, events.append, ClientNetworks(["127.0.0.0/8", "10.0.0.0/8"]),  # type: ignore[arg-type]
                              interfaces=["127.0.0.1", "::1", GATEWAY_ADDRESS], resolve=names)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from rules.jobs.expiry import expire
 from rules.policy.compile import read_version
 from rules.store.db import Database
-from rules.store.models import AuditEntry, Ban, Rule, SupervisedSession
+from rules.store.models import AuditEntry, Ban, BanState, Rule, SupervisedSession
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -40,4 +40,4 @@ def test_expiry_records_each_rule_and_session_once(db: Database) -> None:
     assert len(audits(db, "supervised_session.ended")) == 1 and len(audits(db, "ban.expired")) == 1
     with db.session(read_only=True) as session:
         assert session.get_one(Rule, past.id).enabled is True  # the record stays
-        assert session.get_one(Ban, ban.id).state == "expired"
+        assert session.get_one(Ban, ban.id).state == BanState.EXPIRED

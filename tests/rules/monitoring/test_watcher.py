@@ -9,13 +9,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from rules.devices.registry import register_device
+from rules.monitoring.signals import SignalKind
 from rules.monitoring.watcher import Watcher
 from rules.policy.compile import Compiler
 from rules.policy.decide import decide
 from rules.policy.decision import Action
 from rules.store.db import Database
 from rules.store.event_writer import EventWriter, event
-from rules.store.models import AuditEntry, Ban, Device, DeviceAddress, Group
+from rules.store.models import AuditEntry, Ban, BanState, CircumventionMode, Device, DeviceAddress, Group
 
 VPN_SITES = ["nordvpn.com", "expressvpn.com", "protonvpn.com", "windscribe.com"]
 
@@ -52,7 +53,7 @@ def test_a_pupil_trying_vpn_sites_is_banned_and_the_ban_is_enforced(db: Database
     assert [o.action for o in outcomes] == ["ban"]
     with db.session(read_only=True) as session:
         ban = session.scalar(select(Ban))
-        assert ban is not None and ban.device_id == pupil and ban.person == "Sam Pupil" and ban.state == "active"
+        assert ban is not None and ban.device_id == pupil and ban.person == "Sam Pupil" and ban.state == BanState.ACTIVE
         evidence = json.loads(ban.evidence)
         assert {e["host"] for e in evidence} <= set(VPN_SITES) and len(evidence) == 4
         assert "4 x VPN, web proxy or private DNS site" in ban.reason
@@ -93,7 +94,7 @@ def test_group_set_to_off_is_never_scored(db: Database, tmp_path: Path) -> None:
     with db.session() as session:
         guests = session.scalar(select(Group).where(Group.name == "guests"))
         assert guests is not None
-        guests.circumvention_mode = "off"
+        guests.circumvention_mode = CircumventionMode.OFF
     phone = register(db, "10.0.2.2", "Visitor phone", "guests")
     watcher = Watcher(db)
     watcher.poll_once()
@@ -159,7 +160,8 @@ def test_one_completed_connection_among_udp_evidence_is_enough(db: Database, tmp
 def blocked_port(ip: str, device_id: int | None, protocol: str, port: int, address: str = "198.18.200.1",
                  ts: float | None = None) -> tuple[object, ...]:
     return event(ts or time.time(), ip, "gateway", address if protocol == "tcp" else "", "block",
-                 device_id=device_id, qtype=protocol.upper(), signal="blocked_port", transport=protocol, port=port)
+                 device_id=device_id, qtype=protocol.upper(), signal=SignalKind.BLOCKED_PORT, transport=protocol,
+                 port=port)
 
 
 def test_vpn_ports_weigh_as_circumvention_and_other_ports_never_ban_alone(db: Database, tmp_path: Path) -> None:
