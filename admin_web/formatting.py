@@ -8,7 +8,7 @@ from flask import Flask
 
 from admin_web.access import ROLE_NAMES, has
 from rules.localtime import LONDON
-from rules.store.models import CURRENT_BAN_STATES, BanState, CircumventionMode
+from rules.monitoring.states import CURRENT_BAN_STATES, BanState, CircumventionMode
 from rules.workflows.form_urls import safe_href
 
 

@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rules.store.models import CircumventionMode
+from rules.monitoring.states import CircumventionMode
 from rules.workflows.accounts import ROLES
 from rules.workflows.form_urls import BadURL, parse_web_url, parse_web_urls
 

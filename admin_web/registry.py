@@ -15,7 +15,8 @@ from werkzeug.utils import secure_filename
 from admin_web.access import database, get_or_404, roles
 from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
 from rules.devices.registry import DeviceError, register_device
-from rules.store.models import Category, CircumventionMode, Device, Group, ListEntry, ListSource
+from rules.monitoring.states import CircumventionMode
+from rules.store.models import Category, Device, Group, ListEntry, ListSource
 from rules.workflows.catalogue_admin import RegistryError, import_list_file, save_category, save_group
 
 bp = Blueprint("registry", __name__)

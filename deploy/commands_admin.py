@@ -14,7 +14,8 @@ from deploy.output import iso_utc, json_lines, london, table
 from rules.devices.registry import DeviceError, register_device
 from rules.devices.sync import read_sightings, sync_devices
 from rules.monitoring.bans import open_sessions
-from rules.store.models import CURRENT_BAN_STATES, Ban, Device, SupervisedSession
+from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.store.models import Ban, Device, SupervisedSession
 from rules.workflows.accounts import ROLES, UserError, create_user
 
 

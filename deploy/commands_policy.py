@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
 
-from deploy.context import CommandError, pass_app
+from deploy import snapshot_cache
+from deploy.context import AppContext, CommandError, pass_app
 from deploy.output import iso_utc, json_lines, london, table
-from rules.devices.registry import DeviceError, normalize_ip
 from rules.localtime import LONDON
-from rules.policy.compile import Compiler
 from rules.policy.decide import decide
 from rules.policy.names import InvalidHost, ip_literal, normalize_host
-from rules.store.audit import audit
-from rules.store.models import AccessEvent, User
+from rules.policy.networks import normalize_ip
+
+if TYPE_CHECKING:
+    from rules.policy.snapshot import PolicySnapshot
 
 
 @click.command()
@@ -29,7 +30,10 @@ from rules.store.models import AccessEvent, User
 @pass_app
 def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin) -> None:
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
+    from sqlalchemy import select
+
     from rules.store import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
+    from rules.store.models import User
     from rules.workflows.accounts import UserError, create_user
 
     db = app.database
@@ -85,11 +89,14 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
     """The decision for HOST and the rule behind it, explained."""
     try:
         name = ip_literal(host) or normalize_host(host)  # 2130706433 is 127.0.0.1, as the proxy sees it
+    except InvalidHost as exc:
+        raise CommandError(f"invalid host: {exc}") from None
+    try:
         ip = normalize_ip(client_ip)
-    except (InvalidHost, DeviceError) as exc:
-        raise CommandError(f"invalid host: {exc}" if isinstance(exc, InvalidHost) else str(exc)) from None
+    except ValueError:
+        raise CommandError(f"not an IP address: {client_ip!r}") from None
     at = _parse_time(at_text) if at_text else datetime.now(UTC)
-    snapshot = Compiler(app.ready_database(), app.config.ban_allowlist).compile()
+    snapshot = current_snapshot(app)
     client = snapshot.identify(ip)
     decision = decide(snapshot, client, name, url, at)
     if as_json:
@@ -105,6 +112,24 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
     click.echo(f"  policy:   version {snapshot.version}, at {london(at)} Europe/London")
 
 
+def current_snapshot(app: AppContext) -> PolicySnapshot:
+    """The policy in force: the one `check` kept, when the database says it is still current (SQLite: read
+    with the standard library, so an answer needs no SQLAlchemy), else compiled now and kept."""
+    config = app.config
+    allowlist = tuple(config.ban_allowlist)
+    version = snapshot_cache.sqlite_policy_version(config.database.url)
+    if version is not None:
+        kept = snapshot_cache.load(config.state_dir, (version, allowlist))
+        if kept is not None:
+            return kept
+    from rules.policy.compile import Compiler
+
+    compiler = Compiler(app.ready_database(), allowlist, keep_entries=True)
+    snapshot = compiler.compile()
+    snapshot_cache.save(config.state_dir, (snapshot.version, allowlist), snapshot, compiler.entries)
+    return snapshot
+
+
 @click.command()
 @click.option("--client", "client_ip", help="Only this device's address.")
 @click.option("--since", "since_text", metavar="ISO-TIME", help="Only events at or after this time.")
@@ -113,13 +138,18 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
 @pass_app
 def logs(app, client_ip, since_text, limit, as_json) -> None:
     """The access log: what each device asked for and what was decided."""
+    from sqlalchemy import select
+
+    from rules.store.audit import audit
+    from rules.store.models import AccessEvent
+
     db = app.ready_database()
     query = select(AccessEvent).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)
     if client_ip:
         try:
             query = query.where(AccessEvent.client_ip == normalize_ip(client_ip))
-        except DeviceError as exc:
-            raise CommandError(str(exc)) from None
+        except ValueError:
+            raise CommandError(f"not an IP address: {client_ip!r}") from None
     if since_text:
         query = query.where(AccessEvent.ts >= _parse_time(since_text))
     with db.session() as session:

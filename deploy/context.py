@@ -5,12 +5,14 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import inspect
 
 from deploy.config import Config, ConfigError, load_config
-from rules.store.db import Database
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a command opens the database, not before (`check` may not)
+    from rules.store.db import Database
 
 
 class CommandError(click.ClickException):
@@ -36,6 +38,8 @@ class AppContext:
 
     @cached_property
     def database(self) -> Database:
+        from rules.store.db import Database
+
         try:
             return Database(self.config.database.url)
         except Exception as exc:
@@ -43,6 +47,8 @@ class AppContext:
 
     def ready_database(self) -> Database:
         """The database, checked to be initialised (else a message that says to run init)."""
+        from sqlalchemy import inspect
+
         db = self.database
         try:
             with db.engine.connect() as conn:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rules.policy.networks import normalize_ip as normalize_address
 from rules.store.audit import audit
 from rules.store.models import Device, DeviceAddress, Group
 
@@ -29,15 +29,11 @@ def normalize_mac(raw: str) -> str:
 
 
 def normalize_ip(raw: str) -> str:
-    """An address in the one form events and the registry use: compressed, and an IPv4-mapped IPv6 address
-    (how a dual-stack `[::]` listener sees an IPv4 client) as the IPv4 address it is."""
+    """`rules.policy.networks.normalize_ip`, with the registry's error for a person's typing mistake."""
     try:
-        address = ipaddress.ip_address(raw.strip())
+        return normalize_address(raw)
     except ValueError:
         raise DeviceError(f"not an IP address: {raw!r}") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
 
 
 @dataclass

@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rules.monitoring.states import CURRENT_BAN_STATES, BanState
 from rules.store.audit import audit
 from rules.store.db import Database, bump_policy_version
-from rules.store.models import CURRENT_BAN_STATES, AuditEntry, Ban, BanState, Rule, SupervisedSession, utcnow
+from rules.store.models import AuditEntry, Ban, Rule, SupervisedSession, utcnow
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler"

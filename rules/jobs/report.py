@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from rules.localtime import LONDON
 from rules.mail import MailSettings, send
+from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.store.db import Database
-from rules.store.models import CURRENT_BAN_STATES, AccessEvent, AuditEntry, Ban, Device, utcnow
+from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
 
 log = logging.getLogger(__name__)
 TOP = 10

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from rules.localtime import LONDON
 from rules.monitoring.signals import describe, weight
+from rules.monitoring.states import CURRENT_BAN_STATES, BanState
 from rules.store.audit import audit
-from rules.store.models import CURRENT_BAN_STATES, Ban, BanState, SupervisedSession, User, utcnow
+from rules.store.models import Ban, SupervisedSession, User, utcnow
 
 MAX_SUPERVISED_MINUTES = 240
 

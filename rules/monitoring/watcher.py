@@ -20,20 +20,12 @@ from sqlalchemy.orm import Session
 
 from rules.monitoring.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
 from rules.monitoring.signals import SignalKind
+from rules.monitoring.states import CURRENT_BAN_STATES, BanState, CircumventionMode
 from rules.policy.compile import Compiler, read_version
 from rules.policy.snapshot import PolicySnapshot, person_key
 from rules.store.audit import audit
 from rules.store.db import Database
-from rules.store.models import (
-    CURRENT_BAN_STATES,
-    AccessEvent,
-    Ban,
-    BanState,
-    CircumventionMode,
-    Device,
-    DeviceAddress,
-    Group,
-)
+from rules.store.models import AccessEvent, Ban, Device, DeviceAddress, Group
 
 log = logging.getLogger(__name__)
 

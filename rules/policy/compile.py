@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.policy.catalogue import builtin_categories
 from rules.policy.decision import DeviceInfo
 from rules.policy.matcher import DomainTable
 from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, WeeklyHours, person_key
 from rules.store.db import Database
 from rules.store.models import (
-    CURRENT_BAN_STATES,
     Ban,
     Category,
     CategoryGroup,
@@ -49,11 +49,15 @@ def read_version(db: Database) -> int:
 class Compiler:
     """Builds snapshots from the database, reusing the domain table while the lists are unchanged."""
 
-    def __init__(self, db: Database, ban_allowlist: Iterable[str] = ()) -> None:
+    def __init__(self, db: Database, ban_allowlist: Iterable[str] = (), keep_entries: bool = False) -> None:
         self.db = db
         self.ban_allowlist = frozenset(ban_allowlist)
         self._table_key: tuple[tuple[int, int], ...] | None = None
         self._table: DomainTable | None = None
+        # The (domain, tag) pairs the table was built from, for a caller that keeps the policy on disk (the
+        # table itself holds per-process hashes); off by default, since a million names cost memory.
+        self.keep_entries = keep_entries
+        self.entries: list[tuple[str, int]] = []
 
     def compile(self) -> PolicySnapshot:
         with self.db.session(read_only=True) as session:
@@ -83,7 +87,10 @@ class Compiler:
         rows = session.execute(
             select(ListEntry.domain, ListEntry.category_id).execution_options(yield_per=50_000)
         )
-        return domain_table(rows, bit_of, count)
+        if not self.keep_entries:
+            return domain_table(rows, bit_of, count)
+        self.entries = [(domain, 1 << bit_of[category_id]) for domain, category_id in rows if category_id in bit_of]
+        return DomainTable.build(self.entries, count)
 
 
 @dataclass(frozen=True, slots=True)

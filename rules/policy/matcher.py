@@ -46,6 +46,11 @@ class DomainTable:
         self._filter = bytearray(bits >> 3)
         self._filter_mask = bits - 1
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Refuse to be pickled: the keys are `hash(str)`, salted per process, so a table read back in another
+        process would match nothing (and the filter would fail open). Keep the (domain, tag) pairs instead."""
+        raise TypeError("a DomainTable holds per-process hashes and cannot leave its process; keep its entries")
+
     @classmethod
     def build(cls, items: Iterable[tuple[str, int]], capacity: int) -> DomainTable:
         """Build a table from (normal-form domain, tag) pairs; tags of a repeated domain are OR-ed.

@@ -37,3 +37,13 @@ class ClientNetworks:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self.networks if network.version == address.version)
+
+
+def normalize_ip(raw: str) -> str:
+    """An address in the one form events and the registry use: compressed, and an IPv4-mapped IPv6 address
+    (how a dual-stack `[::]` listener sees an IPv4 client) as the IPv4 address it is. ValueError if `raw` is
+    not an address."""
+    address = ipaddress.ip_address(raw.strip())
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)

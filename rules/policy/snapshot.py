@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from rules.localtime import LONDON
+from rules.monitoring.states import CircumventionMode
 from rules.policy.decision import Client, DeviceInfo
 from rules.policy.matcher import DomainTable
-from rules.store.models import CircumventionMode
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

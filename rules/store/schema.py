@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.lists.importer import BUILTIN_LOCATION, import_list_file
+from rules.monitoring.states import CircumventionMode
 from rules.policy.catalogue import builtin_categories
 from rules.store.db import Database
-from rules.store.models import Category, CircumventionMode, Group, PolicyState
+from rules.store.models import Category, Group, PolicyState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from rules.lists import importer
 from rules.lists.parse import FORMATS, ListFileError
+from rules.monitoring.states import CircumventionMode
 from rules.store.audit import audit
-from rules.store.models import Category, CircumventionMode, Group, User
+from rules.store.models import Category, Group, User
 
 # What the admin pages offer; OFF is for the database only.
 CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)

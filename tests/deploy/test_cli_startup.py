@@ -100,3 +100,45 @@ def test_every_command_a_module_declares_is_in_the_table() -> None:
     for name, (module_name, command) in declared.items():
         assert COMMANDS[name][0] == module_name and getattr(importlib.import_module(f"deploy.{module_name}"),
                                                             COMMANDS[name][1]) is command, name
+
+
+def test_a_second_check_reads_the_kept_policy_without_sqlalchemy_and_stays_right(initialised_cli: Cli) -> None:
+    """The first `check` compiles and keeps the policy; the next ones (other processes, with other hash salts)
+    answer from it without loading SQLAlchemy, and answer exactly as a fresh compile does."""
+    cli = initialised_cli
+    first, loaded = loaded_after(cli, "check", "facebook.com")
+    assert "sqlalchemy" in loaded  # nothing kept yet: compiled
+    for host in ("facebook.com", "m.facebook.com", "vm.tiktok.com", "nordvpn.com", "www.bbc.co.uk",
+                 "notfacebook.com"):
+        out, loaded = loaded_after(cli, "check", host, "--json")
+        assert "sqlalchemy" not in loaded, host
+        kept = json.loads(out)
+        kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+        kept_file.rename(kept_file.with_suffix(".away"))
+        fresh = json.loads(cli("check", host, "--json").stdout)  # compiled from the database
+        kept_file.unlink()
+        kept_file.with_suffix(".away").rename(kept_file)
+        assert kept == fresh, host
+        assert kept["action"] == ("allow" if host in ("www.bbc.co.uk", "notfacebook.com") else "block"), host
+
+
+def test_a_policy_change_is_seen_by_the_next_check(initialised_cli: Cli) -> None:
+    cli = initialised_cli
+    assert cli("check", "games.example").stdout.startswith("allow")
+    assert cli("check", "games.example").stdout.startswith("allow")  # from the kept policy
+    listed = cli.cwd / "games.txt"
+    listed.write_text("games.example\n", encoding="utf-8")
+    cli("lists", "import", str(listed), "--category", "games")
+    out, loaded = loaded_after(cli, "check", "www.games.example")
+    assert out.startswith("block  www.games.example"), out
+    assert "sqlalchemy" in loaded  # the version moved: compiled again
+
+
+def test_a_kept_policy_others_could_have_written_is_not_trusted(initialised_cli: Cli) -> None:
+    cli = initialised_cli
+    cli("check", "facebook.com")
+    kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+    assert kept_file.stat().st_mode & 0o777 == 0o600
+    kept_file.chmod(0o666)
+    _, loaded = loaded_after(cli, "check", "facebook.com")
+    assert "sqlalchemy" in loaded

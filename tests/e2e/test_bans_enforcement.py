@@ -31,7 +31,7 @@ from aiosmtpd.handlers import Message as MessageHandler
 from mitmproxy import tls
 
 from rules.monitoring.signals import SignalKind
-from rules.store.models import BanState
+from rules.monitoring.states import BanState
 from tests.conftest import ROOT, Cli
 from tests.dns_block.stub import DEFAULT_A, Stub
 from tests.e2e.dnsserver import DnsProcess, free_port

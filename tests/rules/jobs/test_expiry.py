@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from rules.jobs.expiry import expire
+from rules.monitoring.states import BanState
 from rules.policy.compile import read_version
 from rules.store.db import Database
-from rules.store.models import AuditEntry, Ban, BanState, Rule, SupervisedSession
+from rules.store.models import AuditEntry, Ban, Rule, SupervisedSession
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from rules.devices.registry import register_device
 from rules.monitoring.signals import SignalKind
+from rules.monitoring.states import BanState, CircumventionMode
 from rules.monitoring.watcher import Watcher
 from rules.policy.compile import Compiler
 from rules.policy.decide import decide
 from rules.policy.decision import Action
 from rules.store.db import Database
 from rules.store.event_writer import EventWriter, event
-from rules.store.models import AuditEntry, Ban, BanState, CircumventionMode, Device, DeviceAddress, Group
+from rules.store.models import AuditEntry, Ban, Device, DeviceAddress, Group
 
 VPN_SITES = ["nordvpn.com", "expressvpn.com", "protonvpn.com", "windscribe.com"]
 

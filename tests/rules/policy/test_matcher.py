@@ -50,3 +50,14 @@ def test_agrees_with_a_plain_set(listed: list[str], host: str) -> None:
     parents = [host[i + 1:] for i, ch in enumerate(host) if ch == "."]
     expected = any(p in set(listed) for p in [host, *parents] if "." in p)
     assert bool(table.match(host)[0]) == expected
+
+
+def test_a_table_never_leaves_its_process() -> None:
+    """Its keys are hash(str), salted per process: read back elsewhere it would match nothing (fail open)."""
+    import pickle
+
+    import pytest
+
+    table = DomainTable.build([("facebook.com", 1)], 1)
+    with pytest.raises(TypeError):
+        pickle.dumps(table)
