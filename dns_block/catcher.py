@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable
 
 from rules.monitoring.signals import SignalKind
 from rules.policy.current import SnapshotStore
-from rules.store.event_writer import EventRecord
+from rules.store.event_writer import EventRecord, EventRow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ INTERVAL = 10.0  # seconds between two recorded attempts of one client and key
 BUDGET_WINDOW = 60.0  # seconds: the budgets below are per minute
 PER_ADDRESS_BUDGET = 30  # recorded attempts per client address and minute
 OVERALL_BUDGET = 2000  # recorded attempts per minute, all addresses together
-Recorder = Callable[[EventRecord], None]
+Recorder = Callable[[EventRow], None]
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int | None]:

@@ -19,7 +19,7 @@ from rules.policy.decide import decide
 from rules.policy.decision import FAIL_CLOSED, Action, Client, Decision, Reason
 from rules.policy.names import InvalidHost, ip_literal, normalize_host
 from rules.policy.networks import plain_ip
-from rules.store.event_writer import EventRecord
+from rules.store.event_writer import EventRecord, EventRow
 
 log = logging.getLogger("schoolgate.proxy")
 SOURCE = "proxy"
@@ -47,7 +47,7 @@ def host_form(raw: str) -> str:
 class Enforcer:
     """Decides for one host (and URL) on behalf of a client address, and records the event."""
 
-    def __init__(self, store: SnapshotStore, record: Callable[[EventRecord], None]) -> None:
+    def __init__(self, store: SnapshotStore, record: Callable[[EventRow], None]) -> None:
         self.store = store
         self.record = record
 

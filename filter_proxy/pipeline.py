@@ -16,10 +16,10 @@ from filter_proxy.settings import Settings
 from filter_proxy.upstream import UpstreamErrors
 from rules.policy.current import SnapshotStore
 from rules.policy.networks import ClientNetworks
-from rules.store.event_writer import EventRecord
+from rules.store.event_writer import EventRow
 
 
-def addons(store: SnapshotStore, record: Callable[[EventRecord], None], clients: ClientNetworks,
+def addons(store: SnapshotStore, record: Callable[[EventRow], None], clients: ClientNetworks,
            interfaces: Iterable[str] | None = None, resolve: Resolver | None = None) -> list[object]:
     """Build the addons; they share one `Enforcer` (identify, decide, record) and one `Notes`.
 

@@ -57,7 +57,8 @@ def make_resolver(snapshot: PolicySnapshot, mode: str = "block_page", qps: int =
     store = FixedStore(snapshot)
     upstream = FakeUpstream(dead)
     resolver = Resolver(store, ClientCheck(ClientNetworks(networks)), RateLimit(qps) if qps else None,
-                        BlockedAnswer(mode, "198.18.0.1", "2001:db8::1"), upstream, events.append, cache=cache)
+                        BlockedAnswer(mode, "198.18.0.1", "2001:db8::1"), upstream,
+                        lambda event: events.append(EventRecord._make(event)), cache=cache)  # read by name
     store.on_swap(resolver.policy_changed)
     return resolver, store, upstream, events
 
