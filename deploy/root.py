@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from deploy.config import Config, check_listeners, parse_hostport
 from rules.policy.current import SnapshotStore
+from rules.policy.names import is_ip_address
 from rules.policy.networks import ClientNetworks
 from rules.store.db import Database
 from rules.store.event_writer import EventWriter
@@ -126,7 +127,7 @@ def own_addresses(config: Config) -> list[str]:
              config.gateway.dns_bypass_listen, config.gateway.dot_catch_listen, *config.dns.listen]
     found = []
     for text in texts:
-        host = text if ipaddress_like(text) else parse_hostport(text)[0]
+        host = text if is_ip_address(text) else parse_hostport(text)[0]
         if not ipaddress.ip_address(host).is_unspecified:
             found.append(host)
     return list(dict.fromkeys(found))
@@ -142,14 +143,6 @@ def own_services(config: Config, port: int) -> list[str]:
     if port < proxy_port:
         services.append(f"[{proxy_host}]:{port}")
     return services
-
-
-def ipaddress_like(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def proxy_addons(config: Config, runtime: EnforcerRuntime) -> list[object]:

@@ -39,3 +39,19 @@ def test_no_upstream_answering_is_an_error_not_an_empty_answer() -> None:
         resolver.upstream.udp_timeout = 0.2
         with pytest.raises(OSError):
             asyncio.run(resolver("learn.example.org", 443))
+
+
+def test_an_answer_is_kept_for_its_ttl_so_a_connection_is_not_resolved_twice() -> None:
+    now = [1000.0]
+    with Stub() as stub:
+        resolver = UpstreamResolver([("127.0.0.1", stub.port)], hosts={}, clock=lambda: now[0])
+        for _ in range(3):  # the decision hook, then server_connect, then the page's next connection
+            assert asyncio.run(resolver("learn.example.org", 443)) == [DEFAULT_A, DEFAULT_AAAA]
+        assert len([name for name, _, _ in stub.asked if name == "learn.example.org"]) == 2  # A and AAAA, once
+        asyncio.run(resolver("short.example.test", 443))  # the stub gives this name a TTL of 1 s
+        now[0] += 1.5
+        asyncio.run(resolver("short.example.test", 443))
+        now[0] += 299  # learn.example.org's TTL (300 s) has passed too
+        asyncio.run(resolver("learn.example.org", 443))
+        asked = [name for name, _, _ in stub.asked]
+        assert asked.count("short.example.test") == 4 and asked.count("learn.example.org") == 4
