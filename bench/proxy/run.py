@@ -165,7 +165,10 @@ def main() -> None:
             port = free_port()
         config = work / "schoolgate.toml"
         config.write_text(f'[database]\nurl = "sqlite:///{work}/var/schoolgate.db"\n'
-                          f'[proxy]\nlisten = "127.0.0.1:{port}"\n')
+                          f'[proxy]\nlisten = "127.0.0.1:{port}"\n'
+                          # the origins run on this machine: open loopback and their TLS port, as a school
+                          # opens an intranet server (by default the proxy connects to neither)
+                          f'internal_destinations = ["127.0.0.0/8"]\nconnect_ports = [443, {origin["https"]}]\n')
         env = {**os.environ, "SCHOOLGATE_CONFIG": str(config)}
         schoolgate = [str(BIN / "schoolgate")]
         subprocess.run([*schoolgate, "init"], env=env, check=True, capture_output=True, cwd=work)
