@@ -31,6 +31,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         SESSION_COOKIE_NAME="schoolgate_session",
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.public_url.startswith("https://"),
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         SCHOOLGATE_IDLE_MINUTES=settings.session_idle_minutes,
         SCHOOLGATE_STATE_DIR=state,

@@ -16,6 +16,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 SECRET_FILE = "web-secret"
+HSTS = "max-age=31536000"  # a year: a browser that met the admin web over HTTPS never tries it in clear
 csrf = CSRFProtect()
 
 # No inline script or style anywhere: everything comes from /static.
@@ -68,6 +69,8 @@ def _headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    if request.is_secure:  # only over TLS: a browser ignores HSTS sent in clear, and loopback HTTP must work
+        response.headers["Strict-Transport-Security"] = HSTS
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     return response

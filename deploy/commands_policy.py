@@ -48,6 +48,7 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
     click.echo(f"database {db.url}: {change}")
     for line in schema.seed(db):
         click.echo(f"added {line}")
+    _web_certificate(app)
     with db.session() as session:
         has_accounts = session.scalar(select(User.id).limit(1)) is not None
     if has_accounts:
@@ -76,6 +77,28 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
         except UserError as exc:
             raise CommandError(str(exc)) from None
         click.echo(f"created the {label} account {email.lower()}")
+
+
+def _web_certificate(app: AppContext) -> None:
+    """Keep or make the admin web's HTTPS certificate, and say which (init's step for `[web]`)."""
+    from deploy.root import ensure_web_certificate
+    from deploy.web_certificate import CertificateError
+
+    web = app.config.web
+    if web.tls_cert:
+        click.echo(f"web certificate: {web.tls_cert} ([web] tls_cert), none made")
+        return
+    try:
+        outcome = ensure_web_certificate(app.config)
+    except (OSError, ValueError, CertificateError) as exc:
+        raise CommandError(f"cannot make the admin web's certificate: {exc}") from None
+    if outcome is None:
+        click.echo(f"web certificate: none needed ({web.public_url} is plain HTTP, [web] allow_http)")
+        return
+    done = "made" if outcome.action == "made" else "kept"
+    why = f" ({outcome.why})" if outcome.action == "made" else ""
+    click.echo(f"web certificate {outcome.files.cert}: {done}{why}, for {outcome.host}, signed by the school's CA, "
+               f"valid until {outcome.not_after:%Y-%m-%d}")
 
 
 @click.command()

@@ -1,4 +1,9 @@
-"""`schoolgate web`: the admin web under gunicorn (production), or Flask's own server with --dev."""
+"""`schoolgate web`: the admin web under gunicorn (production), or Flask's own server with --dev.
+
+Both serve HTTPS with the certificate `schoolgate init` made (or `[web] tls_cert`/`tls_key`), and neither
+starts without one unless `[web] allow_http` allows plain HTTP on loopback. Neither logs query strings:
+the access log's format has the path only, since the access log's filters name pupils and devices.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from werkzeug.serving import WSGIRequestHandler
 
-from deploy.config import parse_hostport
-from deploy.context import pass_app
-from deploy.root import build_web
+from deploy.config import ConfigError, parse_hostport
+from deploy.context import CommandError, pass_app
+from deploy.root import build_web, web_tls_files
 
 WORKERS = 2
 THREADS = 4
+# gunicorn's default format with %(r)s (the request line, query string and all) and the referer (the previous
+# page's query string) replaced by the path alone (%(U)s).
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 
 
 class WebServer(BaseApplication):
@@ -31,6 +40,14 @@ class WebServer(BaseApplication):
         return self.application
 
 
+class PathOnlyRequestHandler(WSGIRequestHandler):
+    """Flask's development server, logging each request's path without its query string."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.path = self.path.split("?", 1)[0]  # the response is sent: the path is only read for this line
+        super().log_request(code, size)
+
+
 @click.command()
 @click.option("--listen", metavar="ADDRESS:PORT", help="Override [web] listen.")
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn (never in production).")
@@ -39,14 +56,22 @@ def web(app, listen: str | None, dev: bool) -> None:
     """The admin web: forms, approvals, access logs and audit."""
     config = app.config
     host, port = parse_hostport(listen or config.web.listen)
+    try:
+        tls = web_tls_files(config)  # before anything is opened: no certificate, no start
+    except ConfigError as exc:
+        raise CommandError(f"bad configuration: {exc}") from None
     flask_app = build_web(config, app.ready_database())
     if dev:
-        flask_app.run(host=host, port=port, debug=False, use_reloader=False)
+        flask_app.run(host=host, port=port, debug=False, use_reloader=False, request_handler=PathOnlyRequestHandler,
+                      ssl_context=(str(tls.cert), str(tls.key)) if tls else None)
         return
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    WebServer(flask_app, {"bind": bind, "workers": WORKERS, "threads": THREADS, "worker_class": "gthread",
-                          "accesslog": "-", "errorlog": "-", "timeout": 60, "graceful_timeout": 10,
-                          "proc_name": "schoolgate-web"}).run()
+    options: dict[str, Any] = {"bind": bind, "workers": WORKERS, "threads": THREADS, "worker_class": "gthread",
+                               "accesslog": "-", "access_log_format": ACCESS_LOG_FORMAT, "errorlog": "-",
+                               "timeout": 60, "graceful_timeout": 10, "proc_name": "schoolgate-web"}
+    if tls:
+        options.update(certfile=str(tls.cert), keyfile=str(tls.key))
+    WebServer(flask_app, options).run()
 
 
 COMMANDS = [web]

@@ -81,8 +81,14 @@ class GatewayConfig:
 @dataclass(frozen=True)
 class WebConfig:
     listen: str = "127.0.0.1:8000"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = "https://127.0.0.1:8000"
     session_idle_minutes: int = 30  # the admin web signs a person out after this long without a request
+    # PEM files the admin web serves HTTPS with; empty: the certificate `schoolgate init` makes, signed by
+    # the school's CA (deploy/web_certificate.py). Set both or neither.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Plain HTTP (an http:// public_url): passwords and session cookies in clear, so loopback development only.
+    allow_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,9 @@ class SmtpConfig:
     port: int = 25
     from_address: str = ""
     to: tuple[str, ...] = ()
-    starttls: bool = False
+    # "starttls" (upgrade the connection, usually port 25 or 587), "tls" (TLS from the start, usually 465),
+    # or "none"; the server's certificate and name are always verified when TLS is used.
+    tls: str = "starttls"
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,14 @@ INT_LISTS = {("proxy", "connect_ports")}  # list keys whose items are whole numb
 CHOICES = {
     ("dns", "blocked_answer"): ("block_page", "nxdomain", "null"),
     ("proxy", "mode"): ("regular", "transparent"),
+    ("smtp", "tls"): ("starttls", "tls", "none"),
 }
+# Keys that were removed, with what to write instead: a clear error, never a silent default.
+REMOVED = {
+    ("smtp", "starttls"): "'smtp.starttls' was replaced by 'smtp.tls': write tls = \"starttls\" (the default), "
+                          "\"tls\" (TLS from the start, usually port 465) or \"none\"",
+}
+LOOPBACK_ONLY = "loopback development only"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -183,13 +198,43 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     env_url = os.environ.get(ENV_DATABASE)
     if env_url:
         sections["database"] = DatabaseConfig(url=_check_value(f"${ENV_DATABASE}", "database", "url", env_url))
-    return Config(**sections, path=file_path)
+    config = Config(**sections, path=file_path)
+    _check_together(where, config)
+    return config
+
+
+def _check_together(where: str, config: Config) -> None:
+    """Checks that need two keys at once: how the admin web is reached, and who may reach it on a gateway.
+
+    Staff passwords and session cookies must never cross the school's network in clear, and pupils share
+    that network: plain HTTP is only for a developer's own machine, and a gateway must say which networks
+    are staff's (empty would mean every device, so a pupil could reach the sign-in page)."""
+    web, gateway = config.web, config.gateway
+    listen_host = parse_hostport(web.listen)[0]
+    if web.allow_http and (gateway.lan_interfaces or not ipaddress.ip_address(listen_host).is_loopback):
+        raise ConfigError(f"{where}: 'web.allow_http' = true is for {LOOPBACK_ONLY}: it needs 'web.listen' on a "
+                          f"loopback address (not {web.listen}) and no 'gateway.lan_interfaces'; remove it, and the "
+                          "admin web is served over HTTPS with the certificate `schoolgate init` makes")
+    if urlsplit(web.public_url).scheme == "http" and not web.allow_http:
+        raise ConfigError(f"{where}: 'web.public_url' is {web.public_url!r}: plain HTTP would send staff "
+                          "passwords in clear; use https:// (`schoolgate init` makes the certificate), or set "
+                          f"'web.allow_http' = true ({LOOPBACK_ONLY})")
+    if bool(web.tls_cert) != bool(web.tls_key):
+        given, missing = ("web.tls_cert", "web.tls_key") if web.tls_cert else ("web.tls_key", "web.tls_cert")
+        raise ConfigError(f"{where}: '{given}' is set but '{missing}' is not: set both (PEM files) or neither "
+                          "(then `schoolgate init` makes a certificate signed by the school's CA)")
+    if gateway.lan_interfaces and not gateway.staff_networks:
+        raise ConfigError(f"{where}: 'gateway.staff_networks' must be set when 'gateway.lan_interfaces' is: it "
+                          "says who may reach the admin web, e.g. staff_networks = [\"10.0.50.0/24\"] (the staff "
+                          "network); left empty, every pupil's device could reach the sign-in page")
 
 
 def _section(where: str, section: str, cls: type, values: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(cls)}
     checked: dict[str, Any] = {}
     for key, value in values.items():
+        if (section, key) in REMOVED:
+            raise ConfigError(f"{where}: {REMOVED[section, key]}")
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{section}.{key}'; known keys in [{section}]: "
                               f"{', '.join(known)}")

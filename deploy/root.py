@@ -13,9 +13,11 @@ import ipaddress
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploy.config import Config, check_listeners, parse_hostport
+from deploy.config import Config, ConfigError, check_listeners, parse_hostport
 from rules.policy.current import SnapshotStore
 from rules.policy.names import is_ip_address
 from rules.policy.networks import ClientNetworks
@@ -26,9 +28,11 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from admin_web.settings import WebSettings
+    from deploy.web_certificate import CertFiles, Outcome
     from dns_block.settings import DnsSettings
 
 dns_log = logging.getLogger("schoolgate.dns")
+web_log = logging.getLogger("schoolgate.web")
 ENV_UPSTREAM_CA = "SCHOOLGATE_PROXY_UPSTREAM_CA"  # tests only: a PEM CA to trust upstream, besides the system's
 
 
@@ -168,3 +172,52 @@ def build_web(config: Config, db: Database) -> Flask:
     from admin_web import create_app
 
     return create_app(web_settings(config), db=db)
+
+
+def web_tls_files(config: Config) -> CertFiles | None:
+    """The certificate and key the admin web serves HTTPS with, checked; None when `public_url` is http://
+    (which the configuration allows only with `[web] allow_http`, on loopback). ConfigError, naming the key,
+    when there is no certificate or it cannot be served: the web never falls back to plain HTTP."""
+    from urllib.parse import urlsplit
+
+    from deploy.web_certificate import RENEW_BEFORE, CertFiles, CertificateError, check_pair, default_files
+
+    web = config.web
+    if urlsplit(web.public_url).scheme != "https":
+        return None
+    where = str(config.path) if config.path else "the defaults"
+    if web.tls_cert:
+        files = CertFiles(Path(web.tls_cert), Path(web.tls_key))
+        for key, path in (("web.tls_cert", files.cert), ("web.tls_key", files.key)):
+            if not path.is_file():
+                raise ConfigError(f"{where}: '{key}' names {path}, which does not exist")
+        labels, renew = ("'web.tls_cert'", "'web.tls_key'"), "replace the files"
+    else:
+        files = default_files(config.state_dir)
+        if not files.cert.is_file() or not files.key.is_file():
+            raise ConfigError(f"{where}: the admin web has no certificate: 'web.tls_cert' is not set and "
+                              f"{files.cert} is missing; run `schoolgate init` (it makes one signed by the "
+                              "school's CA), or set 'web.tls_cert' and 'web.tls_key'")
+        made = "made by `schoolgate init` ('web.tls_cert' is not set)"
+        labels, renew = (f"the certificate {made}", f"the key {made}"), "run `schoolgate init`"
+    try:
+        cert = check_pair(files, *labels)
+    except CertificateError as exc:
+        raise ConfigError(f"{where}: {exc}; {renew}") from None
+    left = cert.not_valid_after_utc - datetime.now(UTC)
+    if left < RENEW_BEFORE:
+        web_log.warning("the admin web's certificate (%s) expires on %s: %s", files.cert,
+                        f"{cert.not_valid_after_utc:%Y-%m-%d}", renew)
+    return files
+
+
+def ensure_web_certificate(config: Config) -> Outcome | None:
+    """What `schoolgate init` does for HTTPS: unless `[web] tls_cert` is set (or the web is plain HTTP), keep or
+    make the admin web's certificate, signed by the school's CA (made first if missing, as the proxy would)."""
+    from deploy.web_certificate import ensure_certificate
+    from filter_proxy import ca
+
+    if config.web.tls_cert or not config.web.public_url.startswith("https://"):
+        return None
+    state = config.state_dir
+    return ensure_certificate(state, config.web.public_url, ca.ca_certificate_path(state), ca.ca_key_path(state))

@@ -32,7 +32,7 @@ from rules.jobs.report import weekly_report
 from rules.jobs.retention import purge_access_events
 from rules.jobs.selftest import run_self_test
 from rules.localtime import LONDON
-from rules.mail import MailSettings
+from rules.mail import MailSettings, SmtpTls
 from rules.monitoring.ban_notice import send_ban_notice
 from rules.monitoring.detector import Detector
 from rules.monitoring.watcher import Outcome, Watcher
@@ -51,7 +51,7 @@ class JobSpec:
 
 def mail_settings(config: Config) -> MailSettings:
     smtp = config.smtp
-    return MailSettings(smtp.host, smtp.port, smtp.from_address, smtp.to, smtp.starttls)
+    return MailSettings(smtp.host, smtp.port, smtp.from_address, smtp.to, SmtpTls(smtp.tls))
 
 
 def sync_devices(config: Config, db: Database) -> object:

@@ -23,3 +23,8 @@ def ca_certificate_path(state_dir: Path, create: bool = True) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         certs.CertStore.from_store(folder, CA_NAME, KEY_SIZE)
     return path
+
+
+def ca_key_path(state_dir: Path) -> Path:
+    """The PEM file holding the CA's private key (and its certificate): what signs the admin web's certificate."""
+    return confdir(state_dir) / f"{CA_NAME}-ca.pem"

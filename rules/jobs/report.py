@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from rules.localtime import LONDON
-from rules.mail import MailSettings, send
+from rules.mail import MailError, MailSettings, send
 from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.store.db import Database
 from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
@@ -103,9 +103,14 @@ def weekly_report(db: Database, state_dir: Path, mail: MailSettings = NO_MAIL,
     paths = [folder / f"{stem}.txt", folder / f"{stem}.html"]
     paths[0].write_text(report.text(), encoding="utf-8")
     paths[1].write_text(report.html(), encoding="utf-8")
+    emailed = False
     if mail.enabled:
-        send(mail, report_message(report, mail))
-    log.info("weekly report written to %s%s", paths[0], " and emailed" if mail.enabled else "")
+        try:
+            send(mail, report_message(report, mail))
+            emailed = True
+        except MailError:
+            pass  # logged with the reason; the report is on disk either way
+    log.info("weekly report written to %s%s", paths[0], " and emailed" if emailed else "")
     return paths
 
 

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 
 from rules.localtime import LONDON
-from rules.mail import MailSettings, send
+from rules.mail import MailError, MailSettings, send
 from rules.store.db import Database
 from rules.store.models import Ban, User
 
@@ -45,7 +45,8 @@ def compose(ban: Ban, device_name: str, public_url: str, sender: str, to: list[s
 
 
 def send_ban_notice(db: Database, mail: MailSettings, public_url: str, ban_id: int) -> bool:
-    """Email the active headteachers (and [smtp] to); False when SMTP is off or nobody is to be told."""
+    """Email the active headteachers (and [smtp] to); False when SMTP is off, nobody is to be told, or the
+    mail could not be sent (logged)."""
     if not mail.host:
         return False
     recipients = list(dict.fromkeys([*headteacher_addresses(db), *mail.to]))
@@ -57,6 +58,9 @@ def send_ban_notice(db: Database, mail: MailSettings, public_url: str, ban_id: i
             return False
         device_name = ban.device.name if ban.device is not None else "an unknown device"
         message = compose(ban, device_name, public_url, mail.from_address, recipients)
-    send(mail, message)
+    try:
+        send(mail, message)
+    except MailError:
+        return False  # already logged, with the reason; the ban stands and shows on the dashboard
     log.info("ban #%d: notice emailed to %d recipient(s)", ban_id, len(recipients))
     return True

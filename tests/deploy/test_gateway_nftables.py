@@ -276,11 +276,13 @@ def test_the_port_catcher_needs_a_port_of_its_own(tmp_path: Path, listen: str, m
 
 
 def test_the_installed_configuration_makes_a_ruleset_once_lan_interfaces_is_set(tmp_path: Path) -> None:
-    """install.sh writes deploy/templates/schoolgate.toml and asks the technician for lan_interfaces only:
-    every listener the ruleset redirects to must already be somewhere redirected traffic can reach."""
+    """install.sh writes deploy/templates/schoolgate.toml and asks the technician for lan_interfaces and
+    staff_networks only: every listener the ruleset redirects to must already be somewhere redirected traffic
+    can reach."""
     template = (Path(__file__).parents[2] / "deploy" / "templates" / "schoolgate.toml").read_text(encoding="utf-8")
-    text = template.replace("lan_interfaces = []", 'lan_interfaces = ["eth1"]')
-    assert text != template
+    text = template.replace("lan_interfaces = []", 'lan_interfaces = ["eth1"]').replace(
+        "staff_networks = []", 'staff_networks = ["10.0.50.0/24"]')
+    assert text.count('["eth1"]') == 1 and text.count('["10.0.50.0/24"]') == 2  # set, and the comment's example
     ruleset = render_ruleset(load_config(write(tmp_path, text)))
     assert "redirect to :5853" in ruleset and "redirect to :5854" in ruleset
     assert nft_check(ruleset).returncode == 0

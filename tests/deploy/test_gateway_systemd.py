@@ -56,7 +56,7 @@ def test_a_low_port_gives_that_service_bind_capability(tmp_path: Path) -> None:
 def test_on_a_gateway_the_scheduler_may_update_nft_sets(tmp_path: Path) -> None:
     """The device sync refills the ruleset's address-to-MAC sets: CAP_NET_ADMIN, for the scheduler only."""
     path = tmp_path / "c.toml"
-    path.write_text('[gateway]\nlan_interfaces = ["eth1"]\n')
+    path.write_text('[gateway]\nlan_interfaces = ["eth1"]\nstaff_networks = ["10.0.50.0/24"]\n')
     units = render_units(load_config(path))
     expected = {"dns": "CAP_NET_BIND_SERVICE", "proxy": "", "web": "", "scheduler": "CAP_NET_ADMIN"}
     for name, caps in expected.items():
@@ -71,7 +71,8 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path, gateway: bool) -> Non
     # verify checks that ExecStart exists, so point the units at this environment's schoolgate.
     executable = str(Path(sys.executable).parent / "schoolgate")
     path = tmp_path / "c.toml"
-    path.write_text('[gateway]\nlan_interfaces = ["eth1"]\n[dns]\nlisten = ["0.0.0.0:53"]\n' if gateway else "")
+    path.write_text('[gateway]\nlan_interfaces = ["eth1"]\nstaff_networks = ["10.0.50.0/24"]\n'
+                    '[dns]\nlisten = ["0.0.0.0:53"]\n' if gateway else "")
     paths = write_units(tmp_path / "units", render_units(load_config(path), executable=executable))
     assert len(paths) == 4
     result = subprocess.run(["systemd-analyze", "verify", *map(str, paths)], capture_output=True, text=True,

@@ -132,7 +132,8 @@ def test_install_twice_in_a_debian_chroot(chroot: Path) -> None:
     first = install(chroot)
     assert "+ useradd --system" in first and "not yet: " in first
     config = chroot / "etc/schoolgate/schoolgate.toml"
-    config.write_text(config.read_text().replace("lan_interfaces = []", 'lan_interfaces = ["lan0"]') +
+    config.write_text(config.read_text().replace("lan_interfaces = []", 'lan_interfaces = ["lan0"]')
+                      .replace("staff_networks = []", 'staff_networks = ["198.18.1.128/25"]') +
                       "# edited by the technician\n")
     second = install(chroot)
     for already in ("user exists", "present", "kept as it is"):

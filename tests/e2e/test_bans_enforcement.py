@@ -194,9 +194,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # on ports of their own, which a CONNECT may use only when listed.
         f'[proxy]\nlisten = "127.0.0.1:{proxy_port}"\nconnect_ports = [443, {tls_origin.port}]\n'
         'internal_destinations = ["127.0.0.0/8"]\n\n'
-        f'[web]\npublic_url = "http://127.0.0.1:{free_port()}"\n\n'
+        f'[web]\npublic_url = "https://127.0.0.1:{free_port()}"\n\n'
         f'[bans]\nallowlist = ["learning.example"]\n\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nfrom_address = "filter@school.test"\n',
+        # a local test server without TLS: what is tested here is who is told, not how mail travels
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nfrom_address = "filter@school.test"\ntls = "none"\n',
         encoding="utf-8")
     cli = Cli(config, folder)
     cli("init", "--headteacher", HEAD[0], "--headteacher-name", HEAD[1], "--ict", ICT[0], "--ict-name", ICT[1],

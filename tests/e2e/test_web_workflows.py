@@ -165,8 +165,11 @@ def test_report_blocked_by_the_technician_and_hostile_names_stay_text(school: Cl
     head.go("/bans/")
     head.shot("13-bans")
     head.go("/certificate/")
-    assert "not been generated yet" in head.page.inner_text("main")
+    assert "admin web's own secure address" in head.page.inner_text("main")
     head.shot("14-certificate")
+    # `init` made the school's CA (it signs the admin web's certificate): offered for download as it is on disk
+    download = head.page.request.get(web + "/certificate/schoolgate-ca.pem")
+    assert download.ok and download.body() == (tmp_path / "var" / "mitmproxy" / "mitmproxy-ca-cert.pem").read_bytes()
     ict.go("/categories/")
     ict.shot("15-lists")
     ict.go("/devices/")

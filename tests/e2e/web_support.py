@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from deploy.config import load_config
 from tests.conftest import ROOT, Cli
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,9 +27,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def web_scheme(cli: Cli) -> str:
+    """How the web of this configuration is served: "https" (the certificate `init` made), or "http" where
+    `[web] allow_http` and an http:// public_url say so."""
+    return urlsplit(load_config(cli.config).web.public_url).scheme
+
+
 @contextmanager
 def web_process(cli: Cli, folder: Path, port: int | None = None) -> Iterator[str]:
-    """`schoolgate web` on 127.0.0.1 (a free port unless given); yields its base URL, stops it afterwards."""
+    """`schoolgate web` on 127.0.0.1 (a free port unless given); yields its base URL (https:// unless the
+    configuration allows plain HTTP), stops it afterwards."""
+    scheme = web_scheme(cli)
     port = port or free_port()
     env = {**os.environ, "SCHOOLGATE_CONFIG": str(cli.config)}
     env.pop("SCHOOLGATE_DATABASE_URL", None)
@@ -45,17 +55,21 @@ def web_process(cli: Cli, folder: Path, port: int | None = None) -> Iterator[str
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise AssertionError(f"schoolgate web did not start:\n{log_path.read_text()}") from None
                     time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
+            yield f"{scheme}://127.0.0.1:{port}"
         finally:
             proc.terminate()
             proc.wait(timeout=15)
 
 
 class Person:
-    """One member of staff in their own browser context, failing the test if any dialog opens."""
+    """One member of staff in their own browser context, failing the test if any dialog opens.
+
+    The context accepts the admin web's certificate without the school's CA: these tests are about what staff
+    do; that Chromium trusts the certificate once the CA is trusted is tested in test_web_tls.py."""
 
     def __init__(self, browser: object, base: str, account: tuple[str, str, str]) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                           ignore_https_errors=True)
         self.page = self.context.new_page()
         self.base = base
         self.dialogs: list[str] = []

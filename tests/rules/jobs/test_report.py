@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert
 from rules.jobs.report import build_report, weekly_report
 from rules.jobs.selftest import run_self_test
 from rules.localtime import LONDON
-from rules.mail import MailSettings
+from rules.mail import MailSettings, SmtpTls
 from rules.store.db import Database
 from rules.store.models import AccessEvent
 
@@ -60,7 +60,7 @@ def test_weekly_report_is_emailed_when_smtp_is_configured(sqlite_db: Database, t
     controller.start()
     try:
         mail = MailSettings("127.0.0.1", port, "schoolgate@school.example", ("head@school.example",
-                                                                            "dsl@school.example"))
+                                                                            "dsl@school.example"), SmtpTls.NONE)
         weekly_report(sqlite_db, tmp_path, mail)
     finally:
         controller.stop()

@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
 from rules.devices.registry import register_device
-from rules.mail import MailSettings
+from rules.mail import MailSettings, SmtpTls
 from rules.monitoring.ban_notice import send_ban_notice
 from rules.store.db import Database
 from rules.store.models import Ban
@@ -59,7 +59,7 @@ def make_ban(db: Database) -> int:
 def test_the_headteacher_is_emailed(sqlite_db: Database, inbox) -> None:  # type: ignore[no-untyped-def]
     handler, port = inbox
     ban_id = make_ban(sqlite_db)
-    mail = MailSettings(host="127.0.0.1", port=port, sender="filter@school.example")
+    mail = MailSettings(host="127.0.0.1", port=port, sender="filter@school.example", tls=SmtpTls.NONE)
     assert send_ban_notice(sqlite_db, mail, "https://filter.school.example", ban_id)
     deadline = time.monotonic() + 5
     while not handler.messages and time.monotonic() < deadline:
@@ -72,4 +72,4 @@ def test_the_headteacher_is_emailed(sqlite_db: Database, inbox) -> None:  # type
 
 
 def test_no_smtp_no_email(sqlite_db: Database) -> None:
-    assert send_ban_notice(sqlite_db, MailSettings(), "http://127.0.0.1:8000", make_ban(sqlite_db)) is False
+    assert send_ban_notice(sqlite_db, MailSettings(), "https://127.0.0.1:8000", make_ban(sqlite_db)) is False
