@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Set up, create the database the first time (init is also safe to run again: it upgrades), then run.
+# Set up, create the database and the admin web's HTTPS certificate the first time (init is also safe to run
+# again: it upgrades, and keeps a certificate that is still valid), then run.
 run: $(STAMP)
-	@if [ -z "$$SCHOOLGATE_CONFIG" ] && [ -z "$$SCHOOLGATE_DATABASE_URL" ] && [ -f var/schoolgate.db ]; then \
-		echo "database var/schoolgate.db exists"; else $(BIN)/schoolgate init; fi
+	@if [ -z "$$SCHOOLGATE_CONFIG" ] && [ -z "$$SCHOOLGATE_DATABASE_URL" ] && [ -f var/schoolgate.db ] \
+		&& [ -f var/web-cert.pem ]; then \
+		echo "database var/schoolgate.db and certificate var/web-cert.pem exist"; else $(BIN)/schoolgate init; fi
 	$(BIN)/schoolgate run
 
 lint: $(STAMP)

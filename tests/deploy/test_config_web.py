@@ -26,7 +26,7 @@ def test_the_defaults_are_https_on_loopback() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    '[web]\npublic_url = "http://127.0.0.1:8000"\nallow_http = true\n',  # make run's loopback development
+    '[web]\npublic_url = "http://127.0.0.1:8000"\nallow_http = true\n',  # a developer's own machine
     '[web]\nlisten = "[::1]:8000"\npublic_url = "http://[::1]:8000"\nallow_http = true\n',
     '[web]\nlisten = "127.0.0.2:8000"\npublic_url = "http://localhost:8000"\nallow_http = true\n',
     '[web]\ntls_cert = "/etc/schoolgate/web.pem"\ntls_key = "/etc/schoolgate/web-key.pem"\n',
