@@ -26,7 +26,7 @@ class Settings:
     """Holds the parsed options; the decision hooks read `public_url` and `intercept_tls`."""
 
     def __init__(self) -> None:
-        self.public_url = "http://127.0.0.1:8000"
+        self.public_url = "https://127.0.0.1:8000"  # as [web] public_url's default; the root always sets it
         self.intercept_tls = False
         self.connect_ports: frozenset[int] = frozenset({443})
         self.internal_destinations: tuple[IPNetwork, ...] = ()

@@ -32,7 +32,7 @@ def test_blocked_request_gets_the_block_page(proxy: Proxy) -> None:
     assert 'id="rule">blocked: tiktok.com<' in page
     assert "10.0.0.7 (unregistered, group pupils)" in page
     assert "GMT" in page or "BST" in page  # Europe/London
-    assert ('href="http://127.0.0.1:8000/requests/new?url=http%3A%2F%2Fwww.tiktok.com%2F%40someone"' in page)
+    assert ('href="https://127.0.0.1:8000/requests/new?url=http%3A%2F%2Fwww.tiktok.com%2F%40someone"' in page)
     event = proxy.event()
     assert (event["action"], event["category"], event["host"]) == ("block", "blocked", "www.tiktok.com")
     assert not proxy.server_allowed(flow.client_conn)
