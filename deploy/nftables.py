@@ -34,7 +34,7 @@ never passes the prerouting or forward hooks, so it is exempt by construction.
   comes from another MAC is dropped ("spoof_dropped"); a
   packet whose source address has no route back through the interface it came in on is dropped
   ("rpf_dropped"), except DHCP from 0.0.0.0 and IPv6 from :: or link-local (address autoconfiguration).
-- The admin web answers only the staff networks (empty: every client network).
+- The admin web answers only the staff networks (which a gateway must name: pupils share the LAN).
 
 `redirect` sends a packet to the address of the interface it came in on, so the services must listen
 on that address or on every address (0.0.0.0 / ::), never on loopback only.
@@ -150,8 +150,10 @@ def render_ruleset(config: Config, workers: int = 1, bindings: Mapping[str, Iter
         if not _IFNAME.match(name):
             raise RulesetError(f"'gateway.lan_interfaces' holds {name!r}, which is not an interface name")
     ports = gateway_ports(config, workers)
-    staff = config.gateway.staff_networks or config.network.client_networks
-    nets = [ipaddress.ip_network(n, strict=False) for n in staff]
+    if not config.gateway.staff_networks:  # load_config refuses this too; never open the web to every device
+        raise RulesetError("'gateway.staff_networks' is empty: name the staff's networks, "
+                           'e.g. staff_networks = ["10.0.50.0/24"]')
+    nets = [ipaddress.ip_network(n, strict=False) for n in config.gateway.staff_networks]
     v4 = [str(n) for n in nets if n.version == 4]
     v6 = [str(n) for n in nets if n.version == 6]
     lan_set = "{ " + ", ".join(f'"{name}"' for name in lans) + " }"

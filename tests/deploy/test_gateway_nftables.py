@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from deploy.config import load_config
+from deploy.config import ConfigError, load_config
 from deploy.nftables import COUNTERS, DOT_LOG_PREFIX, RulesetError, render_ruleset
 from tests.conftest import Cli
 
@@ -89,11 +90,18 @@ def test_workers_are_spread_with_numgen(tmp_path: Path) -> None:
     assert "redirect to : numgen inc mod 3 map { 0 : 8080, 1 : 8081, 2 : 8082 }" in ruleset
 
 
-def test_no_staff_networks_means_every_client_network(tmp_path: Path) -> None:
+def test_a_gateway_without_staff_networks_gets_no_ruleset(tmp_path: Path, cli: Cli) -> None:
+    """Empty once meant every client network: every pupil's device could reach the admin web's sign-in page."""
     text = GATEWAY.replace('staff_networks = ["198.18.1.128/25", "2001:db8:5::/64"]\n', "")
-    ruleset = render_ruleset(load_config(write(tmp_path, text)))
-    assert "elements = { 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 }" in ruleset
-    assert "elements = { ::1/128, fc00::/7 }" in ruleset
+    with pytest.raises(ConfigError, match="'gateway.staff_networks' must be set when 'gateway.lan_interfaces' is"):
+        load_config(write(tmp_path, text))
+    config = load_config(write(tmp_path, GATEWAY))
+    unchecked = replace(config, gateway=replace(config.gateway, staff_networks=()))  # built without load_config
+    with pytest.raises(RulesetError, match=re.escape("'gateway.staff_networks' is empty")):
+        render_ruleset(unchecked)
+    cli.config.write_text(text)
+    result = cli("gateway", "nftables", check=False)
+    assert result.returncode == 1 and "'gateway.staff_networks' must be set" in result.stderr and not result.stdout
 
 
 @pytest.mark.parametrize(("change", "message"), [
