@@ -1,4 +1,4 @@
-"""Staff accounts: creation, sign-in (its throttle: test_signin_throttle.py), and changes that end sessions, with audit entries."""
+"""Staff accounts: creation, sign-in (the throttle: test_signin_throttle.py), changes that end sessions, audit."""
 
 from __future__ import annotations
 
