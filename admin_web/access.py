@@ -22,6 +22,9 @@ from rules.workflows.accounts import ROLES
 F = TypeVar("F", bound=Callable[..., Any])
 ANY = ROLES
 LOG_READERS = ("ict", "headteacher", "dsl")
+# Who may read a ban's evidence (sites, times, points): those who act on it. Other staff see only that a pupil is
+# banned, until when, and how to supervise them; every view of evidence is audited.
+EVIDENCE_READERS = ("headteacher", "dsl", "ict")
 ROLE_NAMES = {"staff": "Staff", "ict": "ICT technician", "headteacher": "Headteacher", "dsl": "DSL"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from admin_web.access import ANY, LOG_READERS
+from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
 from rules.store.models import Ban, Category, Device, Group
 from tests.admin_web.conftest import sign_in
 
@@ -28,6 +28,7 @@ GET_ROUTES = {
     "registry.device_new": ("/devices/new", {"ict"}),
     "bans.index": ("/bans/", EVERYONE),
     "bans.show": ("/bans/{ban}", EVERYONE),
+    "bans.evidence": ("/bans/{ban}/evidence", set(EVIDENCE_READERS)),
     "audit.index": ("/audit/", {"ict", "headteacher", "dsl"}),
     "accounts.index": ("/accounts/", {"headteacher"}),
     "accounts.edit": ("/accounts/new", {"headteacher"}),
