@@ -44,8 +44,8 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     register_filters(app)
     register_errors(app)
 
-    from admin_web import accounts, audit_view, auth, bans, ca, home, logs, registry, reports, requests
+    from admin_web import accounts, audit_view, auth, bans, ca, home, logs, registry, reports, requests, unlocks
 
-    for module in (auth, home, requests, reports, logs, registry, bans, audit_view, accounts, ca):
+    for module in (auth, home, requests, reports, logs, registry, unlocks, bans, audit_view, accounts, ca):
         app.register_blueprint(module.bp)
     return app

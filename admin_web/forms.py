@@ -120,6 +120,12 @@ class CategoryForm(FlaskForm):
     locked = BooleanField("Locked (no exception can ever open it, e.g. child abuse lists)")
     block_everyone = BooleanField("Blocked for every group", default=True)
     group_ids = SelectMultipleField("Otherwise blocked for these groups", coerce=int, validate_choice=False)
+    unlock_reason = TextAreaField("Why unlock it (the headteacher reads this before confirming)",
+                                  validators=[Optional(), Length(max=2000)])
+
+
+class UnlockDecisionForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
 
 
 class ListImportForm(FlaskForm):

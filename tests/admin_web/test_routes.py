@@ -26,6 +26,7 @@ GET_ROUTES = {
     "registry.group": ("/groups/{group}", {"ict"}),
     "registry.devices": ("/devices/", {"ict"}),
     "registry.device_new": ("/devices/new", {"ict"}),
+    "unlocks.index": ("/unlocks/", {"ict", "headteacher"}),
     "bans.index": ("/bans/", EVERYONE),
     "bans.show": ("/bans/{ban}", EVERYONE),
     "bans.evidence": ("/bans/{ban}/evidence", set(EVIDENCE_READERS)),
@@ -36,7 +37,7 @@ GET_ROUTES = {
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
-             "bans.confirm", "bans.lift", "bans.supervise"}
+             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 
@@ -89,7 +90,7 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     ids = make_ids(app)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
-        "<int:ban_id>", str(ids["ban"]))
+        "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
