@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from admin_web import security
+from admin_web import params, security
 from admin_web.access import register_errors
 from admin_web.auth import login_manager
 from admin_web.formatting import register_filters
@@ -39,6 +39,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     )
     app.config.update(overrides or {})
     app.extensions["schoolgate_db"] = db
+    params.init_app(app)  # before the blueprints: their <int:...> routes use its bounded converter
     login_manager.init_app(app)
     security.init_app(app)
     register_filters(app)

@@ -23,6 +23,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from admin_web.access import ANY, database, public, roles
+from admin_web.params import Query, TextParam, accepts
 from rules.store.models import User
 from rules.workflows.accounts import authenticate, end_sessions, roles_of
 from rules.workflows.signin_throttle import wait_before_attempt
@@ -81,7 +82,8 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 @public
-def signin() -> ResponseReturnValue:
+@accepts(TextParam("next", 2048))
+def signin(query: Query) -> ResponseReturnValue:
     form = SignInForm()
     if form.validate_on_submit():
         address = request.remote_addr or "unknown"
@@ -100,7 +102,7 @@ def signin() -> ResponseReturnValue:
         login_user(web_user)
         session["nonce"] = secrets.token_hex(16)
         session["seen"] = int(time.time())
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(query["next"]))
     return render_template("auth/signin.html", form=form)
 
 

@@ -19,7 +19,6 @@ GET_ROUTES = {
     "reports.new": ("/reports/new", EVERYONE),
     "logs.index": ("/logs/", set(LOG_READERS)),
     "logs.device": ("/logs/device/{device}", set(LOG_READERS)),
-    "logs.export": ("/logs/export.csv", set(LOG_READERS)),
     "registry.categories": ("/categories/", {"ict"}),
     "registry.category": ("/categories/{category}", {"ict"}),
     "registry.groups": ("/groups/", {"ict"}),
@@ -37,7 +36,7 @@ GET_ROUTES = {
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
-             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse"}
+             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 
