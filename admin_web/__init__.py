@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from admin_web import security
+from admin_web import params, security
 from admin_web.access import register_errors
 from admin_web.auth import login_manager
 from admin_web.formatting import register_filters
@@ -40,13 +40,14 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     )
     app.config.update(overrides or {})
     app.extensions["schoolgate_db"] = db
+    params.init_app(app)  # before the blueprints: their <int:...> routes use its bounded converter
     login_manager.init_app(app)
     security.init_app(app)
     register_filters(app)
     register_errors(app)
 
-    from admin_web import accounts, audit_view, auth, bans, ca, home, logs, registry, reports, requests
+    from admin_web import accounts, audit_view, auth, bans, ca, home, logs, registry, reports, requests, unlocks
 
-    for module in (auth, home, requests, reports, logs, registry, bans, audit_view, accounts, ca):
+    for module in (auth, home, requests, reports, logs, registry, unlocks, bans, audit_view, accounts, ca):
         app.register_blueprint(module.bp)
     return app

@@ -15,6 +15,7 @@ from flask import Flask, abort, current_app, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from rules.store.db import Database
 from rules.workflows.accounts import ROLES
@@ -22,6 +23,9 @@ from rules.workflows.accounts import ROLES
 F = TypeVar("F", bound=Callable[..., Any])
 ANY = ROLES
 LOG_READERS = ("ict", "headteacher", "dsl")
+# Who may read a ban's evidence (sites, times, points): those who act on it. Other staff see only that a pupil is
+# banned, until when, and how to supervise them; every view of evidence is audited.
+EVIDENCE_READERS = ("headteacher", "dsl", "ict")
 ROLE_NAMES = {"staff": "Staff", "ict": "ICT technician", "headteacher": "Headteacher", "dsl": "DSL"}
 
 
@@ -80,9 +84,13 @@ def register_errors(app: Flask) -> None:
                                       "Ask the headteacher if you think it should."),
         (404, "Not found", "There is nothing here, or it is not yours to see."),
         (400, "Bad request", "The request could not be understood."),
+        (405, "Not allowed", "This address does not answer that kind of request: use the page's own button."),
         (413, "File too large", "The file is larger than 64 MB."),
     ):
         def handler(exc: Exception, code: int = code, title: str = title, message: str = message) -> tuple[str, int]:
+            # A 400 raised with its own words (a bad parameter, see `admin_web.params`) says what was wrong.
+            if code == 400 and isinstance(exc, HTTPException) and exc.description != type(exc).description:
+                message = exc.description or message
             return render_template("error.html", code=code, title=title, message=message), code
 
         app.register_error_handler(code, handler)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
-from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, tuple_
 
 from admin_web.access import database, roles
+from admin_web.params import INT64_MAX, DayParam, IntParam, Query, TextParam, accepts
 from rules.localtime import end_of_london_day, start_of_london_day
 from rules.store.models import AuditEntry
 
@@ -30,36 +29,36 @@ def _pretty(text: str | None) -> list[tuple[str, str]]:
     return [("", json.dumps(data, ensure_ascii=False))]
 
 
+FILTERS = (TextParam("actor", 255), TextParam("action", 64), TextParam("target", 255), DayParam("from"),
+           DayParam("to"), IntParam("after", 1, INT64_MAX))
+
+
 @bp.route("/")
 @roles("headteacher", "ict", "dsl")
-def index() -> ResponseReturnValue:
-    actor = request.args.get("actor", "").strip()[:255]
-    action = request.args.get("action", "").strip()[:64]
-    target = request.args.get("target", "").strip()[:255]
-    query = select(AuditEntry).order_by(AuditEntry.ts.desc(), AuditEntry.id.desc()).limit(PAGE + 1)
-    if actor:
-        query = query.where(AuditEntry.actor.contains(actor, autoescape=True))
-    if action:
-        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
-    if target:
-        query = query.where(AuditEntry.target.contains(target, autoescape=True))
-    for name, bound in (("from", start_of_london_day), ("to", end_of_london_day)):
-        try:
-            day = date.fromisoformat(request.args.get(name, ""))
-        except ValueError:
-            continue
-        query = query.where(AuditEntry.ts >= bound(day) if name == "from" else AuditEntry.ts < bound(day))
-    after = request.args.get("after", "")
-    if after.isdigit():
-        with database().session(read_only=True) as db_session:
-            anchor = db_session.get(AuditEntry, int(after))
-        if anchor is not None:
-            query = query.where(tuple_(AuditEntry.ts, AuditEntry.id) < tuple_(anchor.ts, anchor.id))
+@accepts(*FILTERS)
+def index(query: Query) -> ResponseReturnValue:
+    select_entries = select(AuditEntry).order_by(AuditEntry.ts.desc(), AuditEntry.id.desc()).limit(PAGE + 1)
+    if query["actor"]:
+        select_entries = select_entries.where(AuditEntry.actor.contains(query["actor"], autoescape=True))
+    if query["action"]:
+        select_entries = select_entries.where(AuditEntry.action.startswith(query["action"], autoescape=True))
+    if query["target"]:
+        select_entries = select_entries.where(AuditEntry.target.contains(query["target"], autoescape=True))
+    if query["from"]:
+        select_entries = select_entries.where(AuditEntry.ts >= start_of_london_day(query["from"]))
+    if query["to"]:
+        select_entries = select_entries.where(AuditEntry.ts < end_of_london_day(query["to"]))
     with database().session(read_only=True) as db_session:
-        entries = list(db_session.scalars(query))
+        if query["after"] is not None:
+            anchor = db_session.get(AuditEntry, query["after"])
+            if anchor is None:
+                abort(400, description="That page of the audit log no longer exists: start again from the first "
+                                       "page.")
+            select_entries = select_entries.where(tuple_(AuditEntry.ts, AuditEntry.id) < tuple_(anchor.ts, anchor.id))
+        entries = list(db_session.scalars(select_entries))
     more = len(entries) > PAGE
     entries = entries[:PAGE]
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
+    args = query.link_args("after")
     next_url = url_for("audit.index", **args, after=entries[-1].id) if more and entries else None
     rows = [(e, _pretty(e.before), _pretty(e.after)) for e in entries]
     return render_template("audit/index.html", rows=rows, args=args, next_url=next_url)

@@ -1,5 +1,9 @@
 """Sign-in by email and password, sign-out, and the session's link to the account.
 
+Failed sign-ins slow the next attempt for that email from that address (`rules.workflows.signin_throttle`):
+the answer is 429 with the wait in words, given at once without checking the password. No account is ever
+locked, so a pupil who types the headteacher's email cannot keep her out.
+
 The session stores "user id:session epoch". An account's epoch goes up when it signs out, is disabled
 or has its roles or password changed, so every session issued before that stops working on the server.
 """
@@ -19,8 +23,10 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from admin_web.access import ANY, database, public, roles
+from admin_web.params import Query, TextParam, accepts
 from rules.store.models import User
-from rules.workflows.accounts import authenticate, end_sessions, roles_of, too_many_failures
+from rules.workflows.accounts import authenticate, end_sessions, roles_of
+from rules.workflows.signin_throttle import wait_before_attempt
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -76,15 +82,17 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 @public
-def signin() -> ResponseReturnValue:
+@accepts(TextParam("next", 2048))
+def signin(query: Query) -> ResponseReturnValue:
     form = SignInForm()
     if form.validate_on_submit():
         address = request.remote_addr or "unknown"
         email = (form.email.data or "").strip().lower()
         with database().session() as db_session:
-            if too_many_failures(db_session, email, address):
-                flash("Too many failed attempts. Wait 15 minutes, then try again.", "error")
-                return render_template("auth/signin.html", form=form), 429
+            wait = wait_before_attempt(db_session, email, address)
+            if wait is not None:  # answered at once: the password is not checked and no thread sleeps
+                flash(wait.message(), "error")
+                return render_template("auth/signin.html", form=form), 429, {"Retry-After": str(wait.seconds)}
             user = authenticate(db_session, email, form.password.data or "", address)
             web_user = WebUser(user, roles_of(user)) if user is not None else None
         if web_user is None:
@@ -94,7 +102,7 @@ def signin() -> ResponseReturnValue:
         login_user(web_user)
         session["nonce"] = secrets.token_hex(16)
         session["seen"] = int(time.time())
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(query["next"]))
     return render_template("auth/signin.html", form=form)
 
 

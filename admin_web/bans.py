@@ -1,4 +1,9 @@
-"""Bans: the headteacher confirms or lifts them; every member of staff sees whom to supervise."""
+"""Bans: every member of staff sees whom to supervise; the evidence is for those who act on it.
+
+`show` is what a teacher needs in a lesson: who is banned, until when, and the form that opens supervised
+access. `evidence` (the headteacher, the DSL, the ICT technician) adds what the device did, when and its
+points, each view written to the audit log; the headteacher confirms or lifts the ban there, beside it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from admin_web.access import ANY, database, roles
+from admin_web.access import ANY, EVIDENCE_READERS, database, roles
 from admin_web.forms import BanConfirmForm, BanLiftForm, SuperviseForm
 from rules.localtime import end_of_london_day
 from rules.monitoring import bans as service
@@ -27,19 +32,32 @@ def index() -> ResponseReturnValue:
 @bp.route("/<int:ban_id>")
 @roles(*ANY)
 def show(ban_id: int) -> ResponseReturnValue:
+    """Who is banned, until when, and supervised access: no evidence here, so nothing to audit."""
     with database().session(read_only=True) as db_session:
         try:
             ban = service.get_ban(db_session, ban_id)
         except LookupError:
             abort(404)
-        columns, evidence = service.evidence_table(ban)
         sessions = service.open_sessions(db_session, [ban.id])
         device_name = ban.device.name if ban.device else None
     supervise_form = SuperviseForm()
     supervise_form.staff_name.data = current_user.name
-    return render_template("bans/show.html", ban=ban, device_name=device_name, columns=columns, evidence=evidence,
-                           session_open=sessions.get(ban.id), confirm_form=BanConfirmForm(), lift_form=BanLiftForm(),
+    return render_template("bans/show.html", ban=ban, device_name=device_name, session_open=sessions.get(ban.id),
                            supervise_form=supervise_form)
+
+
+@bp.route("/<int:ban_id>/evidence")
+@roles(*EVIDENCE_READERS)
+def evidence(ban_id: int) -> ResponseReturnValue:
+    """The evidence, for those who act on it; the view is in the audit log before the page is sent."""
+    with database().session() as db_session:
+        try:
+            ban, columns, rows = service.read_evidence(db_session, ban_id, current_user.account)
+        except LookupError:
+            abort(404)
+        device_name = ban.device.name if ban.device else None
+    return render_template("bans/evidence.html", ban=ban, device_name=device_name, columns=columns, evidence=rows,
+                           confirm_form=BanConfirmForm(), lift_form=BanLiftForm())
 
 
 def _done(ban_id: int, message: str) -> ResponseReturnValue:
@@ -53,7 +71,7 @@ def confirm(ban_id: int) -> ResponseReturnValue:
     form = BanConfirmForm()
     if not form.validate_on_submit() or form.ends_on.data is None:
         flash("Choose the day the ban ends.", "error")
-        return redirect(url_for("bans.show", ban_id=ban_id))
+        return redirect(url_for("bans.evidence", ban_id=ban_id))
     try:
         with database().session() as db_session:
             service.confirm_ban(db_session, ban_id, current_user.account, end_of_london_day(form.ends_on.data),
@@ -62,7 +80,7 @@ def confirm(ban_id: int) -> ResponseReturnValue:
         abort(404)
     except service.BanError as exc:
         flash(f"Not saved: {exc}.", "error")
-        return redirect(url_for("bans.show", ban_id=ban_id))
+        return redirect(url_for("bans.evidence", ban_id=ban_id))
     return _done(ban_id, "Ban confirmed.")
 
 
@@ -72,7 +90,7 @@ def lift(ban_id: int) -> ResponseReturnValue:
     form = BanLiftForm()
     if not form.validate_on_submit():
         flash("Give the reason for lifting the ban.", "error")
-        return redirect(url_for("bans.show", ban_id=ban_id))
+        return redirect(url_for("bans.evidence", ban_id=ban_id))
     try:
         with database().session() as db_session:
             service.lift_ban(db_session, ban_id, current_user.account, form.reason.data or "",
@@ -81,7 +99,7 @@ def lift(ban_id: int) -> ResponseReturnValue:
         abort(404)
     except service.BanError as exc:
         flash(f"Not saved: {exc}.", "error")
-        return redirect(url_for("bans.show", ban_id=ban_id))
+        return redirect(url_for("bans.evidence", ban_id=ban_id))
     return _done(ban_id, "Ban lifted: the device is filtered normally again within a few seconds.")
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from admin_web.access import ROLE_NAMES, has
+from admin_web.access import EVIDENCE_READERS, ROLE_NAMES, has
 from rules.localtime import LONDON
 from rules.monitoring.states import CURRENT_BAN_STATES, BanState, CircumventionMode
 from rules.workflows.form_urls import safe_href
@@ -37,5 +37,5 @@ def register_filters(app: Flask) -> None:
                                  safe_href=safe_href,
                                  role_name=lambda r: ROLE_NAMES.get(r, r))
     # the shared words, so that templates compare with the owner's members, not with copies of the strings
-    app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES, BanState=BanState,
+    app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES, EVIDENCE_READERS=EVIDENCE_READERS, BanState=BanState,
                                  CURRENT_BAN_STATES=CURRENT_BAN_STATES, CircumventionMode=CircumventionMode)

@@ -23,6 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from admin_web.params import FIRST_DAY, INT32_MAX, LAST_DAY
 from rules.monitoring.states import CircumventionMode
 from rules.workflows.accounts import ROLES
 from rules.workflows.form_urls import BadURL, parse_web_url, parse_web_urls
@@ -31,6 +32,21 @@ from rules.workflows.form_urls import BadURL, parse_web_url, parse_web_urls
 def opts(pairs: Sequence[tuple[Any, str]]) -> list[SelectChoice]:
     """Choices for a select or radio field (WTForms 3.3 wants SelectChoice, not tuples)."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def record_id(value: object) -> int:
+    """A select's id as a number an id column can hold; anything else fails the field ("could not coerce"), where a
+    forged 99999999999999999999 would otherwise fail in the database."""
+    number = int(value)  # type: ignore[call-overload]
+    if not 0 <= number <= INT32_MAX:
+        raise ValueError("not one of the choices")
+    return number
+
+
+def _sensible_day(form: FlaskForm, field: DateField) -> None:
+    """A day in this century: the year 9999 would overflow when the day's end is worked out."""
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(f"choose a day from {FIRST_DAY:%d %b %Y} to {LAST_DAY:%d %b %Y}")
 
 
 def _web_url(form: FlaskForm, field: StringField) -> None:
@@ -70,9 +86,9 @@ class AuthoriserForm(FlaskForm):
     reasons = TextAreaField("Reasons", validators=TEXT)
     scope = RadioField("Who the exception covers", default="everyone",
                        choices=opts([("everyone", "Everyone"), ("group", "One group"), ("device", "One device")]))
-    group_id = SelectField("Group", coerce=int, validate_choice=False, default=0)
-    device_id = SelectField("Device", coerce=int, validate_choice=False, default=0)
-    until = DateField("Until (the last day it is open, inclusive)", validators=[Optional()])
+    group_id = SelectField("Group", coerce=record_id, validate_choice=False, default=0)
+    device_id = SelectField("Device", coerce=record_id, validate_choice=False, default=0)
+    until = DateField("Until (the last day it is open, inclusive)", validators=[Optional(), _sensible_day])
 
 
 class ContentReportForm(FlaskForm):
@@ -80,7 +96,7 @@ class ContentReportForm(FlaskForm):
 
     individual = StringField("Name of individual accessing inappropriate content (if known)",
                              validators=[Optional(), Length(max=128)])
-    incident_date = DateField("Date", validators=[DataRequired()])
+    incident_date = DateField("Date", validators=[DataRequired(), _sensible_day])
     full_urls = TextAreaField("Full URL(s)", validators=[DataRequired(), Length(max=20000), _web_urls],
                               description="One address a line, each starting with http:// or https://")
     nature = TextAreaField("Nature of inappropriate content", validators=TEXT)
@@ -95,12 +111,12 @@ class ReportActionForm(FlaskForm):
                       choices=opts([("domain", "The whole site (its domain)"),
                                     ("url", "Only addresses starting with")]))
     target = StringField("Address to block", validators=[Optional(), Length(max=2048)])
-    category_id = SelectField("Category", coerce=int, validate_choice=False, default=0)
+    category_id = SelectField("Category", coerce=record_id, validate_choice=False, default=0)
     action_taken = TextAreaField("Action taken", validators=TEXT)
 
 
 class BanConfirmForm(FlaskForm):
-    ends_on = DateField("Ban ends on", validators=[DataRequired()])
+    ends_on = DateField("Ban ends on", validators=[DataRequired(), _sensible_day])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
 
 
@@ -119,11 +135,17 @@ class CategoryForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     locked = BooleanField("Locked (no exception can ever open it, e.g. child abuse lists)")
     block_everyone = BooleanField("Blocked for every group", default=True)
-    group_ids = SelectMultipleField("Otherwise blocked for these groups", coerce=int, validate_choice=False)
+    group_ids = SelectMultipleField("Otherwise blocked for these groups", coerce=record_id, validate_choice=False)
+    unlock_reason = TextAreaField("Why unlock it (the headteacher reads this before confirming)",
+                                  validators=[Optional(), Length(max=2000)])
+
+
+class UnlockDecisionForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
 
 
 class ListImportForm(FlaskForm):
-    category_id = SelectField("Category", coerce=int, validate_choice=False)
+    category_id = SelectField("Category", coerce=record_id, validate_choice=False)
     fmt = SelectField("Format", default="auto",
                       choices=opts([("auto", "Detect"), ("hosts", "hosts file"), ("adblock", "adblock (||x^)"),
                                     ("domains", "one domain a line")]))

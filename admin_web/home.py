@@ -11,8 +11,9 @@ from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
 from rules.monitoring.bans import current_bans
 from rules.store import access_log
-from rules.store.models import AccessRequest, ContentReport
+from rules.store.models import AccessRequest, CategoryUnlock, ContentReport
 from rules.workflows.access_requests import list_requests
+from rules.workflows.category_unlock import OPEN
 from rules.workflows.content_reports import list_reports
 
 bp = Blueprint("home", __name__)
@@ -31,6 +32,8 @@ def index() -> ResponseReturnValue:
         open_reports_all = db_session.scalar(select(func.count()).select_from(ContentReport)
                                              .where(ContentReport.status == "open")) or 0
         banned = current_bans(db_session)
+        open_unlocks = db_session.scalar(select(func.count()).select_from(CategoryUnlock)
+                                         .where(CategoryUnlock.state == OPEN)) if has("headteacher") else 0
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
     chart = None
     if stats is not None:
@@ -39,4 +42,4 @@ def index() -> ResponseReturnValue:
                  "total": sum(v for _, v in stats.blocked_by_day)}
     return render_template("home/index.html", my_requests=my_requests, my_reports=my_reports,
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
-                           banned=banned, chart=chart)
+                           banned=banned, chart=chart, open_unlocks=open_unlocks or 0)

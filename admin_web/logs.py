@@ -1,20 +1,25 @@
-"""Access logs: filter, page (keyset on ts,id), one device's timeline, CSV export; every look is audited."""
+"""Access logs: filter, page (keyset on ts,id), one device's timeline, CSV export; every look is audited.
+
+The filters are declared once (`FILTERS`) and parsed by `admin_web.params`: a bad value is 400, and the
+next-page link and the export form carry the declared filters only. The export is a POST with the form's
+CSRF token: it writes personal data and an audit entry, so a link on another site must not be able to start it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
-from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, render_template, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin_web.access import LOG_READERS, database, get_or_404, roles
+from admin_web.params import ChoiceParam, CursorParam, DayParam, IntParam, Query, TextParam, accepts
 from rules.localtime import end_of_london_day, start_of_london_day
 from rules.store import access_log
 from rules.store.audit import audit
@@ -22,28 +27,20 @@ from rules.store.models import Device, Group
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 
-
-def _int(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+# What a person may filter the log by; one device's timeline takes the same, less the device.
+DEVICE_FILTERS = (TextParam("person", 128), IntParam("group"), DayParam("from"), DayParam("to"),
+                  ChoiceParam("action", access_log.ACTIONS), TextParam("category", 64), TextParam("host", 253))
+FILTERS = (IntParam("device"), *DEVICE_FILTERS)
+AFTER = CursorParam("after", access_log.parse_cursor)
 
 
-def _filter(device_id: int | None = None) -> access_log.LogFilter:
-    since, until = _day("from"), _day("to")
-    action = request.args.get("action", "")
+def _filter(query: Query, device_id: int | None = None) -> access_log.LogFilter:
+    since, until = query["from"], query["to"]
     return access_log.LogFilter(
-        device_id=device_id if device_id is not None else _int("device"),
-        person=request.args.get("person", "").strip()[:128], group_id=_int("group"),
-        since=start_of_london_day(since) if since else None, until=end_of_london_day(until) if until else None,
-        action=action if action in access_log.ACTIONS else "", category=request.args.get("category", "").strip()[:64],
-        host=request.args.get("host", "").strip()[:253])
+        device_id=device_id if device_id is not None else query["device"], person=query["person"] or "",
+        group_id=query["group"], since=start_of_london_day(since) if since else None,
+        until=end_of_london_day(until) if until else None, action=query["action"] or "",
+        category=query["category"] or "", host=query["host"] or "")
 
 
 def _choices(db_session: Session) -> dict[str, object]:
@@ -53,38 +50,39 @@ def _choices(db_session: Session) -> dict[str, object]:
 
 @bp.route("/")
 @roles(*LOG_READERS)
-def index() -> ResponseReturnValue:
-    flt = _filter()
+@accepts(*FILTERS, AFTER)
+def index(query: Query) -> ResponseReturnValue:
+    flt = _filter(query)
     with database().session() as db_session:
-        result = access_log.page(db_session, flt, request.args.get("after"))
+        result = access_log.page(db_session, flt, query.raw.get("after"))
         audit(db_session, current_user.email, "access_log.view", "access log", after=flt.describe())
         choices = _choices(db_session)
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
+    args = query.link_args("after")
     next_url = url_for("logs.index", **args, after=result.next_cursor) if result.next_cursor else None
-    export_url = url_for("logs.export", **args)
-    return render_template("logs/index.html", page=result, args=args, next_url=next_url, export_url=export_url,
-                           actions=access_log.ACTIONS, **choices)
+    return render_template("logs/index.html", page=result, args=args, next_url=next_url, actions=access_log.ACTIONS,
+                           **choices)
 
 
 @bp.route("/device/<int:device_id>")
 @roles(*LOG_READERS)
-def device(device_id: int) -> ResponseReturnValue:
-    flt = _filter(device_id)
+@accepts(*DEVICE_FILTERS, AFTER)
+def device(device_id: int, query: Query) -> ResponseReturnValue:
+    flt = _filter(query, device_id)
     with database().session() as db_session:
         dev = get_or_404(db_session, Device, device_id)
-        result = access_log.page(db_session, flt, request.args.get("after"))
+        result = access_log.page(db_session, flt, query.raw.get("after"))
         audit(db_session, current_user.email, "access_log.view", f"device #{device_id}", after=flt.describe())
         group_name = dev.group.name if dev.group else "—"
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after"}
-    next_url = url_for("logs.device", device_id=device_id, **args, after=result.next_cursor) \
+    next_url = url_for("logs.device", device_id=device_id, **query.link_args("after"), after=result.next_cursor) \
         if result.next_cursor else None
     return render_template("logs/device.html", dev=dev, group_name=group_name, page=result, next_url=next_url)
 
 
-@bp.route("/export.csv")
+@bp.route("/export.csv", methods=["POST"])
 @roles(*LOG_READERS)
-def export() -> ResponseReturnValue:
-    flt = _filter()
+@accepts(*FILTERS, form=True)
+def export(query: Query) -> ResponseReturnValue:
+    flt = _filter(query)
     with database().session() as db_session:
         audit(db_session, current_user.email, "access_log.export", "access log", after=flt.describe())
     db = database()

@@ -16,8 +16,9 @@ from admin_web.access import database, get_or_404, roles
 from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
 from rules.devices.registry import DeviceError, register_device
 from rules.monitoring.states import CircumventionMode
-from rules.store.models import Category, Device, Group, ListEntry, ListSource
+from rules.store.models import Category, CategoryUnlock, Device, Group, ListEntry, ListSource
 from rules.workflows.catalogue_admin import RegistryError, import_list_file, save_category, save_group
+from rules.workflows.category_unlock import OPEN, open_proposal
 
 bp = Blueprint("registry", __name__)
 
@@ -36,10 +37,11 @@ def categories() -> ResponseReturnValue:
                                                       .group_by(ListEntry.category_id))}
         sources = list(db_session.scalars(select(ListSource).order_by(ListSource.imported_at.desc()).limit(50)))
         names = {c.id: c.name for c in rows}
+        proposed = set(db_session.scalars(select(CategoryUnlock.category_id).where(CategoryUnlock.state == OPEN)))
         form = ListImportForm()
         form.category_id.choices = opts([(c.id, c.name) for c in rows])
     return render_template("registry/categories.html", rows=rows, counts=counts, sources=sources, names=names,
-                           form=form)
+                           form=form, proposed=proposed)
 
 
 @bp.route("/categories/new", methods=["GET", "POST"], defaults={"category_id": None})
@@ -52,20 +54,27 @@ def category(category_id: int | None) -> ResponseReturnValue:
         form.group_ids.choices = opts(_group_choices(db_session))
         if existing is not None and not form.is_submitted():
             form.group_ids.data = [g.id for g in existing.blocked_groups]
+        waiting = open_proposal(db_session, existing.id) if existing is not None else None
     if form.validate_on_submit():
+        unlock = existing is not None and existing.locked and not form.locked.data
         try:
             with database().session() as db_session:
                 save_category(db_session, current_user.account, category_id, name=form.name.data or "",
                               description=form.description.data or "", locked=bool(form.locked.data),
-                              block_everyone=bool(form.block_everyone.data), group_ids=form.group_ids.data or [])
+                              block_everyone=bool(form.block_everyone.data), group_ids=form.group_ids.data or [],
+                              unlock_reason=form.unlock_reason.data or "")
         except RegistryError as exc:
             flash(f"Not saved: {exc}.", "error")
         except LookupError:
             abort(404)
         else:
-            flash("Category saved: the filter applies it within a few seconds.", "success")
+            if unlock:
+                flash("Saved, and still locked: unlocking it needs the headteacher's confirmation, who has been "
+                      "asked (Unlock proposals).", "success")
+            else:
+                flash("Category saved: the filter applies it within a few seconds.", "success")
             return redirect(url_for("registry.categories"))
-    return render_template("registry/category.html", form=form, existing=existing)
+    return render_template("registry/category.html", form=form, existing=existing, waiting=waiting)
 
 
 @bp.route("/lists/import", methods=["POST"])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import ContentReportForm, ReportActionForm, opts
+from admin_web.params import ChoiceParam, Query, accepts
 from rules.store.models import Category, ContentReport
 from rules.workflows import content_reports as service
 from rules.workflows.access_requests import NotFound
@@ -39,10 +40,9 @@ def _action_form(db_session: Session, first_url: str = "") -> ReportActionForm:
 
 @bp.route("/")
 @roles(*ANY)
-def index() -> ResponseReturnValue:
-    status = request.args.get("status") or None
-    if status not in (None, "open", "blocked", "not_blocked"):
-        status = None
+@accepts(ChoiceParam("status", ("open", "blocked", "not_blocked")))
+def index(query: Query) -> ResponseReturnValue:
+    status = query["status"]
     with database().session(read_only=True) as db_session:
         rows = service.list_reports(db_session, current_user.account, current_user.roles, status)
     return render_template("reports/index.html", rows=rows, status=status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
+from admin_web.params import ChoiceParam, Query, accepts
 from rules.localtime import end_of_london_day
 from rules.store.models import AccessRequest, Device, Group
 from rules.workflows import access_requests as service
@@ -36,10 +37,9 @@ def _authoriser_form(db_session: Session) -> AuthoriserForm:
 
 @bp.route("/")
 @roles(*ANY)
-def index() -> ResponseReturnValue:
-    status = request.args.get("status") or None
-    if status not in (None, "open", "approved", "refused"):
-        status = None
+@accepts(ChoiceParam("status", ("open", "approved", "refused")))
+def index(query: Query) -> ResponseReturnValue:
+    status = query["status"]
     with database().session(read_only=True) as db_session:
         rows = service.list_requests(db_session, current_user.account, current_user.roles, status)
     return render_template("requests/index.html", rows=rows, status=status)

@@ -24,7 +24,8 @@ def lists() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="The list's syntax; auto reads each line in its own (hosts, adblock or plain name).")
 @click.option("--locked/--not-locked", default=None,
-              help="Mark the category locked (no exception can open it), e.g. for a child-abuse list.")
+              help="Mark the category locked (no exception can open it), e.g. for a child-abuse list. A locked "
+                   "category is unlocked only in the admin web: the ICT technician proposes, the headteacher confirms.")
 @pass_app
 def import_command(app, file: Path, category: str, fmt: str, locked: bool | None) -> None:
     """Import FILE into a category; re-importing the same file replaces what it brought before."""

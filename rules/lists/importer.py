@@ -60,10 +60,11 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
     """Import `path` into the category `category_name` as the source `source_name` (the file's name).
 
     `location` is where a refresh reads the source again (the file's full path unless given). A missing
-    category is created when `create` (with `locked`, `description`, `builtin`), else refused; `locked`
-    also changes an existing category. "auto" is stored as the source's format, so that a refresh reads
-    each line in its own syntax again even if the file has changed what it mixes; the result names
-    what was found. The file is read before the database is touched, so a long parse holds no lock.
+    category is created when `create` (with `locked`, `description`, `builtin`), else refused; `locked=True`
+    also locks an existing category, and `locked=False` on a locked one is refused (unlocking takes two
+    people). "auto" is stored as the source's format, so that a refresh reads each line in its own syntax
+    again even if the file has changed what it mixes; the result names what was found. The file is read
+    before the database is touched, so a long parse holds no lock.
     """
     name = check_category_name(category_name)
     chosen = "ut1" if fmt == "auto" and path.is_dir() else fmt
@@ -94,8 +95,11 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
                             locked=bool(locked), builtin=builtin)
         session.add(category)
         session.flush()
-    elif locked is not None and category.locked != locked:
-        category.locked = locked
+    elif locked and not category.locked:
+        category.locked = True  # locking is immediate; unlocking takes two people (rules.workflows.category_unlock)
+    elif locked is False and category.locked:
+        raise ListImportError(f"the category {name} is locked; unlocking it takes two people: the ICT technician "
+                              f"proposes it on the category's page in the admin web and the headteacher confirms it")
     previous = session.scalar(
         select(ListSource).where(ListSource.category_id == category.id, ListSource.name == source))
     before = None if previous is None else {"entries": previous.entries}

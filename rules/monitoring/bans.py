@@ -1,4 +1,7 @@
-"""The headteacher's decisions on bans (confirm, lift) and supervised access for a banned pupil.
+"""The headteacher's decisions on bans (confirm, lift), reading a ban's evidence, and supervised access.
+
+A ban's evidence (what the device did, when, its points) is read through `read_evidence`, which writes the
+audit entry in the same transaction: there is no way to show it without the record of who looked.
 
 The detector that creates bans is elsewhere; these functions change Ban rows, which are policy data,
 so DNS and the proxy see each change within seconds.
@@ -67,6 +70,14 @@ def evidence_table(ban: Ban) -> tuple[list[str], list[list[str]]]:
         record = item if isinstance(item, dict) else {"value": item}
         rows.append(["" if record.get(c) is None else str(record.get(c)) for c in columns])
     return columns, rows
+
+
+def read_evidence(session: Session, ban_id: int, reader: User) -> tuple[Ban, list[str], list[list[str]]]:
+    """The ban and its evidence table, recording in the audit log that `reader` looked at it."""
+    ban = get_ban(session, ban_id)
+    columns, rows = evidence_table(ban)
+    audit(session, reader.email, "ban.evidence_view", f"ban #{ban.id}")
+    return ban, columns, rows
 
 
 def _signal_row(item: dict[str, object]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select, tuple_
@@ -66,14 +66,25 @@ class Page:
     next_cursor: str | None  # "ts_iso|id" of the last row, when there may be more
 
 
+MAX_EVENT_ID = 2**63 - 1  # the BigInteger id column's largest value
+
+
 def parse_cursor(text: str | None) -> tuple[datetime, int] | None:
+    """The (ts, id) of a cursor `page` wrote ("ts_iso|id"), or None for anything else: a time that is not a UTC
+    instant the database can hold, or an id outside the column's range, would fail in the query instead."""
     if not text or "|" not in text:
         return None
     ts_text, _, id_text = text.partition("|")
-    try:
-        return datetime.fromisoformat(ts_text), int(id_text)
-    except ValueError:
+    if not (id_text.isascii() and id_text.isdigit()) or len(id_text) > 19 or int(id_text) > MAX_EVENT_ID:
         return None
+    try:
+        ts = datetime.fromisoformat(ts_text)
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if not 1970 <= ts.year <= 9998:
+        return None
+    return ts, int(id_text)
 
 
 def page(session: Session, flt: LogFilter, after: str | None = None, size: int = 100) -> Page:

@@ -8,6 +8,8 @@ compile, a log page) never hold the write lock.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,15 +24,33 @@ from rules.store.models import PolicyData, PolicyState, utcnow
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def _never_share_across_fork(engine: Engine) -> None:
+    """A pooled connection opened before a fork (gunicorn forks its workers after the app is built) is never used
+    by the child: two processes on one socket interleave their messages (PostgreSQL: "prepared statement already
+    exists", then 500s). The child forgets the inherited connections without closing them (closing would end the
+    parent's session too) and opens its own (SQLAlchemy's `dispose(close=False)` recipe for os.fork())."""
+    ref = weakref.ref(engine)
+
+    def forget_in_child() -> None:
+        live = ref()
+        if live is not None:
+            live.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget_in_child)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for `url`, with the SQLite settings above when it is SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(url, pool_pre_ping=True, future=True)
+        _never_share_across_fork(engine)
+        return engine
     database = parsed.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _never_share_across_fork(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

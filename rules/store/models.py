@@ -351,3 +351,23 @@ class ContentReport(Base):
     actioned_by_email: Mapped[str | None] = mapped_column(String(255))
     actioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+
+
+class CategoryUnlock(Base):
+    """A proposal to unlock a locked category: the ICT technician proposes, another person (the headteacher)
+    confirms or refuses. Not policy data: only a confirmation changes the category (which is)."""
+
+    __tablename__ = "category_unlocks"
+    __table_args__ = (Index("ix_category_unlocks_state", "state"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
+    category_name: Mapped[str] = mapped_column(String(64))  # as it was when proposed
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    proposed_by: Mapped[str] = mapped_column(String(255))  # the proposer's email
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | confirmed | refused
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str] = mapped_column(Text, default="")

@@ -1,6 +1,7 @@
 """Staff accounts: creating them with hashed passwords (argon2) and roles, signing in, changing them.
 
-Signing in checks the password under a rate limit; disabling an account or changing it ends its sessions.
+Signing in checks the password and records each failure (`rules.workflows.signin_throttle` reads them to slow
+the next attempt from the same address); disabling an account or changing it ends its sessions.
 
 A session is valid only while the account is active and its `session_epoch` is unchanged: signing out,
 disabling the account, changing its roles or password all raise the epoch, which ends every session of
@@ -10,23 +11,20 @@ that account on the server at once (the session cookie names the epoch it was is
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rules.store.audit import audit
-from rules.store.models import AuditEntry, User, utcnow
+from rules.store.models import User
 
 ROLES = ("staff", "ict", "headteacher", "dsl")
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 hasher = PasswordHasher()
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 _DUMMY_HASH = hasher.hash("not a real password, used to even out timing")
 
 
@@ -70,17 +68,9 @@ def roles_of(user: User) -> set[str]:
     return {r for r in user.roles.split(",") if r in ROLES}
 
 
-def too_many_failures(session: Session, email: str, address: str) -> bool:
-    """Five failed sign-ins for this email, or from this address, in 15 minutes: wait."""
-    since = utcnow() - FAILURE_WINDOW
-    count = session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.ts >= since, AuditEntry.action == "signin.failed",
-        (AuditEntry.target == email) | (AuditEntry.reason == address)))
-    return (count or 0) >= MAX_FAILURES
-
-
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
-    """The active account with this email and password, else None; failures are recorded."""
+    """The active account with this email and password, else None; a failure is recorded (email and address),
+    which is what `signin_throttle` counts."""
     email_norm = email.strip().lower()
     user = session.scalar(select(User).where(User.email == email_norm))
     ok = False

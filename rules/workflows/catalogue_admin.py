@@ -17,6 +17,7 @@ from rules.lists.parse import FORMATS, ListFileError
 from rules.monitoring.states import CircumventionMode
 from rules.store.audit import audit
 from rules.store.models import Category, Group, User
+from rules.workflows.category_unlock import UnlockError, propose_unlock
 
 # What the admin pages offer; OFF is for the database only.
 CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)
@@ -39,8 +40,12 @@ def _category_state(c: Category) -> dict[str, object]:
 
 
 def save_category(session: Session, user: User, category_id: int | None, *, name: str, description: str,
-                  locked: bool, block_everyone: bool, group_ids: list[int]) -> Category:
-    """Create or change a category; a built-in category keeps its name."""
+                  locked: bool, block_everyone: bool, group_ids: list[int], unlock_reason: str = "") -> Category:
+    """Create or change a category; a built-in category keeps its name.
+
+    Locking takes effect at once. Unticking "locked" on a locked category does not: the category stays locked
+    and a proposal to unlock it (with `unlock_reason`) waits for the headteacher (`category_unlock`); the
+    other changes are saved."""
     clean = _check_name(name, "category")
     category = session.get(Category, category_id) if category_id else None
     if category_id and category is None:
@@ -54,14 +59,20 @@ def save_category(session: Session, user: User, category_id: int | None, *, name
         session.add(category)
     elif category.builtin and category.name != clean:
         raise RegistryError("a built-in category keeps its name")
+    unlock = bool(category.locked) and not locked  # a proposal only, made below
     category.name = clean
     category.description = description.strip()
-    category.locked = locked
+    category.locked = locked or unlock
     category.block_everyone = block_everyone
     category.blocked_groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
     session.flush()
     audit(session, user.email, "category.create" if before is None else "category.update",
           f"category {category.name}", before=before, after=_category_state(category))
+    if unlock:
+        try:
+            propose_unlock(session, user, category, unlock_reason)
+        except UnlockError as exc:
+            raise RegistryError(str(exc)) from None
     return category
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from admin_web.access import ANY, LOG_READERS
+from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
 from rules.store.models import Ban, Category, Device, Group
 from tests.admin_web.conftest import sign_in
 
@@ -19,15 +19,16 @@ GET_ROUTES = {
     "reports.new": ("/reports/new", EVERYONE),
     "logs.index": ("/logs/", set(LOG_READERS)),
     "logs.device": ("/logs/device/{device}", set(LOG_READERS)),
-    "logs.export": ("/logs/export.csv", set(LOG_READERS)),
     "registry.categories": ("/categories/", {"ict"}),
     "registry.category": ("/categories/{category}", {"ict"}),
     "registry.groups": ("/groups/", {"ict"}),
     "registry.group": ("/groups/{group}", {"ict"}),
     "registry.devices": ("/devices/", {"ict"}),
     "registry.device_new": ("/devices/new", {"ict"}),
+    "unlocks.index": ("/unlocks/", {"ict", "headteacher"}),
     "bans.index": ("/bans/", EVERYONE),
     "bans.show": ("/bans/{ban}", EVERYONE),
+    "bans.evidence": ("/bans/{ban}/evidence", set(EVIDENCE_READERS)),
     "audit.index": ("/audit/", {"ict", "headteacher", "dsl"}),
     "accounts.index": ("/accounts/", {"headteacher"}),
     "accounts.edit": ("/accounts/new", {"headteacher"}),
@@ -35,7 +36,7 @@ GET_ROUTES = {
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
-             "bans.confirm", "bans.lift", "bans.supervise"}
+             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 
@@ -88,7 +89,7 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     ids = make_ids(app)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
-        "<int:ban_id>", str(ids["ban"]))
+        "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]

@@ -1,9 +1,10 @@
 """End to end: the ban screens in the real admin web (`schoolgate web` + headless Chromium).
 
 Two bans are written as the watcher writes them (a Ban row with its evidence list). The headteacher sees
-them on the dashboard and the ban list, reads the evidence (a hostile host name stays text), and confirms
-one with an end date; a member of staff sees whom to supervise and opens supervised access in their name;
-the headteacher lifts the other ban as a false positive. After each step `schoolgate bans list --json`
+them on the dashboard and the ban list, reads the evidence on its own page (a hostile host name stays text;
+each view is audited), and confirms one with an end date; a member of staff sees whom to supervise, never the
+evidence (403), and opens supervised access in their name; the headteacher lifts the other ban as a false
+positive. After each step `schoolgate bans list --json`
 says the same. Screenshots go to test-output/screenshots/bans-*.png.
 """
 
@@ -122,6 +123,9 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     page = head.page.inner_text("main")
     assert "Sam Pupil" in page and "Class 5 iPad 03" in page
     assert "Waiting for review" in text(head, "h1")
+    head.page.click("a:has-text('Review the evidence and decide')")
+    head.page.wait_for_url(f"**/bans/{ids['sam']}/evidence")
+    assert "Your view of this evidence is recorded in the audit log." in head.page.inner_text("main")
     rows = [[" ".join(cell.split()) for cell in row.split("\t")]
             for row in head.page.inner_text("table.list tbody").splitlines()]
     assert [row[1:] for row in rows] == [
@@ -156,6 +160,15 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     staff.page.click(f"a[href='/bans/{ids['sam']}']")
     assert staff.page.locator("button:has-text('Confirm')").count() == 0  # the headteacher's decisions only
     assert staff.page.locator("button:has-text('Lift')").count() == 0
+    # what a teacher needs in a lesson, and nothing of what the device did
+    main = staff.page.inner_text("main")
+    assert "Sam Pupil" in main and "Class 5 iPad 03" in main and "Ends" in main
+    for secret in ("nordvpn.com", "expressvpn.com", "203.0.113.9", "points", "VPN", "Evidence", "evidence"):
+        assert secret not in main, secret
+    staff.go(f"/bans/{ids['sam']}/evidence")
+    assert "Not available to you" in staff.page.inner_text("main")
+    assert "nordvpn.com" not in staff.page.content()
+    staff.go(f"/bans/{ids['sam']}")
     assert staff.page.get_by_label("Supervising member of staff").input_value() == STAFF[1]
     staff.page.get_by_label("Minutes").fill("20")
     staff.page.click("button:has-text('Open supervised access')")
@@ -171,7 +184,7 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     assert timedelta(minutes=19) < until - datetime.now(UTC) <= timedelta(minutes=20)
 
     # The headteacher lifts the other ban as a false positive
-    head.go(f"/bans/{ids['bea']}")
+    head.go(f"/bans/{ids['bea']}/evidence")
     assert "cloudflare-dns.com" in head.page.inner_text("table.list")
     head.page.fill("form[action$='/lift'] textarea[name=reason]", "Bea's tablet was set up with this by a parent.")
     head.page.check("input[name=false_positive]")
@@ -190,5 +203,10 @@ def test_the_headteacher_and_staff_handle_bans(school: tuple[Cli, dict[str, int]
     head.go("/")
     assert "1 pupil or device currently banned" in text(head, "section.tiles")
     head.shot("bans-09-dashboard-after")
+    # Each look at the evidence is in the audit log, under the headteacher's name; the staff member's 403 is not
+    head.go("/audit/?action=ban.evidence_view")
+    audit_rows = head.page.inner_text("table.audit tbody").splitlines()
+    assert sorted(row.split("\t")[3] for row in audit_rows) == sorted([f"ban #{ids['sam']}", f"ban #{ids['bea']}"])
+    assert all(row.split("\t")[1] == HEAD[0] for row in audit_rows), audit_rows
     for person in (head, staff):
         person.close()

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, sign-in with its rate limit, and changes that end sessions, with audit entries."""
+"""Staff accounts: creation, sign-in (the throttle: test_signin_throttle.py), changes that end sessions, audit."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from sqlalchemy import select
 from rules.store.db import Database
 from rules.store.models import AuditEntry, User
 from rules.workflows.accounts import (
-    MAX_FAILURES,
     UserError,
     authenticate,
     create_user,
     roles_of,
-    too_many_failures,
     update_account,
 )
 
@@ -85,19 +83,6 @@ def test_sign_in_needs_the_right_password_an_active_account_and_a_password_at_al
     assert [e.reason for e in entries(db, "signin")] == ["10.0.0.5"]
     assert [e.target for e in entries(db, "signin.failed")] == [
         "head@school.example", "nobody@school.example", "new@school.example", "head@school.example"]
-
-
-def test_five_failures_for_an_email_or_from_an_address_mean_wait(db: Database) -> None:
-    make(db)
-    with db.session() as session:
-        for _ in range(MAX_FAILURES - 1):
-            authenticate(session, "head@school.example", "wrong password!", "10.0.0.5")
-        assert not too_many_failures(session, "head@school.example", "10.0.0.9")
-        authenticate(session, "other@school.example", "wrong password!", "10.0.0.5")
-        assert too_many_failures(session, "someone@school.example", "10.0.0.5")  # the address's fifth
-        assert not too_many_failures(session, "someone@school.example", "10.0.0.9")
-        authenticate(session, "head@school.example", "wrong password!", "10.0.0.7")
-        assert too_many_failures(session, "head@school.example", "10.0.0.9")  # the email's fifth
 
 
 def test_changing_roles_password_or_status_ends_sessions_a_new_name_does_not(db: Database) -> None:
