@@ -49,6 +49,9 @@ class RawClient:
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+            # A browser sends the page it posts from (Referrer-Policy: same-origin); over HTTPS Flask-WTF
+            # refuses a form without it, as it should a cross-site post.
+            headers["Referer"] = f"{self.scheme}://{self.host}:{self.port}{path}"
         connection = self._connection()
         try:
             connection.request(method, path, body=body, headers=headers)
