@@ -136,8 +136,9 @@ def purge_closed_bans(db: Database, days: int, now: datetime, batch: int = PURGE
                                                             ban_ended_at() < cutoff)
                                        .order_by(Ban.id).limit(batch)))
             if ids:
-                sessions += session.execute(delete(SupervisedSession)
-                                            .where(SupervisedSession.ban_id.in_(ids))).rowcount or 0
+                in_bans = SupervisedSession.ban_id.in_(ids)
+                sessions += session.scalar(select(func.count()).select_from(SupervisedSession).where(in_bans)) or 0
+                session.execute(delete(SupervisedSession).where(in_bans))
                 session.execute(delete(Ban).where(Ban.id.in_(ids)))
                 bump_policy_version(session)
         bans += len(ids)
