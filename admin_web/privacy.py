@@ -10,7 +10,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, render_template, send_file
+from flask import Blueprint, current_app, flash, redirect, render_template, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,8 +20,9 @@ from wtforms.validators import DataRequired, Length
 from admin_web.access import database, roles
 from admin_web.forms import opts
 from rules.localtime import LONDON
+from rules.privacy.counts import describe
 from rules.privacy.erasure import erase
-from rules.privacy.export import FORMATS, record, write
+from rules.privacy.export import FORMATS, NothingHeld, record, write
 from rules.privacy.subject import MAX_PERSON, SubjectError
 from rules.store.models import utcnow
 
@@ -76,7 +77,7 @@ def export() -> ResponseReturnValue:
         text.close()
         flash(f"Nothing exported: {exc}.", "error")
         return render_template("privacy/index.html", export=form, erase=EraseForm(prefix="erase"),
-                               hint=PERSON_HINT), 404
+                               hint=PERSON_HINT), 404 if isinstance(exc, NothingHeld) else 400
     except BaseException:
         text.close()
         raise
@@ -99,10 +100,12 @@ def erase_person() -> ResponseReturnValue:
     except SubjectError as exc:
         flash(f"Nothing erased: {exc}.", "error")
         return render_template("privacy/index.html", export=ExportForm(prefix="export"), erase=form,
-                               hint=PERSON_HINT), 404
+                               hint=PERSON_HINT), 404 if isinstance(exc, NothingHeld) else 400
     flash(f"Erased. Reference {done.reference}: keep it with the request; the audit log records the erasure "
-          "under it, without the name.", "success")
+          f"under it, without the name. Removed or anonymised: {describe(done.counts)}.", "success")
+    for name in done.shared_names:
+        flash(f"“{name}” is also part of someone else's name: it was erased from this person's own records but "
+              "not replaced everywhere.", "info")
     for problem in done.problems:
         flash(f"The database is erased, but a file was not: {problem}.", "error")
-    return render_template("privacy/index.html", export=ExportForm(prefix="export"), erase=EraseForm(prefix="erase"),
-                           hint=PERSON_HINT, erased=done)
+    return redirect(url_for("privacy.index"))  # a reload must not send the erasure again

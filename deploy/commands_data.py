@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from deploy.context import CommandError, pass_app
+from rules.privacy.counts import describe
 from rules.privacy.erasure import erase, preview
 from rules.privacy.export import export_person
 from rules.privacy.files import EXPORTS
@@ -35,7 +36,7 @@ def data_export(app, person: str, out_dir: Path | None) -> None:
         raise CommandError(f"cannot write the export into {folder}: {exc}") from None
     for path in exported.paths:
         click.echo(str(path.resolve()))
-    click.echo(", ".join(f"{n} {name.replace('_', ' ')}" for name, n in exported.counts.items()))
+    click.echo(describe(exported.counts))
 
 
 @data.command("erase")
@@ -48,16 +49,14 @@ def data_erase(app, person: str, confirm: bool) -> None:
     try:
         if not confirm:
             counts = preview(db, person)
-            click.echo("would remove or anonymise: "
-                       + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()))
+            click.echo(f"would remove or anonymise: {describe(counts)}")
             raise CommandError("nothing was erased: add --confirm to erase (it cannot be undone; "
                                "run `schoolgate data export` first if the school must keep a copy)")
         done = erase(db, person, app.actor, app.config.state_dir)
     except SubjectError as exc:
         raise CommandError(str(exc)) from None
     click.echo(f"erased; reference {done.reference}")
-    counts = {k: v for k, v in done.counts.items() if k != "scrubbed"}
-    click.echo(", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items()))
+    click.echo(describe(done.counts))
     scrubbed = done.counts.get("scrubbed") or {}
     if scrubbed:
         click.echo("rows rewritten without their name: "

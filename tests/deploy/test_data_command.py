@@ -28,14 +28,14 @@ def test_export_then_erase_a_pupil_from_the_command_line(cli: Cli, db_url: str, 
         json_path, html_path = Path(out[0]), Path(out[1])
         assert json_path.parent == html_path.parent == tmp_path / "var" / "exports"
         assert json_path.suffix == ".json" and html_path.suffix == ".html" and "Sam" not in json_path.name
-        assert out[2].startswith("0 accounts, 2 devices, 5 access events, 1 bans")
+        assert out[2].startswith("0 staff accounts, 2 devices, 5 access events, 1 ban, 0 supervised sessions they gave")
         data = json.loads(json_path.read_text(encoding="utf-8"))
         assert HOSTILE in {e["host"] for e in data["access_events"]}
 
         dry = cli("data", "erase", "--person", SAM, check=False, env=env)
         assert dry.returncode == 1 and "nothing was erased: add --confirm" in dry.stderr
-        assert dry.stdout.startswith("would remove or anonymise: 5 access events, 1 bans, 1 supervised sessions, "
-                                     "2 devices")
+        assert dry.stdout.startswith("would remove or anonymise: 5 access events, 1 ban, 1 supervised session, "
+                                     "2 devices, 0 staff accounts")
         assert holding(db, SAM_STRINGS)
 
         done = cli("data", "erase", "--person", SAM, "--confirm", env=env).stdout
