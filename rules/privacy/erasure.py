@@ -35,7 +35,7 @@ from rules.localtime import LONDON
 from rules.privacy.export import NothingHeld
 from rules.privacy.files import FilePlan, plan_erasure
 from rules.privacy.holdings import events_filter
-from rules.privacy.scrub import scrub_tables
+from rules.privacy.scrub import find_rows, scrub_tables
 from rules.privacy.subject import Subject, SubjectError, erased_email, find_subject
 from rules.privacy.terms import ERASED, Term, found_in_any
 from rules.store.audit import audit
@@ -90,19 +90,23 @@ def preview(db: Database, person: str) -> dict[str, int]:
 def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, *,
           actor_user_id: int | None = None) -> Erasure:
     """Erase `person` (see the module's description); `actor_user_id`, when given, may not be among theirs."""
+    with db.session(read_only=True) as session:  # the long search of the logs, before the write lock is taken
+        terms = find_subject(session, person).terms(with_references=False)
+        found = find_rows(session, terms)
     with db.session() as session:
         subject = find_subject(session, person)
         if not subject.found:
             raise NothingHeld(subject.person)
         if actor_user_id is not None and actor_user_id in subject.users:
             raise ErasureError("you cannot erase your own account; ask another headteacher")
-        terms = subject.terms(with_references=False)
+        if subject.terms(with_references=False) != terms:  # their rows changed in between: search everything
+            terms, found = subject.terms(with_references=False), {}
         counts: dict[str, Any] = _delete_events_and_bans(session, subject)
         counts["devices"] = _neutralise_devices(session, subject, terms)
         counts["accounts"] = _anonymise_accounts(session, subject)
         counts["records"] = _replace_in_records(session, subject)
         counts["audit_evidence"] = _drop_copied_evidence(session, subject)
-        counts["scrubbed"] = scrub_tables(session, terms)
+        counts["scrubbed"] = scrub_tables(session, terms, found)
         plan = plan_erasure(state_dir, terms) if state_dir is not None else FilePlan()
         counts["report_files"], counts["export_files"] = len(plan.rewrite), len(plan.delete)
         bump_policy_version(session)  # devices and bans are policy data; bulk changes skip the flush hook

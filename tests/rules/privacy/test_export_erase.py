@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,24 @@ def test_a_name_nobody_has_and_a_blank_name_are_refused_and_nobody_erases_themse
     with pytest.raises(ErasureError, match="you cannot erase your own account"):
         erase(db, TOM[1], TOM[0], actor_user_id=school.tom)
     assert holding(db, [TOM[0]])
+
+
+def test_rows_written_while_the_logs_are_searched_are_erased_too(db: Database, school: School, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The logs are searched before the erasure's transaction; what arrives meanwhile is found inside it."""
+    real_find_rows = erasure_module.find_rows
+
+    def then_more_arrive(session: Any, terms: Any) -> Any:
+        found = real_find_rows(session, terms)
+        with db.session() as other:
+            other.add(AccessEvent(ts=datetime.now(UTC), client_ip="10.0.0.99", device_id=school.library_device,
+                                  source="proxy", host="www.google.com", action="allow", search_term="sam pupil again"))
+            other.add(AuditEntry(actor="dee.dsl@school.test", action="access_log.view", target="access log",
+                                 after=json.dumps({"person": SAM})))
+        return found
+
+    monkeypatch.setattr(erasure_module, "find_rows", then_more_arrive)
+    erase(db, SAM, "ann.head@school.test", tmp_path / "state")
+    assert holding(db, SAM_STRINGS) == []
+    with db.session(read_only=True) as session:
+        assert f"{ERASED} again" in session.scalars(select(AccessEvent.search_term)).all()
