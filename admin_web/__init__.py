@@ -50,4 +50,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (auth, home, requests, reports, logs, registry, unlocks, bans, audit_view, accounts, ca):
         app.register_blueprint(module.bp)
+    from admin_web import privacy
+
+    app.register_blueprint(privacy.bp)
     return app

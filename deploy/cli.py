@@ -20,6 +20,8 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "bans": ("commands_admin", "bans", "Bans from school computing equipment."),
     "check": ("commands_policy", "check", "The decision for HOST and the rule behind it, explained."),
+    "data": ("commands_data", "data",
+             "Personal data held about a person: export it (subject access), or erase it."),
     "devices": ("commands_admin", "devices", "The device registry."),
     "dns": ("commands_dns", "dns",
             "The DNS sinkhole: answer the school's devices, block what the policy blocks, log every query."),

@@ -93,7 +93,11 @@ class WebConfig:
 
 @dataclass(frozen=True)
 class RetentionConfig:
-    access_log_days: int = 90
+    """How long personal data is kept before the retention job deletes it (see rules.jobs.retention)."""
+
+    access_log_days: int = 90  # access events, weekly report files, person filters in audit entries
+    ban_days: int = 365  # a closed ban (lifted, expired), with its evidence, this long after it ended
+    audit_days: int = 2190  # audit entries: six years, the usual safeguarding record period
 
 
 @dataclass(frozen=True)
@@ -324,7 +328,7 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
     if name == "dns.max_cache_ttl" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 second (3600, an hour, is the default), "
                           f"not {value}")
-    if name == "retention.access_log_days" and value < 1:
+    if name in ("retention.access_log_days", "retention.ban_days", "retention.audit_days") and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 day")
     if name in ("bans.threshold", "bans.window_minutes") and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1")

@@ -16,6 +16,7 @@ package so that they can never disagree about what is blocked. Where a change be
   from them;
 - `rules.workflows`: what people do in the admin web: access requests, content reports, accounts, the ICT
   technician's catalogue changes (`catalogue_admin`) and the URLs typed into forms;
-- `rules.jobs`: the scheduler's jobs, one a module;
+- `rules.jobs`: the scheduler's jobs, one a module (`retention` deletes personal data past its period);
+- `rules.privacy`: subject access and erasure: everything held about one person, exported or erased;
 - `rules.localtime`: London time, the school's clock.
 """

@@ -1,17 +1,103 @@
-"""The retention job: delete access events older than the configured number of days, in batches."""
+"""The retention job: delete personal data once each retention period has passed, in batches.
+
+What is kept, and for how long (`[retention]`, see docs/configuration.md):
+
+- access events: `access_log_days` (90 days by default);
+- a closed ban (lifted, expired: any state but the current ones), with its evidence and supervised sessions:
+  `ban_days` after it ended (365 by default);
+- audit entries: `audit_days` (six years by default, the usual safeguarding record period); but the person
+  an access-log view or export was filtered on (a pupil's name, in the entry's "person") is removed once the
+  entry is `access_log_days` old, because it says whose log was read and needs no longer than the log itself;
+- weekly report files under the state folder's reports/: `access_log_days` (they summarise access events and
+  name banned pupils); subject access exports under exports/: `EXPORT_DAYS` (they are copies for handing
+  over; the law gives a month to answer).
+
+Every delete runs in batches of `PURGE_BATCH` rows a transaction, so a large purge never holds the database's
+write lock for long. One run writes one audit entry saying what it removed, only when it removed something.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import stat
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 
-from rules.store.db import Database
-from rules.store.models import AccessEvent, utcnow
+from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.store.audit import audit
+from rules.store.db import Database, bump_policy_version
+from rules.store.models import AccessEvent, AuditEntry, Ban, SupervisedSession, utcnow
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 10_000
+ACTOR = "retention"
+EXPORT_DAYS = 30
+REPORTS_FOLDER = "reports"
+EXPORTS_FOLDER = "exports"
+# The audit entries that record an access-log filter (`rules.store.access_log.LogFilter.describe()`), and what
+# the person filed on becomes once the entry is older than the access log.
+FILTER_ACTIONS_PREFIX = "access_log."
+PERSON_KEY = "person"
+PERSON_REMOVED = "[removed]"
+
+
+@dataclass(frozen=True)
+class RetentionPeriods:
+    """The `[retention]` settings, in days: plain values, so the job never reads the configuration itself."""
+
+    access_log_days: int = 90
+    ban_days: int = 365
+    audit_days: int = 2190
+
+
+@dataclass
+class PurgeResult:
+    """What one run removed, by kind."""
+
+    access_events: int = 0
+    bans: int = 0
+    supervised_sessions: int = 0
+    audit_entries: int = 0
+    person_filters: int = 0
+    report_files: int = 0
+    export_files: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def counts(self) -> dict[str, int]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        """The total first (what `schoolgate scheduler --run purge_events` prints), then each kind removed."""
+        parts = [f"{n} {name.replace('_', ' ')}" for name, n in self.counts().items() if n]
+        return f"{self.total} ({', '.join(parts)})" if parts else "0"
+
+
+def purge(db: Database, periods: RetentionPeriods, state_dir: Path | None = None, now: datetime | None = None,
+          batch: int = PURGE_BATCH) -> PurgeResult:
+    """Remove everything past its period (files only when `state_dir` is given); audit what went, if anything."""
+    moment = now or utcnow()
+    result = PurgeResult()
+    result.access_events = purge_access_events(db, periods.access_log_days, moment, batch)
+    result.bans, result.supervised_sessions = purge_closed_bans(db, periods.ban_days, moment, batch)
+    result.audit_entries = purge_audit_entries(db, periods.audit_days, moment, batch)
+    result.person_filters = remove_person_filters(db, periods.access_log_days, moment, batch)
+    if state_dir is not None:
+        result.report_files = purge_files(state_dir / REPORTS_FOLDER, periods.access_log_days, moment)
+        result.export_files = purge_files(state_dir / EXPORTS_FOLDER, EXPORT_DAYS, moment)
+    if result.total:
+        with db.session() as session:
+            audit(session, ACTOR, "retention.purge", "personal data", after=result.counts(),
+                  reason=f"access_log_days={periods.access_log_days}, ban_days={periods.ban_days}, "
+                         f"audit_days={periods.audit_days}, export_days={EXPORT_DAYS}")
+        log.info("retention purge removed %s", result)
+    return result
 
 
 def purge_access_events(db: Database, days: int, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
@@ -30,3 +116,105 @@ def purge_access_events(db: Database, days: int, now: datetime | None = None, ba
     if total:
         log.info("purged %d access events older than %d days", total, days)
     return total
+
+
+def ban_ended_at() -> ColumnElement[datetime]:
+    """When a closed ban ended, as SQL: lifted, else its end date (expired), else (no record of either) its start."""
+    return func.coalesce(Ban.lifted_at, Ban.ends_at, Ban.created_at)
+
+
+def purge_closed_bans(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> tuple[int, int]:
+    """Delete bans no longer current that ended more than `days` ago, with their supervised sessions.
+
+    A ban in force is never touched, however old. Bans are policy data, so the version is bumped with the
+    delete (bulk deletes do not pass through the flush hook)."""
+    cutoff = now - timedelta(days=days)
+    bans = sessions = 0
+    while True:
+        with db.session() as session:
+            ids = list(session.scalars(select(Ban.id).where(Ban.state.not_in(CURRENT_BAN_STATES),
+                                                            ban_ended_at() < cutoff)
+                                       .order_by(Ban.id).limit(batch)))
+            if ids:
+                in_bans = SupervisedSession.ban_id.in_(ids)
+                sessions += session.scalar(select(func.count()).select_from(SupervisedSession).where(in_bans)) or 0
+                session.execute(delete(SupervisedSession).where(in_bans))
+                session.execute(delete(Ban).where(Ban.id.in_(ids)))
+                bump_policy_version(session)
+        bans += len(ids)
+        if len(ids) < batch:
+            break
+    return bans, sessions
+
+
+def purge_audit_entries(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Delete audit entries older than `days`."""
+    cutoff = now - timedelta(days=days)
+    total = 0
+    while True:
+        with db.session() as session:
+            ids = list(session.scalars(select(AuditEntry.id).where(AuditEntry.ts < cutoff)
+                                       .order_by(AuditEntry.id).limit(batch)))
+            if ids:
+                session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
+            break
+    return total
+
+
+def remove_person_filters(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """In access-log view and export entries older than `days`, replace the person filtered on with PERSON_REMOVED.
+
+    The entry stays (who read the log, when, with which other filters) until `audit_days`."""
+    cutoff = now - timedelta(days=days)
+    removed = 0
+    last_id = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                select(AuditEntry.id, AuditEntry.after)
+                .where(AuditEntry.id > last_id, AuditEntry.ts < cutoff,
+                       AuditEntry.action.startswith(FILTER_ACTIONS_PREFIX, autoescape=True),
+                       AuditEntry.after.contains(f'"{PERSON_KEY}": ', autoescape=True))
+                .order_by(AuditEntry.id).limit(batch)).all()
+            for entry_id, after in rows:
+                scrubbed = _without_person(after)
+                if scrubbed is not None:
+                    session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(after=scrubbed))
+                    removed += 1
+        if len(rows) < batch:
+            break
+        last_id = rows[-1][0]
+    return removed
+
+
+def _without_person(text: str | None) -> str | None:
+    """The filter JSON with its person replaced, or None when there is no person left to remove."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get(PERSON_KEY) in (None, "", PERSON_REMOVED):
+        return None
+    data[PERSON_KEY] = PERSON_REMOVED
+    return json.dumps(data, default=str, sort_keys=True)
+
+
+def purge_files(folder: Path, days: int, now: datetime) -> int:
+    """Delete the files (and links; never what a link points to) directly in `folder` last written over `days` ago."""
+    cutoff = (now - timedelta(days=days)).timestamp()
+    removed = 0
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return 0
+    for path in entries:
+        try:
+            info = path.lstat()
+            if (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)) and info.st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

@@ -33,10 +33,12 @@ GET_ROUTES = {
     "accounts.index": ("/accounts/", {"headteacher"}),
     "accounts.edit": ("/accounts/new", {"headteacher"}),
     "ca.index": ("/certificate/", EVERYONE),
+    "privacy.index": ("/privacy/", {"headteacher"}),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
-             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export"}
+             "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
+             "privacy.export", "privacy.erase_person"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 

@@ -1,0 +1,21 @@
+"""The counts an export or an erasure reports, in words for the operator and the headteacher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LABELS = {"accounts": ("staff account", "staff accounts"), "devices": ("device", "devices"),
+          "access_events": ("access event", "access events"), "bans": ("ban", "bans"),
+          "supervised_sessions": ("supervised session", "supervised sessions"),
+          "supervision_given": ("supervised session they gave", "supervised sessions they gave"),
+          "access_requests": ("access request", "access requests"),
+          "content_reports": ("content report", "content reports"),
+          "records": ("request, report or supervised session", "requests, reports or supervised sessions"),
+          "audit_evidence": ("audit entry's evidence", "audit entries' evidence"),
+          "audit_entries": ("audit entry", "audit entries"),
+          "report_files": ("report file", "report files"), "export_files": ("earlier export", "earlier exports")}
+
+
+def describe(counts: dict[str, Any]) -> str:
+    """"5 access events, 1 ban, ...", in the order given; anything not a count (the per-table rewrites) left out."""
+    return ", ".join(f"{n} {LABELS[name][n != 1]}" for name, n in counts.items() if name in LABELS)

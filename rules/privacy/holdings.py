@@ -1,0 +1,131 @@
+"""What is held about a subject, section by section, as plain dictionaries for the export to write.
+
+Every column of each row is given (a subject access answer must be complete), but never an account's password
+hash or session counter. A ban's evidence is parsed from its JSON, and so are an audit entry's before and
+after. Access events can number hundreds of thousands, so they are read in batches, never all at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy.orm import Session
+
+from rules.privacy.files import lines_naming
+from rules.privacy.subject import Subject
+from rules.privacy.terms import found_in_any
+from rules.store.models import (
+    AccessEvent,
+    AccessRequest,
+    AuditEntry,
+    Ban,
+    Base,
+    ContentReport,
+    Device,
+    DeviceAddress,
+    SupervisedSession,
+    User,
+)
+
+NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
+SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests",
+            "content_reports", "report_files", "audit_entries")
+
+
+def row(obj: Base) -> dict[str, Any]:
+    """Every column of `obj` by name (datetimes stay datetimes: each writer formats them for its reader)."""
+    table = cast(Table, obj.__table__)
+    hidden = NEVER_EXPORTED.get(table.name, set())
+    return {column.key: getattr(obj, column.key) for column in table.columns if column.key not in hidden}
+
+
+def parsed(text: str | None) -> Any:
+    """Stored JSON as data; text that is not JSON as it is."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def events_filter(subject: Subject) -> ColumnElement[bool]:
+    """Their devices' access events: by the device, or by its MAC when the event was not tied to a device."""
+    return or_(AccessEvent.device_id.in_(subject.devices), AccessEvent.mac.in_(subject.macs))
+
+
+def count_events(session: Session, subject: Subject) -> int:
+    if not subject.devices:
+        return 0
+    return session.scalar(select(func.count()).select_from(AccessEvent).where(events_filter(subject))) or 0
+
+
+def access_events(session: Session, subject: Subject, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    if not subject.devices:
+        return
+    query = select(AccessEvent).where(events_filter(subject)).order_by(AccessEvent.ts, AccessEvent.id)
+    for event in session.scalars(query.execution_options(yield_per=batch)):
+        yield row(event)
+
+
+def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[str, list[dict[str, Any]]]:
+    """Every section but the access events (see `access_events`), in `SECTIONS` order."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    sections["accounts"] = [row(u) for u in _rows(session, User, User.id.in_(subject.users))]
+    sections["devices"] = [_device(session, d) for d in _rows(session, Device, Device.id.in_(subject.devices))]
+    sections["bans"] = [_ban(session, b) for b in _rows(session, Ban, Ban.id.in_(subject.bans))]
+    given = or_(SupervisedSession.staff_name.in_(subject.names),
+                SupervisedSession.created_by.in_(subject.emails.values()))
+    sections["supervision_given"] = [row(s) for s in _rows(session, SupervisedSession, given)
+                                     if s.id not in subject.supervised_sessions]
+    requests = _rows(session, AccessRequest, AccessRequest.id.in_(subject.requests))
+    sections["access_requests"] = [row(r) for r in requests]
+    sections["content_reports"] = [row(r) for r in _rows(session, ContentReport, ContentReport.id.in_(subject.reports))]
+    terms = subject.terms()
+    sections["report_files"] = [{"file": name, "lines": lines}
+                                for name, lines in lines_naming(state_dir, terms)] if state_dir else []
+    sections["audit_entries"] = [_audit(e) for e in audit_entries(session, subject)]
+    return {name: sections[name] for name in SECTIONS if name in sections}
+
+
+def audit_entries(session: Session, subject: Subject) -> list[AuditEntry]:
+    """Entries about them: they acted (their email is the actor), or an entry names them, their email, their
+    devices' names or MACs, or one of their rows ("ban #4")."""
+    terms = subject.terms()
+    columns = (AuditEntry.target, AuditEntry.before, AuditEntry.after, AuditEntry.reason)
+    emails = {email.casefold() for email in subject.emails.values()}
+    mentions = [column.ilike(term.like, escape="\\") for term in terms for column in columns]
+    query = select(AuditEntry).where(or_(AuditEntry.actor.in_(subject.emails.values()), *mentions))
+    return [entry for entry in session.scalars(query.order_by(AuditEntry.ts, AuditEntry.id))
+            if entry.actor.casefold() in emails
+            or found_in_any(terms, entry.target, entry.before, entry.after, entry.reason)]
+
+
+def _rows[T: Base](session: Session, model: type[T], where: ColumnElement[bool]) -> list[T]:
+    return list(session.scalars(select(model).where(where).order_by(model.id)))  # type: ignore[attr-defined]
+
+
+def _device(session: Session, device: Device) -> dict[str, Any]:
+    data = row(device)
+    data["group"] = device.group.name if device.group else None
+    data["addresses"] = [row(a) for a in session.scalars(select(DeviceAddress).where(
+        DeviceAddress.device_id == device.id).order_by(DeviceAddress.id))]
+    return data
+
+
+def _ban(session: Session, ban: Ban) -> dict[str, Any]:
+    data = row(ban)
+    data["evidence"] = parsed(ban.evidence)
+    data["supervised_sessions"] = [row(s) for s in session.scalars(select(SupervisedSession).where(
+        SupervisedSession.ban_id == ban.id).order_by(SupervisedSession.id))]
+    return data
+
+
+def _audit(entry: AuditEntry) -> dict[str, Any]:
+    data = row(entry)
+    data["before"], data["after"] = parsed(entry.before), parsed(entry.after)
+    return data
