@@ -15,6 +15,7 @@ from rules.devices.registry import DeviceError, register_device
 from rules.devices.sync import read_sightings, sync_devices
 from rules.monitoring.bans import open_sessions
 from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.store.audit import audit
 from rules.store.models import Ban, Device, SupervisedSession
 from rules.workflows.accounts import ROLES, UserError, create_user
 
@@ -146,6 +147,11 @@ def bans_list(app, show_all: bool, as_json: bool) -> None:
                  "supervised": _supervision(supervised.get(b.id)),
                  "lifted_at": iso_utc(b.lifted_at), "lifted_by": b.lifted_by, "lift_reason": b.lift_reason,
                  "false_positive": b.false_positive} for b in rows]
+    if as_json and rows:
+        # --json prints each ban's evidence (sites and times): a view of evidence, audited as the web's is.
+        with db.session() as session:
+            audit(session, app.actor, "ban.evidence_view", "bans list --json",
+                  after={"bans": [b.id for b in rows]})
     if as_json:
         json_lines(data)
         return

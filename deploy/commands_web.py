@@ -35,6 +35,10 @@ class WebServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 27's control socket lives at $HOME/.gunicorn/gunicorn.ctl, one path for every instance on
+            # the machine (and a write under /root for a service); schoolgate never uses it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         return self.application

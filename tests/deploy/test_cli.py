@@ -228,4 +228,7 @@ def test_bans_list(initialised_cli: Cli) -> None:
     assert len(rows) == 1 and rows[0]["device"] == "Class 3 iPad 07" and rows[0]["state"] == "active"
     assert rows[0]["person"] == "Sam Pupil" and "nordvpn" in rows[0]["evidence"]
     assert rows[0]["supervised"] is None and rows[0]["false_positive"] is False and rows[0]["lifted_by"] is None
+    with db.session() as session:  # printing the evidence is a view of it, in the audit log like the web's
+        views = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "ban.evidence_view")))
+    assert [(v.target, json.loads(v.after or "{}")) for v in views] == [("bans list --json", {"bans": [rows[0]["id"]]})]
     assert check(initialised_cli, "box.com", "--client", "10.0.0.7")["action"] == "ban"
