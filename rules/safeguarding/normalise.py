@@ -34,7 +34,9 @@ MAX_ONES = 3             # a word with more 1s than this is read with all 1s as 
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 _WORD = re.compile(r"(?:[^\W_]|[@$!|])+")
 _TRIPLE = re.compile(r"([^\W\d_])\1\1")
-_SWAPPED = re.compile(r"[@$!|]|[^\W\d_]\d|\d[^\W\d_]")  # a symbol, or letters and digits in one word
+# Anything that needs more than "each word is its own form": a symbol, letters and digits in one word, or a
+# letter three times in a row.
+_SLOW = re.compile(r"[@$!|]|[^\W\d_]\d|\d[^\W\d_]|([^\W\d_])\1\1")
 _REPEAT = re.compile(r"([^\W\d_])\1+")
 _LEET = str.maketrans({"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4")
@@ -111,7 +113,7 @@ def lattice(text: str) -> tuple[list[str], list[list[Edge]]]:
     """The words of `text` and, for each word position, the edges that start there (steps 1 to 6)."""
     folded = fold(decode(text[:MAX_TEXT]))
     raws = _WORD.findall(folded)
-    if _SWAPPED.search(folded) is None and _TRIPLE.search(folded) is None:
+    if _SLOW.search(folded) is None:
         # The common case: words of letters or of digits alone, typed normally: each word is its own form.
         shown = raws
         edges = [[(word, False, end)] for end, word in enumerate(raws, start=1)]
@@ -124,7 +126,7 @@ def lattice(text: str) -> tuple[list[str], list[list[Edge]]]:
                 shown.append(forms[0])
                 edges.append([(skeleton(form), True, end) if is_elongated(form) else (form, False, end)
                               for form in forms])
-    if any(len(word) == 1 for word in shown):
+    if 1 in map(len, shown):
         _join_spelled_out(shown, edges)
     return shown, edges
 
