@@ -118,13 +118,14 @@ def lattice(text: str) -> tuple[list[str], list[list[Edge]]]:
         shown = raws
         edges = [[(word, False, end)] for end, word in enumerate(raws, start=1)]
     else:
+        stretched = _TRIPLE.search(folded) is not None
         shown, edges = [], []
         for raw in raws:
             forms = word_forms(raw)
             if forms:
                 end = len(shown) + 1
                 shown.append(forms[0])
-                edges.append([(skeleton(form), True, end) if is_elongated(form) else (form, False, end)
+                edges.append([(skeleton(form), True, end) if stretched and is_elongated(form) else (form, False, end)
                               for form in forms])
     if 1 in map(len, shown):
         _join_spelled_out(shown, edges)
