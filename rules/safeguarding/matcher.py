@@ -106,7 +106,7 @@ def _add_stem(stems: dict[str, tuple[tuple[str, _Node], ...]], stem: str, child:
         stems[stem[:head]] = (*stems.get(stem[:head], ()), (stem, child))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Matcher:
     """A compiled phrase list. Immutable after `compile`; one per process, rebuilt when the school's list changes."""
 
