@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
               "pages; never breaks allowed HTTPS."),
     "run": ("commands_services", "run", "Everything on one machine: each service in its own process, restarted if "
             "it dies; Ctrl-C stops all."),
+    "safeguarding": ("commands_safeguarding", "safeguarding",
+                     "Safeguarding monitoring: what a search or a site would raise for the DSL, and why."),
     "scheduler": ("commands_scheduler", "scheduler",
                   "Run the scheduled jobs (one scheduler per database; never inside the web workers)."),
     "users": ("commands_admin", "users", "Staff accounts for the admin web."),

@@ -10,6 +10,10 @@ package so that they can never disagree about what is blocked. Where a change be
   Alembic `migrations/`, the audit log, the access events' writer (`event_writer`) and reader (`access_log`);
 - `rules.monitoring`: circumvention: the detector, the watcher that turns its verdicts into bans or alerts,
   the headteacher's ban decisions (`bans`) and the ban notice email;
+- `rules.safeguarding`: safeguarding monitoring: the phrase catalogue, normalisation, the school's phrase
+  file and the matcher that says what a search, a site or a URL path would raise for the DSL, and why;
+- `rules.automatic`: what devices look up on their own (resolver probes, connectivity checks), never a
+  person's doing: the detector and safeguarding matching ask it;
 - `rules.lists`: block lists: parsing list files (`parse`), the safe download (`fetch`) and importing a
   parsed list into a category (`importer`);
 - `rules.devices`: the device registry, the lease and neighbour-table parsers, and syncing the registry

@@ -7,9 +7,10 @@ evidence a headteacher can read, and what a browser or phone does by itself must
   never scored"; a weak kind adds at most its cap;
 - a signal counts once per (kind, host) within the window, so a browser retrying one name fifty times
   is one signal, not fifty;
-- names that devices look up on their own (`AUTOMATIC_NAMES`: Firefox's DoH canary, iCloud Private
-  Relay, browsers' built-in secure-DNS endpoints) never score as DNS lookups (a browser only connects
-  to them after the school's DNS has allowed its own DoH, which the sinkhole never does);
+- names that devices look up on their own to choose a resolver (`rules.automatic.RESOLVER_PROBES`:
+  Firefox's DoH canary, iCloud Private Relay, browsers' built-in secure-DNS endpoints) never score as DNS
+  lookups (a browser only connects to them after the school's DNS has allowed its own DoH, which the
+  sinkhole never does);
 - Encrypted Client Hello scores because the sinkhole withholds ECH keys (HTTPS/SVCB records): a
   device that uses ECH fetched its keys from another resolver;
 - visiting a blocked site is not circumvention and is not a signal at all.
@@ -24,8 +25,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from rules.automatic import is_resolver_probe
 from rules.monitoring.signals import SIGNALS, SignalKind, short_name, signal_info, weight
-from rules.policy.names import parent_domains
 
 # Ports that only a VPN, remote shell, SOCKS/web proxy or Tor uses: the gateway's port catcher reports an
 # attempt on one as `SignalKind.VPN_PORT` (weighed like a VPN site), any other blocked port as
@@ -43,21 +44,9 @@ CIRCUMVENTION_PORTS: Mapping[tuple[str, int], str] = {
     ("tcp", 8888): "web proxy",
 }
 DEFAULT_THRESHOLD = 10
-# The kinds a DNS look-up alone can raise: for these an automatic name (below) is never evidence.
+# The kinds a DNS look-up alone can raise: for these a resolver probe (`rules.automatic`) is never evidence.
 LOOKUP_KINDS = frozenset({SignalKind.CIRCUMVENTION_SITE, SignalKind.DNS_OTHER_RESOLVER})
 DEFAULT_WINDOW_SECONDS = 15 * 60
-
-# Names that devices and browsers ask for on their own. A query for one is never evidence.
-AUTOMATIC_NAMES = frozenset({
-    "use-application-dns.net",          # Firefox's canary: asks whether the network allows its DoH
-    "mask.icloud.com", "mask-h2.icloud.com", "mask-api.icloud.com", "mask-canary.icloud.com",  # iCloud Private Relay
-    "mozilla.cloudflare-dns.com",       # Firefox's built-in DoH endpoint, probed by the browser itself
-    "chrome.cloudflare-dns.com",        # Chrome's secure-DNS auto-upgrade endpoints
-    "dns.google", "dns.google.com",
-    "doh.dns.apple.com",                # Apple's own encrypted DNS used by system services
-    "resolver.arpa",                    # RFC 9462 discovery of designated resolvers
-    "firefox.dns.nextdns.io",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +104,6 @@ def _cap(kind: str, points: int) -> int:
     return points if info is None or info.cap is None else info.cap
 
 
-def is_automatic(host: str | None) -> bool:
-    """Say whether a name is one that devices ask for on their own (or a name under one)."""
-    return host is not None and any(name in AUTOMATIC_NAMES for name in parent_domains(host))
-
-
 @dataclass
 class Detector:
     """Sliding windows of scored signals per device.
@@ -144,7 +128,7 @@ class Detector:
         if signal.ts >= self._next_prune:
             self.prune(signal.ts)
         if self.weights.get(signal.kind, 0) <= 0 or (signal.source == "dns" and signal.kind in LOOKUP_KINDS
-                                                     and is_automatic(signal.host)):
+                                                     and is_resolver_probe(signal.host)):
             return None  # a device's own background lookup; connecting to such a host is another matter
         window = self._windows.setdefault(signal.device_key, deque())
         horizon = signal.ts - self.window_seconds

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rules.monitoring.detector import DEFAULT_THRESHOLD, Detector, Signal, is_automatic
+from rules.automatic import is_resolver_probe
+from rules.monitoring.detector import DEFAULT_THRESHOLD, Detector, Signal
 from rules.monitoring.signals import SignalKind
 from tests.fixtures.school_day import school_day
 
@@ -60,7 +61,7 @@ def test_ech_scores_because_dns_withholds_the_keys() -> None:
 @pytest.mark.parametrize("host", ["use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com",
                                   "mozilla.cloudflare-dns.com", "dns.google", "x.resolver.arpa"])
 def test_automatic_names_never_score(host: str) -> None:
-    assert is_automatic(host)
+    assert is_resolver_probe(host)
     detector = Detector()
     for kind in (SignalKind.CIRCUMVENTION_SITE, SignalKind.DNS_OTHER_RESOLVER):
         assert all(detector.observe(sig(kind, host, ts=1000 + i)) is None for i in range(100))
