@@ -92,6 +92,8 @@ class Category(PolicyData, Base):
     block_everyone: Mapped[bool] = mapped_column(Boolean, default=True)
     content_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A visit to a site in a safeguarding category raises a concern for the DSL, blocked or not.
+    safeguarding: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_groups: Mapped[list[Group]] = relationship(secondary="category_groups")
 
 
@@ -371,3 +373,94 @@ class CategoryUnlock(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Concern(Base):
+    """A safeguarding concern: what a device (and its pupil or member of staff) searched for or reached that
+    matched a safeguarding phrase or site category, or what a member of staff raised by hand.
+
+    Repeats of the same thing by the same device within an hour add to `hits` on one open concern. Routed as
+    the policy says: a pupil to the DSL, a member of staff to the headteacher, the headteacher to the chair of
+    governors. Only the DSL and the headteacher see concerns (staff concerns: the headteacher only).
+    """
+
+    __tablename__ = "concerns"
+    __table_args__ = (
+        Index("ix_concerns_state_opened", "state", "opened_at"),
+        Index("ix_concerns_device_opened", "device_id", "opened_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # the latest repeat
+    hits: Mapped[int] = mapped_column(Integer, default=1)  # how many times it was seen (repeats folded in)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_name: Mapped[str | None] = mapped_column(String(128))  # as it was when opened
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    person: Mapped[str | None] = mapped_column(String(128))  # the pupil or member of staff, when known
+    subject: Mapped[str] = mapped_column(String(16), default="pupil")  # pupil | staff | headteacher
+    category: Mapped[str] = mapped_column(String(32))  # rules.safeguarding.categories.Category value
+    severity: Mapped[str] = mapped_column(String(8))  # high | medium | low
+    source: Mapped[str] = mapped_column(String(8))  # search | site | manual
+    matched: Mapped[str] = mapped_column(Text)  # the search term, or host and path, or what was reported
+    phrase: Mapped[str] = mapped_column(Text, default="")  # the phrase or site category that matched
+    why: Mapped[str] = mapped_column(Text, default="")  # why that phrase is listed
+    event_id: Mapped[int | None] = mapped_column(BigInteger)  # the access event that raised it
+    routed_to: Mapped[str] = mapped_column(String(16), default="dsl")  # dsl | headteacher | chair
+    raised_by: Mapped[str] = mapped_column(String(255), default="monitoring")  # or the member of staff's email
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | no_concern | record_made | escalated
+    escalated_to: Mapped[str | None] = mapped_column(String(32))  # police | prevent | lado | social_care | parents
+    outcome_reason: Mapped[str] = mapped_column(Text, default="")  # e.g. why it was no concern
+    closed_by: Mapped[str | None] = mapped_column(String(255))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # emailed at once, or in a digest
+    context_complete: Mapped[bool] = mapped_column(Boolean, default=False)  # the 20 events after are frozen too
+
+
+class ConcernEvent(Base):
+    """The frozen activity around a concern: copies of that device's access events before and after it.
+
+    A copy, so that access-log retention does not delete a concern's context while the concern is open.
+    """
+
+    __tablename__ = "concern_events"
+    __table_args__ = (Index("ix_concern_events_concern", "concern_id", "position"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # < 0 before the trigger, 0 the trigger, > 0 after
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(8))
+    host: Mapped[str] = mapped_column(String(253))
+    url: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(64))
+    search_term: Mapped[str | None] = mapped_column(Text)
+
+
+class ConcernNote(Base):
+    """A note on a concern: each triage step (no concern, record made, escalated) and what was done, by whom."""
+
+    __tablename__ = "concern_notes"
+    __table_args__ = (Index("ix_concern_notes_concern", "concern_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    author: Mapped[str] = mapped_column(String(255))  # the account's email
+    state: Mapped[str | None] = mapped_column(String(16))  # the state this note moved the concern to, if any
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class SafeguardingPhrase(Base):
+    """The school's own safeguarding phrase list (`schoolgate safeguarding import`, the web screen), merged
+    with the built-in catalogue by `rules.safeguarding.catalogue.merge`: one row a phrase-file row."""
+
+    __tablename__ = "safeguarding_phrases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # phrase | innocent | off (as rules.safeguarding.phrasefile)
+    pattern: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(8))
+    why: Mapped[str] = mapped_column(Text, default="")
+    contexts: Mapped[str] = mapped_column(Text, default="")  # innocent contexts, one a line
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
