@@ -136,6 +136,7 @@ class CategoryForm(FlaskForm):
     locked = BooleanField("Locked (no exception can ever open it, e.g. child abuse lists)")
     block_everyone = BooleanField("Blocked for every group", default=True)
     group_ids = SelectMultipleField("Otherwise blocked for these groups", coerce=record_id, validate_choice=False)
+    safeguarding = BooleanField("Safeguarding: a visit to a site in it raises a concern for the DSL, blocked or not")
     unlock_reason = TextAreaField("Why unlock it (the headteacher reads this before confirming)",
                                   validators=[Optional(), Length(max=2000)])
 

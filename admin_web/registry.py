@@ -62,7 +62,7 @@ def category(category_id: int | None) -> ResponseReturnValue:
                 save_category(db_session, current_user.account, category_id, name=form.name.data or "",
                               description=form.description.data or "", locked=bool(form.locked.data),
                               block_everyone=bool(form.block_everyone.data), group_ids=form.group_ids.data or [],
-                              unlock_reason=form.unlock_reason.data or "")
+                              unlock_reason=form.unlock_reason.data or "", safeguarding=bool(form.safeguarding.data))
         except RegistryError as exc:
             flash(f"Not saved: {exc}.", "error")
         except LookupError:

@@ -7,13 +7,14 @@ on ix_access_events_ts_id), never an OFFSET over tens of millions of rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from rules.automatic import AUTOMATIC_NAMES, CONNECTIVITY_PATHS
 from rules.store.models import AccessEvent, Device, utcnow
 
 ACTIONS = ("allow", "block", "ban")
@@ -117,27 +118,50 @@ def csv_rows(session: Session, flt: LogFilter, limit: int = 1_000_000) -> Iterat
 
 @dataclass(frozen=True)
 class Dashboard:
+    """The dashboard's counts. Blocked attempts are what people did: lookups devices make on their own
+    (`rules.automatic`) are counted apart, in `automatic` (every such lookup, allowed or not, in the period)
+    and `top_automatic`, so that a quiet class of iPads does not fill "Top blocked sites"."""
+
     blocked_by_day: list[tuple[str, int]]
     top_categories: list[tuple[str, int]]
     top_hosts: list[tuple[str, int]]
     top_devices: list[tuple[str, int]]
+    automatic: int = 0
+    top_automatic: list[tuple[str, int]] = field(default_factory=list)
+
+
+def automatic_lookup() -> ColumnElement[bool]:
+    """SQL for `rules.automatic.is_automatic_lookup` over access events: the name or a name under it, or a
+    connectivity-check path with no query string on any host (http(s)://host/path, as the proxy records it)."""
+    names = sorted(AUTOMATIC_NAMES)
+    host = AccessEvent.host
+    by_name = or_(host.in_(names), *(host.endswith("." + name) for name in names))
+    url = func.lower(AccessEvent.url)
+    by_path = or_(*(url == literal(scheme) + host + path for scheme in ("http://", "https://")
+                    for path in sorted(CONNECTIVITY_PATHS)))
+    return or_(by_name, and_(AccessEvent.url.isnot(None), by_path))
 
 
 def dashboard(session: Session, days: int = 14, now: datetime | None = None) -> Dashboard:
-    """Blocked attempts a day, and the top categories, sites and devices, over the last `days` days."""
+    """Blocked attempts a day, and the top categories, sites and devices, over the last `days` days; automatic
+    lookups apart."""
     end = now or utcnow()
     start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    automatic = automatic_lookup()
     blocked = AccessEvent.action.in_(("block", "ban"))
-    recent = (AccessEvent.ts >= start) & blocked
+    recent = (AccessEvent.ts >= start) & blocked & not_(automatic)
     day = func.date(AccessEvent.ts)
     per_day = {str(d): n for d, n in session.execute(select(day, func.count()).where(recent).group_by(day))}
     series = [((start + timedelta(days=i)).date().isoformat(), 0) for i in range(days)]
     series = [(d, per_day.get(d, 0)) for d, _ in series]
 
-    def top(column: Any) -> list[tuple[str, int]]:
+    def top(column: Any, where: ColumnElement[bool] = recent, limit: int = 8) -> list[tuple[str, int]]:
         count = func.count().label("n")
-        rows = session.execute(select(column, count).where(recent, column.isnot(None))
-                               .group_by(column).order_by(count.desc()).limit(8))
+        rows = session.execute(select(column, count).where(where, column.isnot(None))
+                               .group_by(column).order_by(count.desc(), column).limit(limit))
         return [(str(k), int(n)) for k, n in rows]
 
-    return Dashboard(series, top(AccessEvent.category), top(AccessEvent.host), top(AccessEvent.device))
+    lookups = (AccessEvent.ts >= start) & automatic
+    total = session.scalar(select(func.count()).select_from(AccessEvent).where(lookups)) or 0
+    return Dashboard(series, top(AccessEvent.category), top(AccessEvent.host), top(AccessEvent.device),
+                     automatic=int(total), top_automatic=top(AccessEvent.host, lookups, 5))

@@ -36,12 +36,16 @@ def _check_name(name: str, what: str) -> str:
 
 def _category_state(c: Category) -> dict[str, object]:
     return {"name": c.name, "description": c.description, "locked": c.locked, "block_everyone": c.block_everyone,
-            "blocked_groups": sorted(g.name for g in c.blocked_groups)}
+            "blocked_groups": sorted(g.name for g in c.blocked_groups), "safeguarding": bool(c.safeguarding)}
 
 
 def save_category(session: Session, user: User, category_id: int | None, *, name: str, description: str,
-                  locked: bool, block_everyone: bool, group_ids: list[int], unlock_reason: str = "") -> Category:
+                  locked: bool, block_everyone: bool, group_ids: list[int], unlock_reason: str = "",
+                  safeguarding: bool | None = None) -> Category:
     """Create or change a category; a built-in category keeps its name.
+
+    `safeguarding` marks the category as one whose visits raise a safeguarding concern for the DSL, blocked or
+    not; None leaves the mark as it is (callers that do not show it cannot clear it by accident).
 
     Locking takes effect at once. Unticking "locked" on a locked category does not: the category stays locked
     and a proposal to unlock it (with `unlock_reason`) waits for the headteacher (`category_unlock`); the
@@ -64,6 +68,8 @@ def save_category(session: Session, user: User, category_id: int | None, *, name
     category.description = description.strip()
     category.locked = locked or unlock
     category.block_everyone = block_everyone
+    if safeguarding is not None:
+        category.safeguarding = safeguarding
     category.blocked_groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
     session.flush()
     audit(session, user.email, "category.create" if before is None else "category.update",

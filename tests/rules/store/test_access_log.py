@@ -142,3 +142,30 @@ def test_the_dashboard_counts_blocked_attempts_by_day_and_the_top_offenders(db: 
     assert board.top_categories == [("games", 3), ("circumvention", 1)]
     assert board.top_hosts == [("games.example", 3), ("vpn.example", 1)]
     assert board.top_devices == [("Class 3 iPad", 3), ("Staff laptop", 1)]
+
+
+def test_automatic_lookups_are_counted_apart_never_as_blocked_attempts(db: Database,
+                                                                       devices: dict[str, int]) -> None:
+    """120 canary and relay lookups from a quiet iPad must not outrank one person's blocked attempt."""
+    with db.session() as session:
+        ipad = session.get(Device, devices["ipad"])
+        hour = NOW - timedelta(hours=1)
+        session.add_all(
+            [event(hour, "use-application-dns.net", device=ipad, category="circumvention") for _ in range(120)]
+            + [event(hour, "mask.icloud.com", device=ipad) for _ in range(40)]
+            + [event(hour, "_dns.resolver.arpa", device=ipad),  # a name under a listed one
+               event(hour, "www.gstatic.com", action="allow", url="http://www.gstatic.com/generate_204"),
+               event(hour, "captive.apple.com", action="allow")]  # allowed lookups are counted apart too
+            + [event(hour, "games.example", device=ipad, category="games"),
+               # look-alikes are people's attempts: another name, a query string after a check's path, a deeper path
+               event(hour, "notresolver.arpa.example", device=ipad),
+               event(hour, "www.gstatic.com", url="http://www.gstatic.com/generate_204?q=x"),
+               event(hour, "evil.example", url="http://evil.example/x/generate_204")])
+    with db.session() as session:
+        board = dashboard(session, days=1, now=NOW)
+    assert board.top_hosts == [("evil.example", 1), ("games.example", 1), ("notresolver.arpa.example", 1),
+                               ("www.gstatic.com", 1)]
+    assert board.blocked_by_day == [("2026-11-20", 4)]
+    assert ("circumvention", 120) not in board.top_categories
+    assert board.automatic == 120 + 40 + 3
+    assert board.top_automatic[:2] == [("use-application-dns.net", 120), ("mask.icloud.com", 40)]
