@@ -53,4 +53,8 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     from admin_web import privacy
 
     app.register_blueprint(privacy.bp)
+    from admin_web import concern_raise, concerns, safeguarding_phrases
+
+    for module in (concerns, concern_raise, safeguarding_phrases):
+        app.register_blueprint(module.bp)
     return app

@@ -1,4 +1,5 @@
-"""The start page: what needs doing (open requests and reports) and, for log readers, the dashboard."""
+"""The start page: what needs doing (open requests, reports and, for the DSL and the headteacher, safeguarding
+concerns) and, for log readers, the dashboard, with lookups devices make on their own shown apart."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
 from rules.monitoring.bans import current_bans
+from rules.safeguarding import service as safeguarding
+from rules.safeguarding.categories import Severity
 from rules.store import access_log
 from rules.store.models import AccessRequest, CategoryUnlock, ContentReport
 from rules.workflows.access_requests import list_requests
@@ -35,11 +38,17 @@ def index() -> ResponseReturnValue:
         open_unlocks = db_session.scalar(select(func.count()).select_from(CategoryUnlock)
                                          .where(CategoryUnlock.state == OPEN)) if has("headteacher") else 0
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
+        concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
+            if has("dsl", "headteacher") else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),
                  "hosts": charts.rows(stats.top_hosts), "devices": charts.rows(stats.top_devices),
-                 "total": sum(v for _, v in stats.blocked_by_day)}
+                 "total": sum(v for _, v in stats.blocked_by_day), "automatic": stats.automatic,
+                 "automatic_hosts": stats.top_automatic}
+    open_concerns = None if concerns is None else {
+        "count": len(concerns), "high": sum(1 for c in concerns if c.severity == Severity.HIGH)}
     return render_template("home/index.html", my_requests=my_requests, my_reports=my_reports,
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
-                           banned=banned, chart=chart, open_unlocks=open_unlocks or 0)
+                           banned=banned, chart=chart, open_unlocks=open_unlocks or 0,
+                           open_concerns=open_concerns)
