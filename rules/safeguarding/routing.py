@@ -1,0 +1,99 @@
+"""Who a concern is about, and who hears of it: the policy's routing.
+
+The school's policy: concerns about a pupil's online behaviour go to the DSL, about a member of staff to the
+headteacher, and about the headteacher to the chair of governors. A concern is never routed to the person it
+is about, and never to nobody: with no headteacher account a staff concern goes to the DSL, and with no
+`[safeguarding] chair_of_governors_email` a concern about the headteacher goes to the DSL (both logged).
+
+Who a device belongs to:
+- a device in a group named "staff", or whose person is a staff account (its name or email), is staff's;
+- it is the headteacher's when that account has the headteacher role;
+- anything else (a pupil's device, an unregistered address) is a pupil's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.policy.snapshot import person_key
+from rules.safeguarding.states import DSL_ROLE, HEADTEACHER_ROLE, Route, Subject
+from rules.store.models import Device, User
+
+log = logging.getLogger(__name__)
+STAFF_GROUP = "staff"
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The device and person a concern is about, as they were when it was raised."""
+
+    device_id: int | None
+    device_name: str | None
+    person: str | None
+    subject: Subject
+    account: str | None = None   # the staff account's email, when the person is one
+
+
+def _roles(user: User) -> set[str]:
+    return {r.strip() for r in user.roles.split(",")}
+
+
+def account_for(session: Session, person: str | None) -> User | None:
+    """The active staff account whose name or email is this person, if any."""
+    key = person_key(person)
+    if key is None:
+        return None
+    for user in session.scalars(select(User).where(User.active.is_(True))):
+        if person_key(user.name) == key or person_key(user.email) == key:
+            return user
+    return None
+
+
+def who_for(session: Session, device: Device | None, person: str | None = None,
+            subject: Subject = Subject.PUPIL) -> Who:
+    """Who a concern is about: the device's person (or the one named), raised to staff or headteacher when the
+    device's group or a staff account says so; never lowered below `subject` (what a member of staff chose)."""
+    name = person or (device.person if device is not None else None)
+    account = account_for(session, name)
+    found = Subject.PUPIL
+    if account is not None:
+        found = Subject.HEADTEACHER if HEADTEACHER_ROLE in _roles(account) else Subject.STAFF
+    elif device is not None and device.group is not None and device.group.name.casefold() == STAFF_GROUP:
+        found = Subject.STAFF
+    chosen = found if found.rank >= subject.rank else subject
+    return Who(device.id if device else None, device.name if device else None, name, chosen,
+               account.email if account else None)
+
+
+def route(session: Session, who: Who, chair_email: str) -> Route:
+    """Where a concern about `who` goes (see the module's docstring for the fallbacks)."""
+    if who.subject == Subject.PUPIL:
+        return Route.DSL
+    if who.subject == Subject.STAFF:
+        if any(u.email != who.account for u in accounts_with(session, HEADTEACHER_ROLE)):
+            return Route.HEADTEACHER
+        log.warning("a concern about a member of staff, but no active headteacher account: routed to the DSL")
+        return Route.DSL
+    if chair_email:
+        return Route.CHAIR
+    log.warning("a concern about the headteacher, but [safeguarding] chair_of_governors_email is empty: "
+                "routed to the DSL instead; set it so that such concerns reach the chair of governors")
+    return Route.DSL
+
+
+def accounts_with(session: Session, role: str) -> list[User]:
+    """Every active account with this role."""
+    return [u for u in session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
+            if role in _roles(u)]
+
+
+def recipients(session: Session, routed_to: str, chair_email: str, about: str | None = None) -> list[str]:
+    """The email addresses a concern routed so is sent to, never the account it is about."""
+    if routed_to == Route.CHAIR:
+        return [chair_email] if chair_email else []
+    role = HEADTEACHER_ROLE if routed_to == Route.HEADTEACHER else DSL_ROLE
+    return [u.email for u in accounts_with(session, role) if u.email != about]
