@@ -42,7 +42,7 @@ class TriageForm(FlaskForm):
     reason = TextAreaField("Reason (required for no concern)",
                            validators=[Length(max=MAX_TEXT), _reason_for_no_concern])
     escalated_to = SelectField("Escalated to", choices=opts([("", "—"), *[(e.value, e.label) for e in EscalatedTo]]),
-                               validators=[_escalated_to_whom])
+                               default="", validators=[_escalated_to_whom])
     note = TextAreaField("Notes (what was done, who was told)", validators=[Optional(), Length(max=MAX_TEXT)])
 
 
@@ -70,9 +70,13 @@ class RaiseForm(FlaskForm):
                          description="What you saw or were told, when, and what you have done. Facts, in their "
                                      "words where you can.")
 
-    def validate_person(self, field: StringField) -> None:
-        if not (field.data or "").strip() and not self.device_id.data:
-            raise ValidationError("Give their name or choose their device.")
+    def validate(self, extra_validators: object = None) -> bool:
+        """Every field, and then: a name or a device (either is enough to know whom it is about)."""
+        valid = super().validate(extra_validators)
+        if not (self.person.data or "").strip() and not self.device_id.data:
+            self.person.errors = [*self.person.errors, "Give their name or choose their device."]
+            return False
+        return valid
 
 
 PHRASE_KINDS = [*CATEGORY_CHOICES, (INNOCENT, "Innocent phrase (keeps matches that share a word with it quiet)"),

@@ -46,8 +46,6 @@ def new() -> ResponseReturnValue:
                     subject=form.subject.data or Subject.PUPIL, category=form.category.data or "",
                     severity=form.severity.data or "", what=form.what.data or "", raised_by=current_user.account)
                 routed_to = Route(concern.routed_to)
-        except LookupError:
-            flash("Not sent: that device is no longer registered; choose it again.", "error")
         except ValueError as exc:
             flash(f"Not sent: {exc}.", "error")
         else:

@@ -90,8 +90,8 @@ def triage(concern_id: int) -> ResponseReturnValue:
     """Close a concern as no concern (with a reason), record made, or escalated (to whom), with notes."""
     form = TriageForm()
     if not form.validate_on_submit():
-        errors = [e for field in form for e in field.errors]
-        flash("Not saved: " + (" ".join(str(e) for e in errors) or "choose an outcome."), "error")
+        errors = [f"{field.label.text}: {e}" for field in form for e in field.errors]
+        flash("Not saved. " + (" ".join(errors) or "Choose an outcome."), "error")
         return redirect(url_for("concerns.show", concern_id=concern_id))
     viewer, viewer_roles = _viewer()
     try:

@@ -89,7 +89,8 @@ def import_file() -> ResponseReturnValue:
         return _page(upload=upload, errors=[str(e) for e in exc.errors[:50]] or [str(exc)],
                      status=400)
     except UnicodeDecodeError:
-        return _page(upload=upload, errors=["the file is not UTF-8 text (save it as \u201cCSV UTF-8\u201d)"], status=400)
+        return _page(upload=upload, errors=["the file is not UTF-8 text (save it as \u201cCSV UTF-8\u201d)"],
+                     status=400)
     except ValueError as exc:
         return _page(upload=upload, errors=[str(exc)], status=400)
     flash(f"Imported {count} row{'s' if count != 1 else ''} from {name}: they replace the school's list.", "success")

@@ -6,10 +6,11 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
-from rules.store.models import Ban, Category, Device, Group
+from rules.store.models import Ban, Category, Concern, Device, Group
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)
+CONCERN_READERS = {"dsl", "headteacher"}  # safeguarding concerns: nobody else, not even the ICT technician
 # endpoint -> (path, roles that get 200)
 GET_ROUTES = {
     "home.index": ("/", EVERYONE),
@@ -34,11 +35,19 @@ GET_ROUTES = {
     "accounts.edit": ("/accounts/new", {"headteacher"}),
     "ca.index": ("/certificate/", EVERYONE),
     "privacy.index": ("/privacy/", {"headteacher"}),
+    "concerns.index": ("/concerns/", CONCERN_READERS),
+    "concerns.show": ("/concerns/{concern}", CONCERN_READERS),
+    "concerns.person_of": ("/concerns/{concern}/person", CONCERN_READERS),
+    "concerns.person": ("/concerns/person", CONCERN_READERS),
+    "phrases.index": ("/safeguarding/phrases/", CONCERN_READERS),
+    "raise_concern.new": ("/concerns/raise", EVERYONE),
+    "raise_concern.raised": ("/concerns/raised", EVERYONE),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
-             "privacy.export", "privacy.erase_person"}
+             "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
+             "phrases.remove", "phrases.import_file"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 
@@ -51,9 +60,13 @@ def make_ids(app: Flask) -> dict[str, int]:
         session.add_all([category, device])
         session.flush()
         ban = Ban(device_id=device.id, person="Pat Pupil", reason="VPN", evidence='[{"host": "vpn.example"}]')
-        session.add(ban)
+        # a pupil's concern, as the pipeline writes one
+        concern = Concern(device_id=device.id, device_name=device.name, person="Pat Pupil", category="bullying_abuse",
+                          severity="medium", source="search", matched="everyone hates me", phrase="everyone hates me",
+                          why="A pupil saying they are isolated.")
+        session.add_all([ban, concern])
         session.flush()
-        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id}
+        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id}
 
 
 @pytest.fixture
@@ -91,7 +104,8 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     ids = make_ids(app)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
-        "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1")
+        "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
+        "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
