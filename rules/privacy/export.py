@@ -30,7 +30,8 @@ TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "A
           "bans": "Bans, with their evidence and supervised sessions",
           "supervision_given": "Supervised access they gave or opened", "access_requests": "Access requests",
           "content_reports": "Inappropriate content reports",
-          "concerns": "Safeguarding concerns about them, with their context and notes", "report_files": "Weekly report files naming them",
+          "concerns": "Safeguarding concerns about them, with their context and notes",
+          "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 
 
