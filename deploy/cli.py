@@ -20,6 +20,7 @@ import click
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "bans": ("commands_admin", "bans", "Bans from school computing equipment."),
     "check": ("commands_policy", "check", "The decision for HOST and the rule behind it, explained."),
+    "concerns": ("commands_concerns", "concerns", "Safeguarding concerns raised by monitoring or by staff."),
     "data": ("commands_data", "data",
              "Personal data held about a person: export it (subject access), or erase it."),
     "devices": ("commands_admin", "devices", "The device registry."),
@@ -36,7 +37,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("commands_services", "run", "Everything on one machine: each service in its own process, restarted if "
             "it dies; Ctrl-C stops all."),
     "safeguarding": ("commands_safeguarding", "safeguarding",
-                     "Safeguarding monitoring: what a search or a site would raise for the DSL, and why."),
+                     "Safeguarding monitoring: what a search or a site would raise for the DSL, and why; the "
+                     "school's own phrases."),
     "scheduler": ("commands_scheduler", "scheduler",
                   "Run the scheduled jobs (one scheduler per database; never inside the web workers)."),
     "users": ("commands_admin", "users", "Staff accounts for the admin web."),

@@ -124,6 +124,14 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SafeguardingConfig:
+    """Safeguarding monitoring: where a concern about the headteacher goes (rules.safeguarding.routing)."""
+
+    # A concern about the headteacher is emailed here; empty: routed to the DSL instead (logged).
+    chair_of_governors_email: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from (None: defaults only)."""
 
@@ -136,6 +144,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     bans: BansConfig = field(default_factory=BansConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    safeguarding: SafeguardingConfig = field(default_factory=SafeguardingConfig)
     path: Path | None = None
 
     @property
@@ -159,7 +168,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
     "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig, "bans": BansConfig,
-    "smtp": SmtpConfig,
+    "smtp": SmtpConfig, "safeguarding": SafeguardingConfig,
 }
 INT_LISTS = {("proxy", "connect_ports")}  # list keys whose items are whole numbers, not strings
 CHOICES = {
@@ -325,6 +334,8 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
         raise ConfigError(f"{where}: '{name}' must be a port from 1 to 65535, not {value}")
     if name == "smtp.to" and any("@" not in item for item in value):
         raise ConfigError(f"{where}: '{name}' must hold email addresses, not {list(value)!r}")
+    if name == "safeguarding.chair_of_governors_email" and value and "@" not in value:
+        raise ConfigError(f"{where}: '{name}' must be an email address, not {value!r}")
     if name == "dns.max_cache_ttl" and value < 1:
         raise ConfigError(f"{where}: '{name}' must be at least 1 second (3600, an hour, is the default), "
                           f"not {value}")

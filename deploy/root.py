@@ -170,7 +170,9 @@ def web_settings(config: Config) -> WebSettings:
 def build_web(config: Config, db: Database) -> Flask:
     """The admin web's Flask app over `db` (the caller has checked it is initialised)."""
     from admin_web import create_app
+    from rules.safeguarding.concerns import configure as configure_safeguarding
 
+    configure_safeguarding(chair_email=config.safeguarding.chair_of_governors_email)
     return create_app(web_settings(config), db=db)
 
 

@@ -36,6 +36,8 @@ from rules.mail import MailSettings, SmtpTls
 from rules.monitoring.ban_notice import send_ban_notice
 from rules.monitoring.detector import Detector
 from rules.monitoring.watcher import Outcome, Watcher
+from rules.safeguarding.notify import NotifySettings, send_digest
+from rules.safeguarding.watcher import ConcernWatcher
 from rules.store.db import Database
 
 log = logging.getLogger("schoolgate.scheduler")
@@ -52,6 +54,12 @@ class JobSpec:
 def mail_settings(config: Config) -> MailSettings:
     smtp = config.smtp
     return MailSettings(smtp.host, smtp.port, smtp.from_address, smtp.to, SmtpTls(smtp.tls))
+
+
+def notify_settings(config: Config) -> NotifySettings:
+    """Where safeguarding mail goes out, where its links point, and the chair of governors' address."""
+    return NotifySettings(mail_settings(config), config.web.public_url,
+                          config.safeguarding.chair_of_governors_email)
 
 
 def retention_periods(config: Config) -> RetentionPeriods:
@@ -81,6 +89,9 @@ JOBS: dict[str, JobSpec] = {
     "refresh_lists": JobSpec("refresh lists from their files and URLs",
                              lambda: CronTrigger(hour=4, minute=15, timezone=LONDON),
                              lambda c, db: refresh_lists(db)),
+    "safeguarding_digest": JobSpec("email the DSL (and the headteacher) the day's medium and low safeguarding "
+                                   "concerns", lambda: CronTrigger(hour=16, minute=30, timezone=LONDON),
+                                   lambda c, db: send_digest(db, notify_settings(c))),
     "self_test": JobSpec("check locked and social-media categories are blocked for every group",
                          lambda: CronTrigger(hour=2, minute=0, timezone=LONDON),
                          lambda c, db: run_self_test(db)),
@@ -134,11 +145,20 @@ def start_watcher(config: Config, db: Database, stop: threading.Event) -> thread
     return thread
 
 
+def start_concern_watcher(config: Config, db: Database, stop: threading.Event) -> threading.Thread:
+    """The safeguarding concern watcher, in its own thread: matches every new event about once a second."""
+    watcher = ConcernWatcher(db, notify_settings(config), config.safeguarding.chair_of_governors_email)
+    thread = threading.Thread(target=watcher.run, args=(stop,), name="concern-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_forever(config: Config, db: Database) -> None:
     """Run until SIGTERM or Ctrl-C."""
     scheduler = build_scheduler(config, db)
     watcher_stop = threading.Event()
     start_watcher(config, db, watcher_stop)
+    start_concern_watcher(config, db, watcher_stop)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("stopping (signal %d)", signum)
@@ -147,5 +167,6 @@ def run_forever(config: Config, db: Database) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("scheduler started with %d jobs (%s) and the circumvention watcher", len(JOBS), ", ".join(JOBS))
+    log.info("scheduler started with %d jobs (%s), the circumvention watcher and the concern watcher", len(JOBS),
+             ", ".join(JOBS))
     scheduler.start()

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from rules.localtime import LONDON
 from rules.mail import MailError, MailSettings, send
 from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.safeguarding.weekly import safeguarding_lines
 from rules.store.db import Database
 from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
 
@@ -70,6 +71,7 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
         tests = session.execute(select(AuditEntry.action, func.count()).where(
             AuditEntry.actor == "self-test", AuditEntry.ts >= start, AuditEntry.ts < end)
             .group_by(AuditEntry.action)).all()
+        safeguarding = safeguarding_lines(session, start, end)
         failed_lists = session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "list.refresh_failed", AuditEntry.ts >= start, AuditEntry.ts < end)) or 0
     week = f"{start.astimezone(LONDON):%d %b %Y} to {end.astimezone(LONDON):%d %b %Y}"
@@ -84,6 +86,7 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
             ("Bans", (f"{len(bans)} new this week, {active_bans} in force",
                       *(f"ban #{b.id}: {b.person or 'device #' + str(b.device_id)}, {b.state}, {b.reason}"
                         for b in bans))),
+            ("Safeguarding concerns (counts only; the DSL reads each one in the admin web)", safeguarding),
             ("Needs the ICT technician", (f"{unknown} unknown devices to name and place in a group",
                                           f"{failed_lists} list refreshes failed")),
             ("Nightly self-test", (f"{test_counts.get('self_test.pass', 0)} passed, "

@@ -5,6 +5,9 @@ What is kept, and for how long (`[retention]`, see docs/configuration.md):
 - access events: `access_log_days` (90 days by default);
 - a closed ban (lifted, expired: any state but the current ones), with its evidence and supervised sessions:
   `ban_days` after it ended (365 by default);
+- a closed safeguarding concern (no concern, record made, escalated), with its frozen context and notes:
+  `audit_days` after it was closed (the safeguarding record period); an open concern is never deleted, and
+  its context is a copy, so deleting the access events it was copied from takes nothing from it;
 - audit entries: `audit_days` (six years by default, the usual safeguarding record period); but the person
   an access-log view or export was filtered on (a pupil's name, in the entry's "person") is removed once the
   entry is `access_log_days` old, because it says whose log was read and needs no longer than the log itself;
@@ -28,9 +31,19 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, delete, func, select, update
 
 from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.safeguarding.states import CLOSED_STATES
 from rules.store.audit import audit
 from rules.store.db import Database, bump_policy_version
-from rules.store.models import AccessEvent, AuditEntry, Ban, SupervisedSession, utcnow
+from rules.store.models import (
+    AccessEvent,
+    AuditEntry,
+    Ban,
+    Concern,
+    ConcernEvent,
+    ConcernNote,
+    SupervisedSession,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 10_000
@@ -61,6 +74,9 @@ class PurgeResult:
     access_events: int = 0
     bans: int = 0
     supervised_sessions: int = 0
+    concerns: int = 0
+    concern_events: int = 0
+    concern_notes: int = 0
     audit_entries: int = 0
     person_filters: int = 0
     report_files: int = 0
@@ -86,6 +102,8 @@ def purge(db: Database, periods: RetentionPeriods, state_dir: Path | None = None
     result = PurgeResult()
     result.access_events = purge_access_events(db, periods.access_log_days, moment, batch)
     result.bans, result.supervised_sessions = purge_closed_bans(db, periods.ban_days, moment, batch)
+    result.concerns, result.concern_events, result.concern_notes = purge_closed_concerns(
+        db, periods.audit_days, moment, batch)
     result.audit_entries = purge_audit_entries(db, periods.audit_days, moment, batch)
     result.person_filters = remove_person_filters(db, periods.access_log_days, moment, batch)
     if state_dir is not None:
@@ -145,6 +163,31 @@ def purge_closed_bans(db: Database, days: int, now: datetime, batch: int = PURGE
         if len(ids) < batch:
             break
     return bans, sessions
+
+
+def purge_closed_concerns(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> tuple[int, int, int]:
+    """Delete closed concerns closed more than `days` ago, with their frozen context and notes; an open
+    concern is kept however old. Returns (concerns, context events, notes) deleted."""
+    cutoff = now - timedelta(days=days)
+    closed = func.coalesce(Concern.closed_at, Concern.last_seen_at)
+    concerns = events = notes = 0
+    while True:
+        with db.session() as session:
+            ids = list(session.scalars(select(Concern.id).where(Concern.state.in_([s.value for s in CLOSED_STATES]),
+                                                                closed < cutoff)
+                                       .order_by(Concern.id).limit(batch)))
+            if ids:
+                events += session.scalar(select(func.count()).select_from(ConcernEvent)
+                                         .where(ConcernEvent.concern_id.in_(ids))) or 0
+                notes += session.scalar(select(func.count()).select_from(ConcernNote)
+                                        .where(ConcernNote.concern_id.in_(ids))) or 0
+                session.execute(delete(ConcernEvent).where(ConcernEvent.concern_id.in_(ids)))
+                session.execute(delete(ConcernNote).where(ConcernNote.concern_id.in_(ids)))
+                session.execute(delete(Concern).where(Concern.id.in_(ids)))
+        concerns += len(ids)
+        if len(ids) < batch:
+            break
+    return concerns, events, notes
 
 
 def purge_audit_entries(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:

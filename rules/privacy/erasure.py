@@ -99,6 +99,10 @@ def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, 
             raise NothingHeld(subject.person)
         if actor_user_id is not None and actor_user_id in subject.users:
             raise ErasureError("you cannot erase your own account; ask another headteacher")
+        if subject.open_concerns:
+            ids = ", ".join(f"#{i}" for i in subject.open_concerns)
+            raise ErasureError(f"{subject.person} has {len(subject.open_concerns)} open safeguarding concern(s) "
+                               f"({ids}): a safeguarding record; the DSL must close them first, nothing was erased")
         if subject.terms(with_references=False) != terms:  # their rows changed in between: search everything
             terms, found = subject.terms(with_references=False), {}
         counts: dict[str, Any] = _delete_events_and_bans(session, subject)

@@ -29,7 +29,9 @@ FORMATS = ("json", "html")
 TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "Access events of their devices",
           "bans": "Bans, with their evidence and supervised sessions",
           "supervision_given": "Supervised access they gave or opened", "access_requests": "Access requests",
-          "content_reports": "Inappropriate content reports", "report_files": "Weekly report files naming them",
+          "content_reports": "Inappropriate content reports",
+          "concerns": "Safeguarding concerns about them, with their context and notes",
+          "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 
 

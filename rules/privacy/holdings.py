@@ -24,6 +24,9 @@ from rules.store.models import (
     AuditEntry,
     Ban,
     Base,
+    Concern,
+    ConcernEvent,
+    ConcernNote,
     ContentReport,
     Device,
     DeviceAddress,
@@ -33,7 +36,7 @@ from rules.store.models import (
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
 SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests",
-            "content_reports", "report_files", "audit_entries")
+            "content_reports", "concerns", "report_files", "audit_entries")
 
 
 def row(obj: Base) -> dict[str, Any]:
@@ -85,6 +88,7 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     requests = _rows(session, AccessRequest, AccessRequest.id.in_(subject.requests))
     sections["access_requests"] = [row(r) for r in requests]
     sections["content_reports"] = [row(r) for r in _rows(session, ContentReport, ContentReport.id.in_(subject.reports))]
+    sections["concerns"] = [_concern(session, c) for c in _rows(session, Concern, Concern.id.in_(subject.concerns))]
     terms = subject.terms()
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []
@@ -122,6 +126,16 @@ def _ban(session: Session, ban: Ban) -> dict[str, Any]:
     data["evidence"] = parsed(ban.evidence)
     data["supervised_sessions"] = [row(s) for s in session.scalars(select(SupervisedSession).where(
         SupervisedSession.ban_id == ban.id).order_by(SupervisedSession.id))]
+    return data
+
+
+def _concern(session: Session, concern: Concern) -> dict[str, Any]:
+    """A safeguarding concern about them, with its frozen context and its notes."""
+    data = row(concern)
+    data["context"] = [row(e) for e in session.scalars(select(ConcernEvent).where(
+        ConcernEvent.concern_id == concern.id).order_by(ConcernEvent.position, ConcernEvent.id))]
+    data["notes"] = [row(n) for n in session.scalars(select(ConcernNote).where(
+        ConcernNote.concern_id == concern.id).order_by(ConcernNote.id))]
     return data
 
 

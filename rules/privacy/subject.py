@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rules.privacy.terms import Kind, Term, with_json_forms
-from rules.store.models import AccessRequest, Ban, ContentReport, Device, SupervisedSession, User
+from rules.store.models import AccessRequest, Ban, Concern, ContentReport, Device, SupervisedSession, User
 
 MAX_PERSON = 255
 
@@ -38,6 +38,8 @@ class Subject:
     supervised_sessions: list[int] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
     reports: list[int] = field(default_factory=list)
+    concerns: list[int] = field(default_factory=list)  # safeguarding concerns about them or their devices
+    open_concerns: list[int] = field(default_factory=list)
     matched_by: list[str] = field(default_factory=list)
     shared_names: set[str] = field(default_factory=set)  # their names (or device names) others' names hold too
 
@@ -49,7 +51,8 @@ class Subject:
         """How the audit log names their rows ("device #12"), see `rules.store.audit`."""
         return [*(f"device #{i}" for i in self.devices), *(f"user #{i}" for i in self.users),
                 *(f"ban #{i}" for i in self.bans), *(f"supervised session #{i}" for i in self.supervised_sessions),
-                *(f"access request #{i}" for i in self.requests), *(f"content report #{i}" for i in self.reports)]
+                *(f"access request #{i}" for i in self.requests), *(f"content report #{i}" for i in self.reports),
+                *(f"concern #{i}" for i in self.concerns)]
 
     def terms(self, *, with_references: bool = True) -> list[Term]:
         """The strings that identify them, each with what it becomes when erased."""
@@ -129,6 +132,17 @@ def find_subject(session: Session, person: str) -> Subject:
         subject.requests = list(session.scalars(select(AccessRequest.id).where(or_(
             AccessRequest.requester_id.in_(subject.users), AccessRequest.authoriser_id.in_(subject.users),
             AccessRequest.device_id.in_(subject.devices))).order_by(AccessRequest.id)))
+    concern_filter = _candidates(Concern.person, like)
+    if subject.devices:
+        concern_filter = or_(concern_filter, Concern.device_id.in_(subject.devices))
+    for concern in session.scalars(select(Concern).where(concern_filter).order_by(Concern.id)):
+        if _same(concern.person, key) or concern.device_id in subject.devices:
+            subject.concerns.append(concern.id)
+            if concern.state == "open":
+                subject.open_concerns.append(concern.id)
+            if _same(concern.person, key):
+                subject.names.add(concern.person or asked)
+                subject.matched_by.append(f"concern #{concern.id} (about them)")
     if subject.found:
         if "@" not in asked:
             subject.names.add(asked)

@@ -24,7 +24,7 @@ AFTER_SECONDS = 1800
 _READ = 400  # events read at a time to find 20 that are not automatic lookups
 
 
-def _path_of(url: str | None) -> str | None:
+def path_of(url: str | None) -> str | None:
     if not url:
         return None
     rest = url.split("://", 1)[-1]
@@ -34,7 +34,7 @@ def _path_of(url: str | None) -> str | None:
 
 def is_automatic(event: AccessEvent) -> bool:
     """A device's own lookup, which says nothing about what its person did."""
-    return is_automatic_lookup(event.host, _path_of(event.url))
+    return is_automatic_lookup(event.host, path_of(event.url))
 
 
 def _same_device(concern: Concern) -> ColumnElement[bool]:
