@@ -64,7 +64,7 @@ def test_a_new_category_blocked_for_one_group_reaches_the_policy_and_the_audit_l
     [(target, before_state, after_state)] = audits(db, "category.create")
     assert target == "category games" and before_state is None
     assert after_state == {"name": "games", "description": "online games", "locked": False, "block_everyone": False,
-                           "blocked_groups": ["pupils"]}
+                           "blocked_groups": ["pupils"], "safeguarding": False}
     [(target, _, imported)] = audits(db, "list.import")
     assert target == "category games" and imported is not None
     assert (imported["entries"], imported["skipped"], imported["source"]) == (3, 1, "teacher list")
