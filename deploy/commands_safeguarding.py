@@ -24,8 +24,7 @@ from rules.store.models import Category
 
 @click.group()
 def safeguarding() -> None:
-    """Safeguarding monitoring: what a search or a site would raise for the DSL, and why; the school's own
-    phrases."""
+    """Safeguarding monitoring: what a search or a site would raise, and why; the school's own phrases."""
 
 
 @safeguarding.command("test")
