@@ -37,8 +37,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("commands_services", "run", "Everything on one machine: each service in its own process, restarted if "
             "it dies; Ctrl-C stops all."),
     "safeguarding": ("commands_safeguarding", "safeguarding",
-                     "Safeguarding monitoring: what a search or a site would raise for the DSL, and why; the "
-                     "school's own phrases."),
+                     "Safeguarding monitoring: what a search or a site would raise, and why; the school's own "
+                     "phrases."),
     "scheduler": ("commands_scheduler", "scheduler",
                   "Run the scheduled jobs (one scheduler per database; never inside the web workers)."),
     "users": ("commands_admin", "users", "Staff accounts for the admin web."),

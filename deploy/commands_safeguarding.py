@@ -7,25 +7,22 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from deploy.context import AppContext, CommandError, pass_app
 from rules.policy.names import InvalidHost
-from rules.safeguarding import phrases_store
 from rules.safeguarding.catalogue import builtin_phrases, check_school_list, merge
 from rules.safeguarding.explain import Explanation, explain
 from rules.safeguarding.matcher import Matcher, builtin_matcher, matcher_for
 from rules.safeguarding.patterns import phrase_key
 from rules.safeguarding.phrasefile import MAX_BYTES, PhraseFileError, PhraseList, read_phrase_file
-from rules.store.audit import audit
-from rules.store.models import Category
+
+# The database modules (SQLAlchemy) are imported inside the commands that need them: `test` without a
+# database answers without loading them, as a DSL's quick question should.
 
 
 @click.group()
 def safeguarding() -> None:
-    """Safeguarding monitoring: what a search or a site would raise for the DSL, and why; the school's own
-    phrases."""
+    """Safeguarding monitoring: what a search or a site would raise, and why; the school's own phrases."""
 
 
 @safeguarding.command("test")
@@ -72,9 +69,13 @@ def _overlay(stored: PhraseList, trial: PhraseList) -> PhraseList:
 
 def _stored_school_list(app: AppContext) -> PhraseList | None:
     """The school's imported phrases, when there is a database (never creates one): None otherwise."""
-    url = make_url(app.config.database.url)
-    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
-        return None
+    url = app.config.database.url
+    if url.startswith("sqlite"):
+        _, _, path = url.partition(":///")
+        if not path or path.startswith(":memory:") or not Path(path.split("?", 1)[0]).exists():
+            return None
+    from rules.safeguarding import phrases_store
+
     try:
         db = app.ready_database()
         with db.session(read_only=True) as session:
@@ -90,6 +91,8 @@ def import_command(app: AppContext, file: Path) -> None:
     """Replace the school's own phrases, innocent phrases and switched-off built-in phrases with FILE's rows
     (the phrase file format of docs/safeguarding-phrases.md). All or nothing: a bad line is reported with its
     number and nothing is imported (exit 1). Audited."""
+    from rules.safeguarding import phrases_store
+
     db = app.ready_database()
     if file.stat().st_size > MAX_BYTES:
         raise CommandError(f"{file}: larger than {MAX_BYTES:,} bytes, nothing imported")
@@ -116,6 +119,11 @@ def import_command(app: AppContext, file: Path) -> None:
 def mark_command(app: AppContext, category: str, off: bool) -> None:
     """Mark a site category (as `lists import --category` made it) as safeguarding: a visit to any of its
     sites raises a concern for the DSL, blocked or not. Audited."""
+    from sqlalchemy import select
+
+    from rules.store.audit import audit
+    from rules.store.models import Category
+
     db = app.ready_database()
     with db.session() as session:
         row = session.scalar(select(Category).where(Category.name == category))

@@ -130,6 +130,7 @@ def test_one_run_removes_exactly_what_is_past_each_period(db: Database, tmp_path
         record = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge")).one()
     assert record.actor == "retention"
     assert json.loads(record.after or "") == {"access_events": 2, "bans": 2, "supervised_sessions": 1,
+                                              "concerns": 0, "concern_events": 0, "concern_notes": 0,
                                               "audit_entries": 1, "person_filters": 2, "report_files": 2,
                                               "export_files": 1}
     assert sorted(p.name for p in (state / "reports").iterdir()) == ["archive", "weekly-2026-08-27.html"]
