@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 
 from rules.localtime import LONDON
 from rules.mail import MailError, MailSettings, send
 from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.safeguarding.weekly import safeguarding_lines
+from rules.store.access_log import automatic_lookup
 from rules.store.db import Database
 from rules.store.models import AccessEvent, AuditEntry, Ban, Device, utcnow
 
@@ -55,12 +56,17 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
     with db.session(read_only=True) as session:
         in_week = (AccessEvent.ts >= start) & (AccessEvent.ts < end)
         total = session.scalar(select(func.count()).select_from(AccessEvent).where(in_week)) or 0
-        blocked = session.scalar(select(func.count()).select_from(AccessEvent)
-                                 .where(in_week, AccessEvent.action != "allow")) or 0
+        # What devices look up on their own (the DoH canary, connectivity checks) is not an attempt by a person:
+        # counted apart, as on the dashboard, so it never fills "Most blocked sites".
+        automatic = automatic_lookup()
+        refused = in_week & (AccessEvent.action != "allow")
+        blocked = session.scalar(select(func.count()).select_from(AccessEvent).where(refused, not_(automatic))) or 0
+        automatic_count = session.scalar(select(func.count()).select_from(AccessEvent)
+                                         .where(refused, automatic)) or 0
         categories = session.execute(select(AccessEvent.category, func.count()).where(
-            in_week, AccessEvent.action != "allow").group_by(AccessEvent.category)
+            refused, not_(automatic)).group_by(AccessEvent.category)
             .order_by(func.count().desc()).limit(TOP)).all()
-        hosts = session.execute(select(AccessEvent.host, func.count()).where(in_week, AccessEvent.action != "allow")
+        hosts = session.execute(select(AccessEvent.host, func.count()).where(refused, not_(automatic))
                                 .group_by(AccessEvent.host).order_by(func.count().desc()).limit(TOP)).all()
         signals = session.execute(select(AccessEvent.signal, func.count()).where(in_week, AccessEvent.signal
                                   .is_not(None)).group_by(AccessEvent.signal).order_by(func.count().desc())).all()
@@ -79,7 +85,8 @@ def build_report(db: Database, now: datetime | None = None) -> Report:
     return Report(
         subject=f"schoolgate weekly report, {week}",
         sections=(
-            ("Traffic", (f"{total} requests recorded, {blocked} blocked",)),
+            ("Traffic", (f"{total} requests recorded, {blocked} blocked",
+                         f"{automatic_count} automatic lookups by devices answered apart (not counted as blocked)")),
             ("Blocked, by category", tuple(f"{name or 'rule made by staff'}: {n}" for name, n in categories)),
             ("Most blocked sites", tuple(f"{host}: {n}" for host, n in hosts)),
             ("Signs of getting round the filter", tuple(f"{name}: {n}" for name, n in signals)),

@@ -68,3 +68,23 @@ def test_weekly_report_is_emailed_when_smtp_is_configured(sqlite_db: Database, t
     assert message["To"] == "head@school.example, dsl@school.example"
     assert str(message["Subject"]).startswith("schoolgate weekly report")
     assert "Nightly self-test" in message.as_string()
+
+
+def test_automatic_lookups_are_not_counted_as_blocked_attempts(sqlite_db: Database) -> None:
+    """A quiet class of iPads asks Firefox's canary and Apple's captive check all day: the report counts those
+    apart, so "Most blocked sites" shows what people tried."""
+    now = datetime.now(UTC)
+    rows = [{"ts": now - timedelta(hours=n + 1), "client_ip": "198.18.1.20", "source": "dns",
+             "host": "use-application-dns.net", "action": "block", "reason": "hardening"} for n in range(5)]
+    rows += [{"ts": now - timedelta(hours=2), "client_ip": "198.18.1.20", "source": "proxy",
+              "host": "captive.apple.com", "url": "http://captive.apple.com/hotspot-detect.html", "action": "block"},
+             {"ts": now - timedelta(hours=3), "client_ip": "198.18.1.21", "source": "dns", "host": "tiktok.com",
+              "action": "block", "category": "social_media"}]
+    with sqlite_db.session() as session:
+        session.execute(delete(AccessEvent))
+        session.execute(insert(AccessEvent), rows)
+    text = build_report(sqlite_db, now).text()
+    assert "7 requests recorded, 1 blocked" in text
+    assert "6 automatic lookups by devices" in text
+    assert "tiktok.com: 1" in text
+    assert "use-application-dns.net" not in text and "captive.apple.com" not in text
