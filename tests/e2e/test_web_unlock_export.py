@@ -100,6 +100,26 @@ def test_unlocking_takes_the_technician_and_the_headteacher(school: Cli, web: st
         person.close()
 
 
+def test_the_technician_cannot_empty_a_locked_list_by_importing_it_again(school: Cli, web: str, browser: object,
+                                                                        tmp_path: Path) -> None:
+    """"Importing the same file again replaces what it brought last time": on a locked category, an iwf.txt
+    holding anything else would take the child-abuse list out of the filter with nobody else asked."""
+    assert checked(school) == ("block", "locked_category")
+    ict = Person(browser, web, ICT)
+    ict.go("/categories/")
+    upload = tmp_path / "upload" / "iwf.txt"
+    upload.parent.mkdir()
+    upload.write_text("harmless.test\n", encoding="utf-8")
+    ict.page.select_option("select[name=category_id]", label="child_abuse")
+    ict.page.set_input_files("input[name=file]", str(upload))
+    ict.page.click("button:has-text('Import')")
+    ict.page.wait_for_selector("text=Not imported")
+    assert "child_abuse is locked, and taking sites out of it would open them" in ict.page.inner_text("main")
+    ict.shot("unlock-04-reimport-refused")
+    assert checked(school) == ("block", "locked_category")
+    ict.close()
+
+
 def test_the_export_button_posts_and_downloads_the_csv(web: str, browser: object, tmp_path: Path) -> None:
     head = Person(browser, web, HEAD)
     head.go("/logs/?action=block")
