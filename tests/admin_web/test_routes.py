@@ -34,6 +34,7 @@ GET_ROUTES = {
     "accounts.edit": ("/accounts/new", {"headteacher"}),
     "ca.index": ("/certificate/", EVERYONE),
     "privacy.index": ("/privacy/", {"headteacher"}),
+    "auth.password": ("/password", EVERYONE),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
