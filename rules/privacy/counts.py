@@ -13,7 +13,8 @@ LABELS = {"accounts": ("staff account", "staff accounts"), "devices": ("device",
           "records": ("request, report or supervised session", "requests, reports or supervised sessions"),
           "audit_evidence": ("audit entry's evidence", "audit entries' evidence"),
           "audit_entries": ("audit entry", "audit entries"),
-          "report_files": ("report file", "report files"), "export_files": ("earlier export", "earlier exports")}
+          "report_files": ("report file", "report files"), "export_files": ("earlier export", "earlier exports"),
+          "spooled_events": ("access event waiting in the spool", "access events waiting in the spool")}
 
 
 def describe(counts: dict[str, Any]) -> str:
