@@ -6,6 +6,8 @@ from typing import Any
 
 LABELS = {"accounts": ("staff account", "staff accounts"), "devices": ("device", "devices"),
           "access_events": ("access event", "access events"), "bans": ("ban", "bans"),
+          "access_events_naming_them": ("other device's access event naming them",
+                                        "other devices' access events naming them"),
           "supervised_sessions": ("supervised session", "supervised sessions"),
           "supervision_given": ("supervised session they gave", "supervised sessions they gave"),
           "access_requests": ("access request", "access requests"),

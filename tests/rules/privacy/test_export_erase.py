@@ -266,3 +266,21 @@ def test_events_spooled_while_the_database_was_down_do_not_bring_the_pupil_back(
         assert replayed.search_term == f"{ERASED} again"  # another device's event stays, without his name
         assert session.scalar(select(func.count()).select_from(AccessEvent)
                               .where(AccessEvent.host == "spooled.example")) == 0
+
+
+def test_every_access_event_naming_him_is_in_the_export(db: Database, school: School, tmp_path: Path) -> None:
+    """Someone at the library PC searched "sam pupil is a": the erasure rewrote that event, but the export (what the
+    school holds about Sam) left it out. It is there now, without the library PC, its address or MAC."""
+    state = tmp_path / "state"
+    exported = export_person(db, SAM, state / "exports", "ann.head@school.test", state)
+    data = json.loads(exported.paths[0].read_text(encoding="utf-8"))
+    naming = data["access_events_naming_them"]
+    assert [e["search_term"] for e in naming] == ["sam pupil is a"]
+    assert "Library PC 1" not in json.dumps(naming) and "10.0.0.99" not in json.dumps(naming)
+    assert data["subject_access"]["counts"]["access_events_naming_them"] == 1
+    with db.session(read_only=True) as session:  # every event that holds his name or MAC, read from the table
+        holding_him = {e.id for e in session.scalars(select(AccessEvent))
+                       if any(s.casefold() in " ".join(str(v) for v in (e.device, e.mac, e.host, e.url, e.search_term)
+                                                       ).casefold() for s in SAM_STRINGS)}
+    assert holding_him == {e["id"] for e in data["access_events"]} | {e["id"] for e in naming}
+    assert "sam pupil is a" in exported.paths[1].read_text(encoding="utf-8")  # the page a person reads
