@@ -216,6 +216,21 @@ def test_logs_json_and_client_filter(initialised_cli: Cli, tmp_path: Path) -> No
     assert len(since) == 1
 
 
+def test_reading_the_whole_log_on_the_command_line_is_audited(initialised_cli: Cli, tmp_path: Path) -> None:
+    """`schoolgate logs --client IP` was audited, `schoolgate logs --limit 1000000` (every pupil's log) not."""
+    db = _database(initialised_cli)
+    writer = EventWriter(db, tmp_path / "spool")
+    writer.record(event(time.time(), "10.0.0.7", "proxy", "www.google.com", "allow", search_term="sam pupil"))
+    writer.flush()
+    assert "www.google.com" in initialised_cli("logs", "--limit", "1000000").stdout
+    initialised_cli("logs", "--client", "10.0.0.7", "--json")
+    with db.session(read_only=True) as session:
+        views = [(e.actor.startswith("cli:"), e.target) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "access_log.view").order_by(AuditEntry.id))]
+    db.dispose()
+    assert views == [(True, "access log"), (True, "client 10.0.0.7")]
+
+
 def test_bans_list(initialised_cli: Cli) -> None:
     assert initialised_cli("bans", "list").stdout.strip() == "no current bans"
     initialised_cli("devices", "add", "--ip", "10.0.0.7", "--name", "Class 3 iPad 07", "--group", "pupils",
