@@ -119,3 +119,19 @@ def test_evidence_shown_on_the_audit_page_is_a_view_of_evidence_and_is_audited(s
     with app.extensions["schoolgate_db"].session(read_only=True) as session:
         view = session.scalars(select(AuditEntry).where(AuditEntry.action == "ban.evidence_view")).one()
     assert json.loads(view.after or "") == {"entries": [alert]}
+
+
+def test_supervised_access_opened_in_another_teachers_name_says_who_opened_it(sqlite_app: Flask) -> None:
+    """The supervisor's name is typed (a teaching assistant may have no account): Sam Staff could open supervised
+    access "by Olly Other", and every page then said Olly was responsible for the banned pupil. Who opened it is
+    shown beside it, as the audit log has it."""
+    app = sqlite_app
+    ban_id, _ = a_ban(app)
+    staff = sign_in(app.test_client(), "staff")
+    opened = post(staff, f"/bans/{ban_id}/supervise", {"staff_name": ACCOUNTS["other"][1], "minutes": "30"},
+                  f"/bans/{ban_id}")
+    assert opened.status_code == 302  # type: ignore[attr-defined]
+    other = sign_in(app.test_client(), "other")
+    for path in (f"/bans/{ban_id}", "/bans/"):
+        text = other.get(path).get_data(as_text=True)
+        assert ACCOUNTS["other"][1] in text and f"opened by {ACCOUNTS['staff'][0]}" in text, path
