@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -24,14 +25,15 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     """Build the app over `db`; `state_dir`, when given, stands in for `settings.state_dir`."""
     app = Flask(__name__)
     state = state_dir or settings.state_dir
+    over_tls = urlsplit(settings.public_url).scheme == "https"  # "HTTPS://" too: the cookies must be Secure
     app.config.update(
         SECRET_KEY=security.load_secret_key(state),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=over_tls,
         SESSION_COOKIE_NAME="schoolgate_session",
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        REMEMBER_COOKIE_SECURE=over_tls,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         SCHOOLGATE_IDLE_MINUTES=settings.session_idle_minutes,
         SCHOOLGATE_STATE_DIR=state,

@@ -1,4 +1,9 @@
-"""The audit log: every change by a person, filterable, read-only (no route edits or deletes an entry)."""
+"""The audit log: every change by a person, filterable, read-only (no route edits or deletes an entry).
+
+An alert's entry (and a ban's, from before bans kept their evidence to themselves) carries the evidence: what a
+device did, when. Showing it is a view of evidence like the ban's own page, so a page that shows any is recorded
+(`ban.evidence_view`, naming the entries) in the same transaction as the read.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import json
 
 from flask import Blueprint, abort, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import select, tuple_
 
 from admin_web.access import database, roles
 from admin_web.params import INT64_MAX, DayParam, IntParam, Query, TextParam, accepts
 from rules.localtime import end_of_london_day, start_of_london_day
+from rules.store.audit import audit
 from rules.store.models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -27,6 +34,17 @@ def _pretty(text: str | None) -> list[tuple[str, str]]:
     if isinstance(data, dict):
         return [(str(k), json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v) for k, v in data.items()]
     return [("", json.dumps(data, ensure_ascii=False))]
+
+
+def _has_evidence(text: str | None) -> bool:
+    """Whether the entry's JSON holds evidence (a list of what a device did) rather than a count or "[removed]"."""
+    if not text or '"evidence": [' not in text:
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("evidence"), list) and bool(data["evidence"])
 
 
 FILTERS = (TextParam("actor", 255), TextParam("action", 64), TextParam("target", 255), DayParam("from"),
@@ -48,7 +66,7 @@ def index(query: Query) -> ResponseReturnValue:
         select_entries = select_entries.where(AuditEntry.ts >= start_of_london_day(query["from"]))
     if query["to"]:
         select_entries = select_entries.where(AuditEntry.ts < end_of_london_day(query["to"]))
-    with database().session(read_only=True) as db_session:
+    with database().session() as db_session:
         if query["after"] is not None:
             anchor = db_session.get(AuditEntry, query["after"])
             if anchor is None:
@@ -56,8 +74,11 @@ def index(query: Query) -> ResponseReturnValue:
                                        "page.")
             select_entries = select_entries.where(tuple_(AuditEntry.ts, AuditEntry.id) < tuple_(anchor.ts, anchor.id))
         entries = list(db_session.scalars(select_entries))
-    more = len(entries) > PAGE
-    entries = entries[:PAGE]
+        more = len(entries) > PAGE
+        entries = entries[:PAGE]
+        with_evidence = [e.id for e in entries if _has_evidence(e.before) or _has_evidence(e.after)]
+        if with_evidence:
+            audit(db_session, current_user.email, "ban.evidence_view", "audit log", after={"entries": with_evidence})
     args = query.link_args("after")
     next_url = url_for("audit.index", **args, after=entries[-1].id) if more and entries else None
     rows = [(e, _pretty(e.before), _pretty(e.after)) for e in entries]

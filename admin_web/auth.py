@@ -19,13 +19,13 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, ValidationError
 from wtforms.validators import DataRequired, Length
 
 from admin_web.access import ANY, database, public, roles
 from admin_web.params import Query, TextParam, accepts
 from rules.store.models import User
-from rules.workflows.accounts import authenticate, end_sessions, roles_of
+from rules.workflows.accounts import UserError, authenticate, change_own_password, end_sessions, roles_of
 from rules.workflows.signin_throttle import wait_before_attempt
 
 bp = Blueprint("auth", __name__)
@@ -72,6 +72,18 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+def _same_password(form: FlaskForm, field: PasswordField) -> None:
+    if field.data != form.new_password.data:
+        raise ValidationError("Type the same new password twice.")
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField("New password (at least 10 characters)", validators=[DataRequired(),
+                                                                                       Length(min=10, max=1024)])
+    repeat = PasswordField("New password again", validators=[DataRequired(), _same_password])
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site, so sign-in can never redirect somewhere else."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
@@ -116,3 +128,37 @@ def signout() -> ResponseReturnValue:
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.signin"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles(*ANY)
+def password() -> ResponseReturnValue:
+    """Choose your own password. Until you do, whoever set it (the headteacher, for an account made on the web)
+    can sign in as you; so a headteacher never confirms an unlock proposed by an account whose password she set.
+    A wrong current password is a failed sign-in: the same throttle slows it."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        address = request.remote_addr or "unknown"
+        with database().session() as db_session:
+            wait = wait_before_attempt(db_session, current_user.email, address)
+            if wait is not None:
+                flash(wait.message(), "error")
+                return render_template("auth/password.html", form=form), 429, {"Retry-After": str(wait.seconds)}
+            try:
+                account = change_own_password(db_session, current_user.account, form.current_password.data or "",
+                                              form.new_password.data or "", address)
+            except UserError as exc:
+                error = str(exc)
+            else:
+                error = ""
+                web_user = WebUser(account, roles_of(account))
+        if error:
+            flash(f"Not changed: {error}.", "error")
+            return render_template("auth/password.html", form=form), 400
+        session.clear()  # every session of the account ended; this one starts again with the new epoch
+        login_user(web_user)
+        session["nonce"] = secrets.token_hex(16)
+        session["seen"] = int(time.time())
+        flash("Your password is changed: other browsers signed in as you have been signed out.", "success")
+        return redirect(url_for("home.index"))
+    return render_template("auth/password.html", form=form), 400 if form.is_submitted() else 200

@@ -177,9 +177,9 @@ def logs(app, client_ip, since_text, limit, as_json) -> None:
         query = query.where(AccessEvent.ts >= _parse_time(since_text))
     with db.session() as session:
         events = list(reversed(session.scalars(query).all()))
-        if client_ip:
-            audit(session, app.actor, "access_log.view", f"client {client_ip}",
-                  after={"since": since_text, "events": len(events)})
+        # Every read of the access log is recorded, as on the web: the whole log (every device) as much as one.
+        audit(session, app.actor, "access_log.view", f"client {client_ip}" if client_ip else "access log",
+              after={"since": since_text, "events": len(events)})
     if as_json:
         json_lines({"ts": iso_utc(e.ts), "client_ip": e.client_ip, "device": e.device, "source": e.source,
                     "host": e.host, "url": e.url, "action": e.action, "category": e.category, "rule": e.rule,

@@ -7,13 +7,14 @@ the access log's format has the path only, since the access log's filters name p
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
 from werkzeug.serving import WSGIRequestHandler
 
-from deploy.config import ConfigError, parse_hostport
+from deploy.config import LOOPBACK_ONLY, ConfigError, parse_hostport
 from deploy.context import CommandError, pass_app
 from deploy.root import build_web, web_tls_files
 
@@ -22,6 +23,13 @@ THREADS = 4
 # gunicorn's default format with %(r)s (the request line, query string and all) and the referer (the previous
 # page's query string) replaced by the path alone (%(U)s).
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class WebServer(BaseApplication):
@@ -59,11 +67,19 @@ class PathOnlyRequestHandler(WSGIRequestHandler):
 def web(app, listen: str | None, dev: bool) -> None:
     """The admin web: forms, approvals, access logs and audit."""
     config = app.config
-    host, port = parse_hostport(listen or config.web.listen)
+    try:
+        host, port = parse_hostport(listen or config.web.listen)
+    except ValueError as exc:
+        raise CommandError(f"--listen {listen}: {exc}") from None
     try:
         tls = web_tls_files(config)  # before anything is opened: no certificate, no start
     except ConfigError as exc:
         raise CommandError(f"bad configuration: {exc}") from None
+    if tls is None and not _loopback(host):
+        # The configuration allows plain HTTP only with [web] listen on loopback; --listen must not widen it.
+        raise CommandError(f"--listen {listen}: 'web.allow_http' = true serves plain HTTP, which is for "
+                           f"{LOOPBACK_ONLY}: listen on a loopback address, or remove allow_http and serve HTTPS "
+                           "(`schoolgate init` makes the certificate)")
     flask_app = build_web(config, app.ready_database())
     if dev:
         flask_app.run(host=host, port=port, debug=False, use_reloader=False, request_handler=PathOnlyRequestHandler,

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from rules.policy.names import InvalidHost, normalize_host
 
@@ -325,6 +325,9 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{where}: '{name}' must be an http:// or https:// URL, not {value!r}")
+        # In one form ("HTTPS://x" is https://x): everything after reads the scheme from the text, and the session
+        # cookie is Secure only when the text starts "https://".
+        return urlunsplit(parts)
     if name == "database.url" and "://" not in value:
         raise ConfigError(f"{where}: '{name}' must be a database URL such as sqlite:///var/schoolgate.db, "
                           f"not {value!r}")

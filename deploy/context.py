@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -62,11 +63,15 @@ class AppContext:
 
     @property
     def actor(self) -> str:
+        """Who runs the command, for the audit log: the account the process runs as (its real user id), never
+        $LOGNAME or $USER, which anyone sets (`LOGNAME=ann.head schoolgate ...` put the headteacher's name on
+        another person's change); under sudo, who ran sudo as well."""
         try:
-            user = getpass.getuser()
-        except Exception:
-            user = "unknown"
-        return f"cli:{user}"
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            user = f"uid {os.getuid()}"
+        invoker = os.environ.get("SUDO_USER") if os.getuid() == 0 else None  # set by sudo; only root could forge it
+        return f"cli:{user}" + (f" (sudo by {invoker})" if invoker and invoker != user else "")
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -216,10 +216,12 @@ def web_tls_files(config: Config) -> CertFiles | None:
 def ensure_web_certificate(config: Config) -> Outcome | None:
     """What `schoolgate init` does for HTTPS: unless `[web] tls_cert` is set (or the web is plain HTTP), keep or
     make the admin web's certificate, signed by the school's CA (made first if missing, as the proxy would)."""
+    from urllib.parse import urlsplit
+
     from deploy.web_certificate import ensure_certificate
     from filter_proxy import ca
 
-    if config.web.tls_cert or not config.web.public_url.startswith("https://"):
+    if config.web.tls_cert or urlsplit(config.web.public_url).scheme != "https":
         return None
     state = config.state_dir
     return ensure_certificate(state, config.web.public_url, ca.ca_certificate_path(state), ca.ca_key_path(state))

@@ -43,7 +43,8 @@ def refresh_lists(db: Database, fetcher: Callable[[str], bytes] = fetch) -> Refr
             with _local_copy(location, fetcher) as path, db.session() as session:
                 outcome = import_list_file(session, ACTOR, path, category, fmt=fmt, source_name=name,
                                            location=location, create=False, action="list.refreshed",
-                                           keep_if_unchanged=True, require_entries=True)
+                                           keep_if_unchanged=True, require_entries=True,
+                                           by_person=False)
         except (FetchError, ListFileError, ListImportError, OSError, UnicodeDecodeError) as exc:
             result.failed[label] = str(exc)
             log.warning("list %s not refreshed, the last good copy stays in force: %s", label, exc)

@@ -11,6 +11,8 @@ What is kept, and for how long (`[retention]`, see docs/configuration.md):
 - audit entries: `audit_days` (six years by default, the usual safeguarding record period); but the person
   an access-log view or export was filtered on (a pupil's name, in the entry's "person") is removed once the
   entry is `access_log_days` old, because it says whose log was read and needs no longer than the log itself;
+  and the evidence (copies of access events) an alert's entry holds, or a ban's entry made before bans kept
+  it to themselves, goes once the entry is `ban_days` old and its ban is gone, as the ban's own evidence does;
 - weekly report files under the state folder's reports/: `access_log_days` (they summarise access events and
   name banned pupils); subject access exports under exports/: `EXPORT_DAYS` (they are copies for handing
   over; the law gives a month to answer).
@@ -56,6 +58,9 @@ EXPORTS_FOLDER = "exports"
 FILTER_ACTIONS_PREFIX = "access_log."
 PERSON_KEY = "person"
 PERSON_REMOVED = "[removed]"
+# Audit entries that may hold a copy of a ban's or an alert's evidence under "evidence" (a JSON list).
+EVIDENCE_ACTIONS = ("ban.create", "circumvention.alert")
+EVIDENCE_KEY = "evidence"
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class PurgeResult:
     concern_notes: int = 0
     audit_entries: int = 0
     person_filters: int = 0
+    audit_evidence: int = 0
     report_files: int = 0
     export_files: int = 0
 
@@ -106,6 +112,7 @@ def purge(db: Database, periods: RetentionPeriods, state_dir: Path | None = None
         db, periods.audit_days, moment, batch)
     result.audit_entries = purge_audit_entries(db, periods.audit_days, moment, batch)
     result.person_filters = remove_person_filters(db, periods.access_log_days, moment, batch)
+    result.audit_evidence = remove_copied_evidence(db, periods.ban_days, moment, batch)
     if state_dir is not None:
         result.report_files = purge_files(state_dir / REPORTS_FOLDER, periods.access_log_days, moment)
         result.export_files = purge_files(state_dir / EXPORTS_FOLDER, EXPORT_DAYS, moment)
@@ -230,6 +237,49 @@ def remove_person_filters(db: Database, days: int, now: datetime, batch: int = P
             break
         last_id = rows[-1][0]
     return removed
+
+
+def remove_copied_evidence(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """In ban and alert entries older than `days`, replace the copied evidence with PERSON_REMOVED, unless the
+    entry is about a ban still held (its evidence goes with it); the entry itself stays until `audit_days`."""
+    cutoff = now - timedelta(days=days)
+    removed = 0
+    last_id = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                select(AuditEntry.id, AuditEntry.action, AuditEntry.target, AuditEntry.after)
+                .where(AuditEntry.id > last_id, AuditEntry.ts < cutoff, AuditEntry.action.in_(EVIDENCE_ACTIONS),
+                       AuditEntry.after.contains(f'"{EVIDENCE_KEY}": [', autoescape=True))
+                .order_by(AuditEntry.id).limit(batch)).all()
+            for entry_id, action, target, after in rows:
+                ban_id = _ban_id(target) if action == "ban.create" else None
+                if ban_id is not None and session.get(Ban, ban_id) is not None:
+                    continue
+                scrubbed = _without_evidence(after)
+                if scrubbed is not None:
+                    session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(after=scrubbed))
+                    removed += 1
+        if len(rows) < batch:
+            break
+        last_id = rows[-1][0]
+    return removed
+
+
+def _ban_id(target: str) -> int | None:
+    number = target.removeprefix("ban #")
+    return int(number) if number != target and number.isdigit() and len(number) < 12 else None
+
+
+def _without_evidence(text: str | None) -> str | None:
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get(EVIDENCE_KEY), list):
+        return None
+    data[EVIDENCE_KEY] = PERSON_REMOVED
+    return json.dumps(data, default=str, sort_keys=True)
 
 
 def _without_person(text: str | None) -> str | None:

@@ -56,13 +56,16 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
                      source_name: str | None = None, location: str | None = None, create: bool = True,
                      locked: bool | None = None, description: str | None = None, builtin: bool = False,
                      action: str = "list.import", keep_if_unchanged: bool = False, require_entries: bool = False,
-                     on_progress: Callable[[int], None] | None = None) -> ImportResult:
+                     by_person: bool = True, on_progress: Callable[[int], None] | None = None) -> ImportResult:
     """Import `path` into the category `category_name` as the source `source_name` (the file's name).
 
     `location` is where a refresh reads the source again (the file's full path unless given). A missing
     category is created when `create` (with `locked`, `description`, `builtin`), else refused; `locked=True`
     also locks an existing category, and `locked=False` on a locked one is refused (unlocking takes two
-    people). "auto" is stored as the source's format, so that a refresh reads each line in its own syntax
+    people). A locked category never loses a site through an import either, which would unlock it by another
+    road: a person's import (`by_person`: the CLI, the web) that would drop sites its source listed, or move the
+    source to another file, is refused; the refresh job and `init` keep the sites the source no longer lists.
+    "auto" is stored as the source's format, so that a refresh reads each line in its own syntax
     again even if the file has changed what it mixes; the result names what was found. The file is read
     before the database is touched, so a long parse holds no lock.
     """
@@ -103,16 +106,41 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
     previous = session.scalar(
         select(ListSource).where(ListSource.category_id == category.id, ListSource.name == source))
     before = None if previous is None else {"entries": previous.entries}
+    where = location or str(path.resolve())
+    kept: list[str] = []
+    if category.locked and not created and previous is not None:
+        kept = _kept_in_locked(session, name, source, previous, where, unique, by_person)
     if keep_if_unchanged and previous is not None and not created:
         current = set(session.scalars(select(ListEntry.domain).where(ListEntry.source_id == previous.id)))
-        if current == set(unique):
-            return ImportResult(name, source, shown, report, len(unique), False, changed=False)
-    where = location or str(path.resolve())
-    count = replace_source_entries(session, category, source, where, chosen, unique, skipped=report.skipped_total)
-    audit(session, actor, action, f"category {name}", before=before,
-          after={"source": source, "location": where, "format": shown, "entries": count,
-                 "skipped": report.skipped_total, "lines_by_format": dict(report.formats)})
+        if current == {*unique, *kept}:
+            return ImportResult(name, source, shown, report, len(current), False, changed=False)
+    count = replace_source_entries(session, category, source, where, chosen, [*unique, *kept],
+                                   skipped=report.skipped_total)
+    after: dict[str, object] = {"source": source, "location": where, "format": shown, "entries": count,
+                                "skipped": report.skipped_total, "lines_by_format": dict(report.formats)}
+    if kept:
+        after["kept_while_locked"] = len(kept)
+    audit(session, actor, action, f"category {name}", before=before, after=after)
     return ImportResult(name, source, shown, report, count, created)
+
+
+def _kept_in_locked(session: Session, category: str, source: str, previous: ListSource, where: str,
+                    unique: list[str], by_person: bool) -> list[str]:
+    """The sites a locked category's source listed that the new copy does not: refused from a person (taking
+    them out would open them without the headteacher), else kept. A person may not move the source elsewhere
+    either: the refresh job would then read a file of their choosing."""
+    listed = set(unique)
+    dropped = sorted(d for d in session.scalars(select(ListEntry.domain).where(ListEntry.source_id == previous.id))
+                     if d not in listed)
+    two_people = (f"the category {category} is locked, and taking sites out of it would open them without the "
+                  "headteacher: propose unlocking it on the category's page in the admin web (the headteacher "
+                  "confirms), or import the new list under another file name, which adds to the category")
+    if by_person and dropped:
+        raise ListImportError(f"{source} would drop {len(dropped)} of the sites it lists now (e.g. {dropped[0]}); "
+                              f"{two_people}")
+    if by_person and previous.location and previous.location != where:
+        raise ListImportError(f"{source} was imported from {previous.location}, not {where}; {two_people}")
+    return dropped
 
 
 def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto", *, actor: str,

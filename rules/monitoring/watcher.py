@@ -183,9 +183,11 @@ class Watcher:
                       evidence=json.dumps(evidence))
             session.add(ban)
             session.flush()
+            # The evidence is the ban's, read through `bans.read_evidence` (audited) and deleted with it; a copy
+            # here would outlive the ban by years and be read on the audit page with no record of who looked.
             audit(session, ACTOR, "ban.create", f"ban #{ban.id}",
                   after={"device": device.name, "person": device.person, "summary": verdict.summary(),
-                         "evidence": evidence})
+                         "evidence_items": len(evidence)})
             log.warning("banned %s (device #%d): %s", device.name, device.id, verdict.summary())
             return Outcome("ban", device.id, ban.id, verdict)
 

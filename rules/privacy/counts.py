@@ -6,6 +6,8 @@ from typing import Any
 
 LABELS = {"accounts": ("staff account", "staff accounts"), "devices": ("device", "devices"),
           "access_events": ("access event", "access events"), "bans": ("ban", "bans"),
+          "access_events_naming_them": ("other device's access event naming them",
+                                        "other devices' access events naming them"),
           "supervised_sessions": ("supervised session", "supervised sessions"),
           "supervision_given": ("supervised session they gave", "supervised sessions they gave"),
           "access_requests": ("access request", "access requests"),
@@ -13,7 +15,8 @@ LABELS = {"accounts": ("staff account", "staff accounts"), "devices": ("device",
           "records": ("request, report or supervised session", "requests, reports or supervised sessions"),
           "audit_evidence": ("audit entry's evidence", "audit entries' evidence"),
           "audit_entries": ("audit entry", "audit entries"),
-          "report_files": ("report file", "report files"), "export_files": ("earlier export", "earlier exports")}
+          "report_files": ("report file", "report files"), "export_files": ("earlier export", "earlier exports"),
+          "spooled_events": ("access event waiting in the spool", "access events waiting in the spool")}
 
 
 def describe(counts: dict[str, Any]) -> str:

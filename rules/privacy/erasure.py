@@ -16,7 +16,8 @@ What happens, in order (a failure at any step rolls all of it back):
 5. every text column of every table is rid of their name, email, devices' names and MACs
    (`rules.privacy.scrub`);
 6. one audit entry records the erasure: when, by whom, a reference ("E-20261127-a1b2c3") and the counts, never
-   the name. Files (weekly reports naming them, earlier exports) are changed after the commit.
+   the name. Files (weekly reports naming them, earlier exports, their events spooled while the database was
+   down, which a replay would write back) are changed after the commit.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from rules.localtime import LONDON
 from rules.privacy.export import NothingHeld
-from rules.privacy.files import FilePlan, plan_erasure
+from rules.privacy.files import EXPORTS, REPORTS, FilePlan, plan_erasure
 from rules.privacy.holdings import events_filter
 from rules.privacy.scrub import find_rows, scrub_tables
 from rules.privacy.subject import Subject, SubjectError, erased_email, find_subject
@@ -111,8 +112,11 @@ def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, 
         counts["records"] = _replace_in_records(session, subject)
         counts["audit_evidence"] = _drop_copied_evidence(session, subject)
         counts["scrubbed"] = scrub_tables(session, terms, found)
-        plan = plan_erasure(state_dir, terms) if state_dir is not None else FilePlan()
-        counts["report_files"], counts["export_files"] = len(plan.rewrite), len(plan.delete)
+        plan = plan_erasure(state_dir, terms, subject.devices, subject.macs) if state_dir is not None else FilePlan()
+        counts["report_files"] = sum(1 for path in plan.rewrite if path.parent.name == REPORTS)
+        counts["export_files"] = sum(1 for path in plan.delete if path.parent.name == EXPORTS)
+        if plan.spooled_events:
+            counts["spooled_events"] = plan.spooled_events
         bump_policy_version(session)  # devices and bans are policy data; bulk changes skip the flush hook
         reference = new_reference()
         audit(session, actor, "data.erase", reference, after=counts)

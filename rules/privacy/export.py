@@ -27,6 +27,7 @@ from rules.store.models import utcnow
 
 FORMATS = ("json", "html")
 TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "Access events of their devices",
+          "access_events_naming_them": "Other devices' access events that name them (a search, an address)",
           "bans": "Bans, with their evidence and supervised sessions",
           "supervision_given": "Supervised access they gave or opened", "access_requests": "Access requests",
           "content_reports": "Inappropriate content reports",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from rules.privacy.files import lines_naming
 from rules.privacy.subject import Subject
-from rules.privacy.terms import found_in_any
+from rules.privacy.terms import Kind, found_in_any
 from rules.store.models import (
     AccessEvent,
     AccessRequest,
@@ -35,8 +35,12 @@ from rules.store.models import (
 )
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
-SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests",
-            "content_reports", "concerns", "report_files", "audit_entries")
+SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests", "content_reports",
+            "access_events_naming_them", "concerns", "report_files", "audit_entries")
+# Of another device's event that names them (someone searched for their name), what is about them; which device,
+# its address and MAC are someone else's data and stay out.
+MENTION_COLUMNS = ("id", "ts", "source", "host", "url", "search_term", "action")
+MENTION_TEXT = (AccessEvent.host, AccessEvent.url, AccessEvent.search_term)
 
 
 def row(obj: Base) -> dict[str, Any]:
@@ -93,7 +97,24 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []
     sections["audit_entries"] = [_audit(e) for e in audit_entries(session, subject)]
+    sections["access_events_naming_them"] = mentions(session, subject)
     return {name: sections[name] for name in SECTIONS if name in sections}
+
+
+def mentions(session: Session, subject: Subject) -> list[dict[str, Any]]:
+    """Other devices' access events whose site, address or search names them (by name or email: what the erasure
+    rewrites there), each without the device that made it."""
+    terms = [term for term in subject.terms(with_references=False) if term.kind in (Kind.NAME, Kind.EMAIL)]
+    if not terms:
+        return []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    holds = or_(*(column.like(term.like, escape="\\") if sqlite else column.ilike(term.like, escape="\\")
+                  for column in MENTION_TEXT for term in terms))
+    query = select(AccessEvent).where(holds).order_by(AccessEvent.ts, AccessEvent.id)
+    if subject.devices:
+        query = query.where(~events_filter(subject))
+    return [{key: getattr(event, key) for key in MENTION_COLUMNS} for event in session.scalars(query)
+            if found_in_any(terms, event.host, event.url, event.search_term)]
 
 
 def audit_entries(session: Session, subject: Subject) -> list[AuditEntry]:

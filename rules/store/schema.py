@@ -74,7 +74,8 @@ def seed(db: Database, actor: str = BUILTIN_LOCATION) -> list[str]:
             outcome = import_list_file(session, actor, builtin.path, builtin.name, fmt="domains",
                                        source_name="built-in catalogue", location=BUILTIN_LOCATION,
                                        locked=builtin.locked if _missing(session, builtin.name) else None,
-                                       description=builtin.description, builtin=True, keep_if_unchanged=True)
+                                       description=builtin.description, builtin=True, keep_if_unchanged=True,
+                                       by_person=False)
         if outcome.created_category:
             added.append(f"category {builtin.name} ({outcome.entries} domains)")
     return added

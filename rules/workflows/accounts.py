@@ -11,14 +11,15 @@ that account on the server at once (the session cookie names the epoch it was is
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from rules.store.audit import audit
-from rules.store.models import User
+from rules.store.models import AuditEntry, User
 
 ROLES = ("staff", "ict", "headteacher", "dsl")
 MIN_PASSWORD_LENGTH = 10
@@ -118,3 +119,33 @@ def update_account(session: Session, user_id: int, actor: User, *, name: str, ro
     after = _describe(user) | {"password_changed": bool(password)}
     audit(session, actor.email, "user.update", f"user #{user.id}", before=before, after=after)
     return user
+
+
+def change_own_password(session: Session, user: User, current: str, new: str, address: str) -> User:
+    """Set `user`'s password to `new` once `current` is proved; a wrong one is a failed sign-in (the throttle counts
+    it, so the form is no way round it). Every session of the account ends; the caller signs this one in again."""
+    row = session.get(User, user.id)
+    if row is None or not row.active:
+        raise UserError("this account cannot sign in")
+    if authenticate(session, row.email, current, address) is None:
+        raise UserError("the current password is not right")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the new password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if new == current:
+        raise UserError("the new password is the same as the current one")
+    row.password_hash = hasher.hash(new)
+    session.flush()
+    end_sessions(session, row.id)
+    audit(session, row.email, "user.password_change", f"user #{row.id}", after={"password_changed": True})
+    return row
+
+
+def password_set_by(session: Session, user_id: int, before: datetime | None = None) -> str | None:
+    """Who last set the account's password (the audit entry's actor), as it stood at `before` (or now); None when
+    the log does not say. A person who set someone's password can sign in as them."""
+    setting = or_(AuditEntry.action.in_(("user.create", "user.password_change")),
+                  (AuditEntry.action == "user.update") & AuditEntry.after.contains('"password_changed": true'))
+    query = select(AuditEntry.actor).where(AuditEntry.target == f"user #{user_id}", setting)
+    if before is not None:
+        query = query.where(AuditEntry.ts <= before)
+    return session.scalar(query.order_by(AuditEntry.ts.desc(), AuditEntry.id.desc()).limit(1))

@@ -4,7 +4,9 @@ A locked category (a child-abuse list, for example) is one no exception can open
 "locked" alone, one person could then open it with an exception; so unticking records a proposal (who, when,
 why) and the category stays locked until a headteacher who is not the proposer confirms it. Locking is
 immediate (it is the safer way). Each step is audited. A proposal is decided once, even by two headteachers at
-the same moment (a conditional UPDATE, as `rules.workflows.access_requests` decides a request).
+the same moment (a conditional UPDATE, as `rules.workflows.access_requests` decides a request). Nor does a
+headteacher confirm a proposal from an account whose password she last set (she could sign in as it): the
+technician changes their own password first (`rules.workflows.accounts.change_own_password`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from rules.store.audit import audit
 from rules.store.models import Category, CategoryUnlock, User, utcnow
-from rules.workflows.accounts import roles_of
+from rules.workflows.accounts import password_set_by, roles_of
 
 OPEN, CONFIRMED, REFUSED = "open", "confirmed", "refused"
 MAX_REASON = 2000
@@ -67,6 +69,13 @@ def decide_unlock(session: Session, proposal_id: int, user: User, *, confirm: bo
         raise UnlockError("only a headteacher decides on unlocking a category")
     if confirm and (proposal.proposed_by_id == user.id or proposal.proposed_by == user.email):
         raise UnlockError("you proposed this unlock, so another headteacher must confirm it")
+    if confirm and proposal.proposed_by_id is not None and \
+            password_set_by(session, proposal.proposed_by_id, proposal.proposed_at) == user.email:
+        # Two accounts one person can sign in as are one person: a headteacher who made (or reset) the technician's
+        # password could have proposed this herself.
+        raise UnlockError(f"you set the password of {proposal.proposed_by}, the account that proposed this, so you "
+                          "could have proposed it yourself: they must choose their own password (Change password, "
+                          "at the top of every page) and propose again, or another headteacher must confirm it")
     if proposal.state != OPEN:
         raise UnlockError(f"this proposal was already {proposal.state}")
     if len(reason.strip()) > MAX_REASON:

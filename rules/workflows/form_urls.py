@@ -32,7 +32,10 @@ def parse_web_url(raw: str) -> WebURL:
         raise BadURL(f"the address is longer than {MAX_URL_LENGTH} characters")
     if any(ord(ch) < 33 for ch in text):
         raise BadURL("the address must not contain spaces or control characters")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket
+        raise BadURL(f"{text[:80]!r} is not a web address: check the part after http:// or https://") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise BadURL(f"{text[:80]!r} is not a web address: it must start with http:// or https://")
     try:

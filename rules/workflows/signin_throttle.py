@@ -7,9 +7,11 @@ delay that doubles from `FIRST_WAIT` up to `MAX_WAIT`, counted from its last fai
 many emails is slowed the same way past `ADDRESS_FREE` failures. Nothing one address does ever delays a
 sign-in from another address, so the real person signs in at once from their own machine.
 
-The failures are the `signin.failed` audit entries `rules.workflows.accounts.authenticate` writes (target:
-the email, reason: the address); an attempt told to wait is not checked and not recorded, so a flood of
-refused attempts costs one indexed count each and writes nothing.
+Attempts from one address are checked one at a time (`_one_at_a_time`), so a burst sent together is counted as a
+run of attempts, not as one. The failures are the `signin.failed` audit entries that
+`rules.workflows.accounts.authenticate` writes (target: the email, reason: the address); an attempt told to
+wait is not checked and not recorded, so a flood of refused attempts costs one indexed count each and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from rules.store.models import AuditEntry, utcnow
@@ -58,8 +60,19 @@ def _remaining(failures: int, last: datetime | None, free: int, now: datetime) -
     return (last + timedelta(seconds=delay_after(failures, free)) - now).total_seconds()
 
 
+def _one_at_a_time(session: Session, address: str) -> None:
+    """Hold the attempts from `address` in turn until this one's failure is written (the caller's transaction).
+
+    Otherwise attempts sent together all read the count before any failure is recorded, and each is checked: the
+    throttle multiplied by the web's threads. SQLite's write transaction (BEGIN IMMEDIATE) already runs one at a
+    time; PostgreSQL takes a transaction-scoped advisory lock on the address."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"schoolgate signin {address}"})
+
+
 def wait_before_attempt(session: Session, email: str, address: str, now: datetime | None = None) -> Wait | None:
     """How long this email from this address must wait before its password is checked; None: check it now."""
+    _one_at_a_time(session, address)
     now = now or utcnow()
     from_address = (AuditEntry.action == FAILED) & (AuditEntry.reason == address) & (AuditEntry.ts >= now - WINDOW)
     stats = select(func.count(), func.max(AuditEntry.ts)).where(from_address)

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from rules.store.audit import audit
 from rules.store.models import AccessEvent, AuditEntry, Ban, Device, Group, utcnow
 from tests.admin_web.conftest import ACCOUNTS, post, sign_in
 
@@ -98,3 +99,39 @@ def test_a_lifted_bans_reason_is_not_shown_to_staff(sqlite_app: Flask) -> None:
     shown = staff.get(f"/bans/{ban_id}").get_data(as_text=True)
     assert "no longer in force" in shown
     assert "A parent installed" not in shown and "false positive" not in shown
+
+
+def test_evidence_shown_on_the_audit_page_is_a_view_of_evidence_and_is_audited(sqlite_app: Flask) -> None:
+    """An alert's audit entry (and a ban's, as the watcher wrote them before) carries what the device did: the audit
+    page showed it to the ICT technician with no record that anyone looked."""
+    app = sqlite_app
+    _, device_id = a_ban(app)
+    with app.extensions["schoolgate_db"].session() as session:
+        audit(session, "detector", "circumvention.alert", f"device #{device_id}", after={
+            "summary": REASON, "evidence": [{"ts": utcnow().timestamp(), "kind": "circumvention_site",
+                                             "host": VPN_HOST, "source": "dns", "weight": 5}]})
+        alert = session.scalars(select(AuditEntry).where(AuditEntry.action == "circumvention.alert")).one().id
+    ict = sign_in(app.test_client(), "ict")
+    assert VPN_HOST not in ict.get("/audit/?action=signin").get_data(as_text=True)
+    assert evidence_views(app) == []  # a page without evidence is no view of it
+    assert VPN_HOST in ict.get("/audit/").get_data(as_text=True)
+    assert evidence_views(app) == [(ACCOUNTS["ict"][0], "audit log")]
+    with app.extensions["schoolgate_db"].session(read_only=True) as session:
+        view = session.scalars(select(AuditEntry).where(AuditEntry.action == "ban.evidence_view")).one()
+    assert json.loads(view.after or "") == {"entries": [alert]}
+
+
+def test_supervised_access_opened_in_another_teachers_name_says_who_opened_it(sqlite_app: Flask) -> None:
+    """The supervisor's name is typed (a teaching assistant may have no account): Sam Staff could open supervised
+    access "by Olly Other", and every page then said Olly was responsible for the banned pupil. Who opened it is
+    shown beside it, as the audit log has it."""
+    app = sqlite_app
+    ban_id, _ = a_ban(app)
+    staff = sign_in(app.test_client(), "staff")
+    opened = post(staff, f"/bans/{ban_id}/supervise", {"staff_name": ACCOUNTS["other"][1], "minutes": "30"},
+                  f"/bans/{ban_id}")
+    assert opened.status_code == 302  # type: ignore[attr-defined]
+    other = sign_in(app.test_client(), "other")
+    for path in (f"/bans/{ban_id}", "/bans/"):
+        text = other.get(path).get_data(as_text=True)
+        assert ACCOUNTS["other"][1] in text and f"opened by {ACCOUNTS['staff'][0]}" in text, path

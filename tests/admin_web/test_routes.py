@@ -42,6 +42,7 @@ GET_ROUTES = {
     "phrases.index": ("/safeguarding/phrases/", CONCERN_READERS),
     "raise_concern.new": ("/concerns/raise", EVERYONE),
     "raise_concern.raised": ("/concerns/raised", EVERYONE),
+    "auth.password": ("/password", EVERYONE),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",

@@ -6,6 +6,7 @@ import re
 import time
 from datetime import date, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -134,6 +135,20 @@ def test_javascript_url_is_refused(app: Flask) -> None:
                                               "reasons_for_access": "x", "risks_and_controls": "x"}, "/requests/new")
     assert response.status_code == 200  # type: ignore[attr-defined]
     assert "must start with http:// or https://" in response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://[2001:db8::1/x", "http://]/"])
+def test_an_unclosed_bracket_in_a_url_is_a_message_not_500(app: Flask, url: str) -> None:
+    """Any member of staff: "http://[::1" in the request form (or the report form) answered 500."""
+    client = sign_in(app.test_client(), "staff")
+    response = post(client, "/requests/new", {"full_url": url, "site_content": "x", "reasons_for_access": "x",
+                                              "risks_and_controls": "x"}, "/requests/new")
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert "is not a web address" in response.get_data(as_text=True)  # type: ignore[attr-defined]
+    response = post(client, "/reports/new", {"incident_date": "2026-11-20", "full_urls": f"https://ok.example/\n{url}",
+                                             "nature": "x"}, "/reports/new")
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert "is not a web address" in response.get_data(as_text=True)  # type: ignore[attr-defined]
 
 
 def test_hostile_host_is_escaped_and_csv_neutralises_formulas(app: Flask) -> None:

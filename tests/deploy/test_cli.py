@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import time
 from pathlib import Path
 
@@ -216,6 +218,21 @@ def test_logs_json_and_client_filter(initialised_cli: Cli, tmp_path: Path) -> No
     assert len(since) == 1
 
 
+def test_reading_the_whole_log_on_the_command_line_is_audited(initialised_cli: Cli, tmp_path: Path) -> None:
+    """`schoolgate logs --client IP` was audited, `schoolgate logs --limit 1000000` (every pupil's log) not."""
+    db = _database(initialised_cli)
+    writer = EventWriter(db, tmp_path / "spool")
+    writer.record(event(time.time(), "10.0.0.7", "proxy", "www.google.com", "allow", search_term="sam pupil"))
+    writer.flush()
+    assert "www.google.com" in initialised_cli("logs", "--limit", "1000000").stdout
+    initialised_cli("logs", "--client", "10.0.0.7", "--json")
+    with db.session(read_only=True) as session:
+        views = [(e.actor.startswith("cli:"), e.target) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "access_log.view").order_by(AuditEntry.id))]
+    db.dispose()
+    assert views == [(True, "access log"), (True, "client 10.0.0.7")]
+
+
 def test_bans_list(initialised_cli: Cli) -> None:
     assert initialised_cli("bans", "list").stdout.strip() == "no current bans"
     initialised_cli("devices", "add", "--ip", "10.0.0.7", "--name", "Class 3 iPad 07", "--group", "pupils",
@@ -232,3 +249,16 @@ def test_bans_list(initialised_cli: Cli) -> None:
         views = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "ban.evidence_view")))
     assert [(v.target, json.loads(v.after or "{}")) for v in views] == [("bans list --json", {"bans": [rows[0]["id"]]})]
     assert check(initialised_cli, "box.com", "--client", "10.0.0.7")["action"] == "ban"
+
+
+def test_the_audit_names_the_account_that_ran_the_command_not_what_the_environment_says(initialised_cli: Cli) -> None:
+    """The actor came from $LOGNAME/$USER (getpass.getuser), which anyone sets: a change made by one person was
+    recorded under the headteacher's name."""
+    blame = {name: "ann.head@school.test" for name in ("LOGNAME", "USER", "LNAME", "USERNAME")}
+    initialised_cli("devices", "add", "--ip", "10.0.0.9", "--name", "Class 3 iPad 09", "--group", "pupils",
+                    env=blame)
+    db = _database(initialised_cli)
+    with db.session(read_only=True) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "device.register")).one()
+    db.dispose()
+    assert entry.actor == f"cli:{pwd.getpwuid(os.getuid()).pw_name}" and "ann.head" not in entry.actor

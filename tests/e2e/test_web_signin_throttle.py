@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +78,34 @@ def test_fifty_wrong_passwords_from_one_address_never_keep_the_headteacher_out(w
     time.sleep(int(again.headers["Retry-After"]) + 0.5)
     status, text, _ = sign_in(pupil, HEAD[2], token)  # (the real password, as if she had used the laptop)
     assert status == 302, text
+
+
+def test_parallel_guesses_are_checked_no_more_often_than_one_at_a_time(cli: Cli, tmp_path: Path,
+                                                                       pg_url: str) -> None:
+    """On PostgreSQL, attempts sent together all read the count before any failure was written, so a pupil's
+    script firing 40 guesses at once had 8 checked (as many as the web's threads), then 8 more each time the wait
+    ran out: the throttle multiplied by the server's threads. The attempts from one address are now checked in turn."""
+    cli.config.write_text(f'[database]\nurl = "{pg_url}"\n')
+    cli("init", "--headteacher", HEAD[0], "--headteacher-name", HEAD[1], "--password-stdin", input=f"{HEAD[2]}\n")
+    with web_process(cli, tmp_path) as base:
+        pupils = [RawClient(base, "127.0.0.4") for _ in range(40)]
+        tokens = [pupil.csrf_token() for pupil in pupils]
+        start = threading.Barrier(len(pupils))
+        statuses: list[int] = []
+
+        def guess(pupil: RawClient, token: str, n: int) -> None:
+            start.wait()
+            statuses.append(sign_in(pupil, f"parallel guess {n}", token)[0])
+
+        threads = [threading.Thread(target=guess, args=(p, t, n)) for n, (p, t) in enumerate(zip(pupils, tokens,
+                                                                                                  strict=True))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(statuses) == [200] * PAIR_FREE + [429] * (len(pupils) - PAIR_FREE)
+    import psycopg
+
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as db:
+        checked = db.execute("SELECT count(*) FROM audit_log WHERE action = 'signin.failed'").fetchone()
+    assert checked == (PAIR_FREE,)

@@ -173,3 +173,29 @@ def test_plain_http_only_on_loopback_with_allow_http(cli: Cli, tmp_path: Path) -
         with urllib.request.urlopen(base + "/signin", timeout=10) as response:
             assert response.status == 200 and "Strict-Transport-Security" not in response.headers
             assert "Secure" not in response.headers["Set-Cookie"]  # a Secure cookie would never come back
+
+
+def test_the_cookie_is_secure_however_the_scheme_is_written(cli: Cli, tmp_path: Path) -> None:
+    """"HTTPS://" is https: the web served TLS (with the school's own certificate) but sent the session cookie
+    without Secure, and `init` said none was needed ("is plain HTTP, [web] allow_http")."""
+    cli.config.write_text(cli.config.read_text() + '[web]\npublic_url = "HTTPS://127.0.0.1:8000"\n')
+    init_school(cli)
+    assert (tmp_path / "var" / "web-cert.pem").is_file()
+    with web_process(cli, tmp_path) as base:
+        assert base.startswith("https://")
+        context = ssl.create_default_context(cafile=str(school_ca(tmp_path)))
+        with urllib.request.urlopen(base + "/signin", context=context, timeout=10) as response:
+            cookie = response.headers["Set-Cookie"]
+            assert "; Secure" in cookie and "; HttpOnly" in cookie, cookie
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_listen_on_the_command_line_cannot_take_plain_http_off_loopback(cli: Cli, tmp_path: Path) -> None:
+    """allow_http is refused unless [web] listen is loopback; `web --listen 0.0.0.0:PORT` served plain HTTP (staff
+    passwords in clear) on every interface all the same."""
+    cli.config.write_text(cli.config.read_text() + '[web]\npublic_url = "http://127.0.0.1:8000"\nallow_http = true\n')
+    init_school(cli)
+    for args in (["web"], ["web", "--dev"]):
+        refused = start_refused(cli, *args, "--listen", f"0.0.0.0:{free_port()}")
+        assert "'web.allow_http' = true serves plain HTTP, which is for loopback development only" in refused.stderr
+    assert "--listen 127.0.0.1:80:80" in start_refused(cli, "web", "--listen", "127.0.0.1:80:80").stderr

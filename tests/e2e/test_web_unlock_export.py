@@ -100,6 +100,73 @@ def test_unlocking_takes_the_technician_and_the_headteacher(school: Cli, web: st
         person.close()
 
 
+def test_the_technician_cannot_empty_a_locked_list_by_importing_it_again(school: Cli, web: str, browser: object,
+                                                                        tmp_path: Path) -> None:
+    """"Importing the same file again replaces what it brought last time": on a locked category, an iwf.txt
+    holding anything else would take the child-abuse list out of the filter with nobody else asked."""
+    assert checked(school) == ("block", "locked_category")
+    ict = Person(browser, web, ICT)
+    ict.go("/categories/")
+    upload = tmp_path / "upload" / "iwf.txt"
+    upload.parent.mkdir()
+    upload.write_text("harmless.test\n", encoding="utf-8")
+    ict.page.select_option("select[name=category_id]", label="child_abuse")
+    ict.page.set_input_files("input[name=file]", str(upload))
+    ict.page.click("button:has-text('Import')")
+    ict.page.wait_for_selector("text=Not imported")
+    assert "child_abuse is locked, and taking sites out of it would open them" in ict.page.inner_text("main")
+    ict.shot("unlock-04-reimport-refused")
+    assert checked(school) == ("block", "locked_category")
+    ict.close()
+
+
+def test_a_headteacher_cannot_be_both_people_with_an_account_she_made(school: Cli, web: str, browser: object) -> None:
+    """The headteacher makes an ICT technician's account (she types its password), proposes the unlock signed in as
+    it, then confirms it as herself: one person, two accounts. Refused until the technician has chosen their own
+    password and proposed again."""
+    helper = ("ivy.helper@school.test", "Ivy Helper", "a password ann typed")
+    head = Person(browser, web, HEAD)
+    head.go("/accounts/new")
+    head.page.fill("input[name=email]", helper[0])
+    head.page.fill("input[name=name]", helper[1])
+    head.page.check("input[name=roles][value=ict]")
+    head.page.fill("input[name=password]", helper[2])
+    head.page.click("button:has-text('Save')")
+    assert "Account saved" in head.page.inner_text("main")
+
+    def propose(person: Person) -> None:
+        person.go("/categories/")
+        person.page.click("a:text-is('child_abuse')")
+        person.page.uncheck("input[name=locked]")
+        person.page.fill("textarea[name=unlock_reason]", "Replaced by the supplier's new list.")
+        person.page.click("button:has-text('Save')")
+        assert "still locked" in person.page.inner_text("main")
+
+    as_helper = Person(browser, web, helper)
+    propose(as_helper)
+    head.go("/unlocks/")
+    head.page.click("button:has-text('Confirm: unlock it')")
+    assert f"you set the password of {helper[0]}" in head.page.inner_text("main")
+    head.shot("unlock-05-own-account-refused")
+    assert checked(school) == ("block", "locked_category")
+    head.page.click("button:has-text('Refuse: keep it locked')")
+
+    # The technician chooses a password only they know, and proposes again: now it is two people.
+    as_helper.page.click("a:has-text('Change password')")
+    as_helper.page.fill("input[name=current_password]", helper[2])
+    as_helper.page.fill("input[name=new_password]", "only ivy knows this one")
+    as_helper.page.fill("input[name=repeat]", "only ivy knows this one")
+    as_helper.page.click("button:has-text('Change password')")
+    assert "Your password is changed" in as_helper.page.inner_text("main")
+    propose(as_helper)
+    head.go("/unlocks/")
+    head.page.click("button:has-text('Confirm: unlock it')")
+    assert "child_abuse is no longer locked" in head.page.inner_text("main")
+    assert checked(school) == ("allow", "exception")
+    for person in (as_helper, head):
+        person.close()
+
+
 def test_the_export_button_posts_and_downloads_the_csv(web: str, browser: object, tmp_path: Path) -> None:
     head = Person(browser, web, HEAD)
     head.go("/logs/?action=block")

@@ -94,3 +94,16 @@ def test_builtin_sources_are_not_refreshed(sqlite_db: Database) -> None:
     assert result.refreshed == result.unchanged == [] and result.failed == {}
     with sqlite_db.session(read_only=True) as session:
         assert (session.scalar(select(func.count()).select_from(ListSource)) or 0) >= 2
+
+
+def test_a_refresh_never_takes_sites_out_of_a_locked_category(db: Database, tmp_path: Path) -> None:
+    """Whoever can write a locked list's file could empty it and let the refresh unlock it: the refresh adds what
+    the source adds and keeps what it dropped (removing sites takes the two-person unlock)."""
+    path = tmp_path / "iwf.txt"
+    path.write_text("listed.example\ngone.example\n")
+    import_list(db, path, "child_abuse", actor="tests", locked=True)
+    path.write_text("listed.example\nnew.example\n")
+    assert refresh_lists(db).refreshed == [f"iwf.txt ({path.resolve()})"]
+    assert entries(db, "iwf.txt") == ["gone.example", "listed.example", "new.example"]
+    assert '"kept_while_locked": 1' in (audits(db, "list.refreshed")[-1].after or "")
+    assert refresh_lists(db).unchanged == [f"iwf.txt ({path.resolve()})"]  # nothing new: left alone

@@ -131,8 +131,8 @@ def test_one_run_removes_exactly_what_is_past_each_period(db: Database, tmp_path
     assert record.actor == "retention"
     assert json.loads(record.after or "") == {"access_events": 2, "bans": 2, "supervised_sessions": 1,
                                               "concerns": 0, "concern_events": 0, "concern_notes": 0,
-                                              "audit_entries": 1, "person_filters": 2, "report_files": 2,
-                                              "export_files": 1}
+                                              "audit_entries": 1, "person_filters": 2, "audit_evidence": 0,
+                                              "report_files": 2, "export_files": 1}
     assert sorted(p.name for p in (state / "reports").iterdir()) == ["archive", "weekly-2026-08-27.html"]
     assert sorted(p.name for p in (state / "exports").iterdir()) == ["subject-access-new.json"]
     assert (state / "elsewhere.txt").read_text() == "not a report"  # a link goes, never what it points to
@@ -164,3 +164,33 @@ def test_the_scheduler_job_purges_the_state_folder_of_the_configuration(initiali
     out = initialised_cli("scheduler", "--run", "purge_events").stdout
     assert out.strip() == "purge_events: 1 (1 report files)"
     assert not old.exists()
+
+
+def test_evidence_copied_into_the_audit_log_goes_when_the_ban_would(db: Database, tmp_path: Path) -> None:
+    """A ban's entry (as the watcher wrote it) and an alert's held the evidence: copies of access events that
+    outlived the ban by the six years of the audit log. They go once `ban_days` old and the ban is gone."""
+    ban_ids = add_bans(db)
+    evidence = [{"kind": "doh", "host": "dns.example", "client_ip": "198.18.1.10", "ts": 1.0}]
+    entries = [
+        (f"ban #{ban_ids['lifted_long_ago']}", "ban.create", ago(800), "purged ban"),
+        (f"ban #{ban_ids['keep_active_for_years']}", "ban.create", ago(1000), "ban still held"),
+        (f"ban #{ban_ids['keep_lifted_recently']}", "ban.create", ago(800), "closed ban not yet due"),
+        ("device #1", "circumvention.alert", ago(365, SECOND), "old alert"),
+        ("device #1", "circumvention.alert", ago(365), "alert at the boundary"),
+    ]
+    with db.session() as session:
+        session.execute(insert(AuditEntry), [
+            {"ts": ts, "actor": "detector", "action": action, "target": target, "reason": why,
+             "after": json.dumps({"device": "Class 5 iPad 03", "evidence": evidence, "person": "Sam Pupil"},
+                                 sort_keys=True)} for target, action, ts, why in entries])
+
+    result = purge(db, PERIODS, None, now=NOW)
+
+    assert result.audit_evidence == 2 and result.bans == 2
+    with db.session(read_only=True) as session:
+        after = {e.reason: json.loads(e.after or "") for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(["ban.create", "circumvention.alert"])))}
+    assert after["purged ban"]["evidence"] == PERSON_REMOVED and after["old alert"]["evidence"] == PERSON_REMOVED
+    assert after["purged ban"]["device"] == "Class 5 iPad 03"  # the record of what happened stays
+    for kept in ("ban still held", "closed ban not yet due", "alert at the boundary"):
+        assert after[kept]["evidence"] == evidence, kept

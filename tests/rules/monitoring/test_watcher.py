@@ -58,7 +58,11 @@ def test_a_pupil_trying_vpn_sites_is_banned_and_the_ban_is_enforced(db: Database
         evidence = json.loads(ban.evidence)
         assert {e["host"] for e in evidence} <= set(VPN_SITES) and len(evidence) == 4
         assert "4 x VPN, web proxy or private DNS site" in ban.reason
-        assert session.scalar(select(AuditEntry).where(AuditEntry.action == "ban.create")) is not None
+        created = session.scalar(select(AuditEntry).where(AuditEntry.action == "ban.create"))
+        assert created is not None
+        # The evidence stays the ban's (read through its audited page, deleted with it), never copied to the log.
+        assert json.loads(created.after or "")["evidence_items"] == 4
+        assert not any(site in (created.after or "") for site in VPN_SITES)
     snapshot = Compiler(db).compile()
     assert decide(snapshot, snapshot.identify("10.0.0.7"), "www.bbc.co.uk").action is Action.BAN
     assert decide(snapshot, snapshot.identify("10.0.0.8"), "www.bbc.co.uk").action is Action.ALLOW

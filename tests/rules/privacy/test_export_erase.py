@@ -23,6 +23,7 @@ from rules.privacy.export import NothingHeld, export_person
 from rules.privacy.subject import SubjectError
 from rules.privacy.terms import ERASED
 from rules.store.db import Database
+from rules.store.event_writer import EventRecord, EventWriter
 from rules.store.models import (
     AccessEvent,
     AccessRequest,
@@ -233,3 +234,53 @@ def test_rows_written_while_the_logs_are_searched_are_erased_too(db: Database, s
     assert holding(db, SAM_STRINGS) == []
     with db.session(read_only=True) as session:
         assert f"{ERASED} again" in session.scalars(select(AccessEvent.search_term)).all()
+
+
+def test_events_spooled_while_the_database_was_down_do_not_bring_the_pupil_back(db: Database, school: School,
+                                                                                tmp_path: Path) -> None:
+    """DNS spools its events to disk while the database is unreachable and replays them when it answers. An erasure
+    that left the spool alone was undone by the replay: Sam's laptop, its MAC and his name were back in the log."""
+    state = tmp_path / "state"
+    spool = state / "spool" / "dns"
+    now = datetime.now(UTC).timestamp()
+    laptop, (ip, mac) = next(iter(SAM_DEVICES.items()))
+    down = Database(f"sqlite:///{tmp_path}/no-such-folder/schoolgate.db")  # the database cannot be reached
+    offline = EventWriter(down, spool)
+    offline.record(EventRecord(now, ip, school.sam_devices[0], laptop, mac, "dns", "A", "spooled.example", None,
+                               "allow", None, None, None, None, None, "udp", None))
+    offline.record(EventRecord(now, "10.0.0.99", school.library_device, "Library PC 1", "aa:bb:cc:00:00:99", "proxy",
+                               None, "www.google.com", "https://www.google.com/search?q=sam+pupil+again", "allow",
+                               None, None, None, "sam pupil again", None, "tcp", None))
+    offline.flush()
+    down.dispose()
+    assert offline.stats.spooled == 2 and list(spool.glob("events-*.jsonl"))
+
+    done = erase(db, SAM, "ann.head@school.test", state)
+    assert done.counts["spooled_events"] == 1
+
+    EventWriter(db, spool).flush()  # the database answers again: the spool is replayed
+    assert holding(db, SAM_STRINGS) == []
+    with db.session(read_only=True) as session:
+        replayed = session.scalars(select(AccessEvent).where(AccessEvent.device_id == school.library_device,
+                                                             AccessEvent.search_term.contains("again"))).one()
+        assert replayed.search_term == f"{ERASED} again"  # another device's event stays, without his name
+        assert session.scalar(select(func.count()).select_from(AccessEvent)
+                              .where(AccessEvent.host == "spooled.example")) == 0
+
+
+def test_every_access_event_naming_him_is_in_the_export(db: Database, school: School, tmp_path: Path) -> None:
+    """Someone at the library PC searched "sam pupil is a": the erasure rewrote that event, but the export (what the
+    school holds about Sam) left it out. It is there now, without the library PC, its address or MAC."""
+    state = tmp_path / "state"
+    exported = export_person(db, SAM, state / "exports", "ann.head@school.test", state)
+    data = json.loads(exported.paths[0].read_text(encoding="utf-8"))
+    naming = data["access_events_naming_them"]
+    assert [e["search_term"] for e in naming] == ["sam pupil is a"]
+    assert "Library PC 1" not in json.dumps(naming) and "10.0.0.99" not in json.dumps(naming)
+    assert data["subject_access"]["counts"]["access_events_naming_them"] == 1
+    with db.session(read_only=True) as session:  # every event that holds his name or MAC, read from the table
+        holding_him = {e.id for e in session.scalars(select(AccessEvent))
+                       if any(s.casefold() in " ".join(str(v) for v in (e.device, e.mac, e.host, e.url, e.search_term)
+                                                       ).casefold() for s in SAM_STRINGS)}
+    assert holding_him == {e["id"] for e in data["access_events"]} | {e["id"] for e in naming}
+    assert "sam pupil is a" in exported.paths[1].read_text(encoding="utf-8")  # the page a person reads
