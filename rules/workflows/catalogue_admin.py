@@ -17,7 +17,7 @@ from rules.lists.parse import FORMATS, ListFileError
 from rules.monitoring.states import CircumventionMode
 from rules.store.audit import audit
 from rules.store.models import Category, Group, User
-from rules.workflows.category_unlock import UnlockError, propose_unlock
+from rules.workflows.category_unlock import UnlockError, propose_unlock, withdraw_unlock
 
 # What the admin pages offer; OFF is for the database only.
 CIRCUMVENTION_MODES = (CircumventionMode.BAN, CircumventionMode.ALERT)
@@ -79,6 +79,8 @@ def save_category(session: Session, user: User, category_id: int | None, *, name
             propose_unlock(session, user, category, unlock_reason)
         except UnlockError as exc:
             raise RegistryError(str(exc)) from None
+    elif locked and before is not None and before["locked"]:
+        withdraw_unlock(session, user, category)  # saved with "Locked" ticked: no unlock is wanted any more
     return category
 
 

@@ -18,7 +18,7 @@ from rules.store.audit import audit
 from rules.store.models import Category, CategoryUnlock, User, utcnow
 from rules.workflows.accounts import password_set_by, roles_of
 
-OPEN, CONFIRMED, REFUSED = "open", "confirmed", "refused"
+OPEN, CONFIRMED, REFUSED, WITHDRAWN = "open", "confirmed", "refused", "withdrawn"
 MAX_REASON = 2000
 
 
@@ -97,4 +97,22 @@ def decide_unlock(session: Session, proposal_id: int, user: User, *, confirm: bo
           f"category {proposal.category_name}",
           before={"proposal": proposal.id, "proposed_by": proposal.proposed_by, "locked": True},
           after={"proposal": proposal.id, "locked": not confirm}, reason=reason.strip())
+    return proposal
+
+
+def withdraw_unlock(session: Session, user: User, category: Category) -> CategoryUnlock | None:
+    """Withdraw the open proposal to unlock `category`, if any: the technician saved it with "Locked" ticked again.
+
+    Without this a proposal the technician had changed their mind about could still be confirmed later, and the
+    category opened, against the last thing its technician said."""
+    proposal = open_proposal(session, category.id)
+    if proposal is None:
+        return None
+    proposal.state = WITHDRAWN
+    proposal.decided_by_id = user.id
+    proposal.decided_by = user.email
+    proposal.decided_at = utcnow()
+    session.flush()
+    audit(session, user.email, "category.unlock_withdraw", f"category {category.name}",
+          before={"proposal": proposal.id, "proposed_by": proposal.proposed_by}, after={"locked": True})
     return proposal

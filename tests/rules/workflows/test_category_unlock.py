@@ -138,3 +138,22 @@ def test_locking_is_immediate_and_the_command_line_cannot_unlock(school: School,
     with pytest.raises(ListImportError, match="locked; unlocking it takes two people"):
         import_list(db, path, "child_abuse", locked=False, actor="tests")
     assert decision(db) == (Action.BLOCK, Reason.LOCKED_CATEGORY)
+
+
+def test_saving_the_category_locked_again_withdraws_the_proposal(school: School) -> None:
+    """The technician changes their mind (ticks "Locked" again and saves): the headteacher can no longer confirm
+    the old proposal, so the category is never opened against the last thing its technician said."""
+    db, people, category_id = school
+    untick(db, people["ict"], category_id)
+    with db.session() as session:
+        proposal = open_proposal(session, category_id)
+        assert proposal is not None
+        proposal_id = proposal.id
+        save_category(session, session.get(User, people["ict"]), category_id, name="child_abuse",
+                      description="locked again", locked=True, block_everyone=True, group_ids=[])
+    with db.session() as session:
+        assert open_proposal(session, category_id) is None
+        with pytest.raises(UnlockError, match="already withdrawn"):
+            decide_unlock(session, proposal_id, session.get(User, people["head"]), confirm=True, reason="yes")
+    assert decision(db) == (Action.BLOCK, Reason.LOCKED_CATEGORY)
+    assert actions(db)[-1] == (PEOPLE["ict"][0], "category.unlock_withdraw")
