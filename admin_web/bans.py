@@ -11,10 +11,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from admin_web.access import ANY, EVIDENCE_READERS, database, roles
+from admin_web.access import ANY, EVIDENCE_READERS, database, has, roles
 from admin_web.forms import BanConfirmForm, BanLiftForm, SuperviseForm
 from rules.localtime import end_of_london_day
 from rules.monitoring import bans as service
+from rules.monitoring.states import CURRENT_BAN_STATES
 
 bp = Blueprint("bans", __name__, url_prefix="/bans")
 
@@ -37,6 +38,10 @@ def show(ban_id: int) -> ResponseReturnValue:
         try:
             ban = service.get_ban(db_session, ban_id)
         except LookupError:
+            abort(404)
+        if ban.state not in CURRENT_BAN_STATES and not has(*EVIDENCE_READERS):
+            # A lesson needs only the bans in force; a past ban (the pupil's name, why it was lifted) is for those
+            # who decide on bans, so to other staff it is as if it never was.
             abort(404)
         sessions = service.open_sessions(db_session, [ban.id])
         device_name = ban.device.name if ban.device else None
