@@ -5,8 +5,11 @@ A pupil who means "kill myself" may type "Kill Myself", "kïll mysélf", "k1ll m
 and the text pass through the same steps, so each phrase is written once:
 
 1. URL-encoded and '+'-separated text is decoded (twice, for a doubly encoded path);
-2. case is folded, accents are stripped (NFKD, combining marks dropped), zero-width characters are
-   dropped, and apostrophes vanish ("don't" is "dont", "i'm" is "im");
+2. case is folded, accents are stripped (NFKD, every mark dropped, the combining grapheme joiner too),
+   zero-width characters and the Hangul fillers that look like nothing are dropped, apostrophes vanish
+   ("don't" is "dont", "i'm" is "im"), and Cyrillic and Greek letters that look like Latin ones ("kіll"
+   with a Cyrillic і, the Turkish dotless ı) are read as those, in a word that also has a Latin letter or
+   is made only of such look-alikes (so Russian or Greek text keeps its own letters);
 3. the text is split into words at everything that is not a letter or a digit (spaces, punctuation,
    dots, slashes, hyphens, underscores), so spacing and punctuation never matter;
 4. in a word that mixes letters with digits or symbols, the usual swaps are undone: 0 o, 3 e, 4 a,
@@ -40,6 +43,20 @@ _SLOW = re.compile(r"[@$!|]|[^\W\d_]\d|\d[^\W\d_]|([^\W\d_])\1\1")
 _REPEAT = re.compile(r"([^\W\d_])\1+")
 _LEET = str.maketrans({"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4")
+# Characters that draw nothing but are letters or marks to Unicode, so they would hide inside a word.
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u3164\uffa0")
+# Lower-case look-alikes of Latin letters (after casefold), from Unicode's confusables for Cyrillic, Greek
+# and Latin: what a pupil's keyboard switch or a copied "fancy text" produces.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
+    "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "г": "r", "ѕ": "s", "т": "t",
+    "у": "y", "ү": "y", "х": "x", "ԝ": "w", "ѵ": "v", "ь": "b", "п": "n", "ɡ": "g",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+    "ı": "i", "ɩ": "i", "ɑ": "a", "ſ": "s", "ȷ": "j", "ℓ": "l",
+})
+_LOOKALIKE_KEYS = frozenset(chr(k) for k in _LOOKALIKES)
+_SCRIPT_WORD = re.compile(r"[^\W_]+")
 
 # One edge of the lattice: (form, loose, end). `loose` says that `form` is a skeleton (step 5) and must be
 # looked up among the catalogue's skeletons; `end` is the word position after the edge.
@@ -59,10 +76,23 @@ def fold(text: str) -> str:
     """Case, accents, zero-width characters and apostrophes folded away (steps 2)."""
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
-        return text.casefold().translate(_APOSTROPHES)
+        text = "".join(c for c in text if c not in _INVISIBLE and unicodedata.category(c)[0] != "M"
+                       and unicodedata.category(c) != "Cf")
+        text = text.casefold().translate(_APOSTROPHES)
+        return _SCRIPT_WORD.sub(_latin_lookalikes, text) if not text.isascii() else text
     text = text.lower()
     return text.replace("'", "").replace("`", "") if "'" in text or "`" in text else text
+
+
+def _latin_lookalikes(found: re.Match[str]) -> str:
+    """A word with its Cyrillic and Greek look-alikes read as Latin, when it mixes them with Latin letters or
+    is made of them alone; any other word (Russian, Greek) as it is."""
+    word = found.group()
+    if word.isascii() or not any(c in _LOOKALIKE_KEYS for c in word):
+        return word
+    if any("a" <= c <= "z" for c in word) or all(c in _LOOKALIKE_KEYS or c.isdigit() for c in word):
+        return word.translate(_LOOKALIKES)
+    return word
 
 
 def skeleton(word: str) -> str:

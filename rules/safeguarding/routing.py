@@ -9,6 +9,10 @@ Who a device belongs to:
 - a device in a group named "staff", or whose person is a staff account (its name or email), is staff's;
 - it is the headteacher's when that account has the headteacher role;
 - anything else (a pupil's device, an unregistered address) is a pupil's.
+
+A name is not an identity: a pupil may share a teacher's (or the headteacher's, or the DSL's) name. So a
+device in another group (a pupils' group) whose person only has the *name* of a staff account stays a
+pupil's, and its concern goes to the DSL: only the account's email, or the staff group, says otherwise.
 """
 
 from __future__ import annotations
@@ -59,10 +63,16 @@ def who_for(session: Session, device: Device | None, person: str | None = None,
     device's group or a staff account says so; never lowered below `subject` (what a member of staff chose)."""
     name = person or (device.person if device is not None else None)
     account = account_for(session, name)
+    group = device.group.name if device is not None and device.group is not None else None
+    staff_group = group is not None and group.casefold() == STAFF_GROUP
+    if account is not None and group is not None and not staff_group and person_key(account.email) != person_key(name):
+        log.warning("device #%s in group %r has the name of a staff account as its person: read as a pupil's "
+                    "(same name), not as that account", device.id if device else None, group)
+        account = None
     found = Subject.PUPIL
     if account is not None:
         found = Subject.HEADTEACHER if HEADTEACHER_ROLE in _roles(account) else Subject.STAFF
-    elif device is not None and device.group is not None and device.group.name.casefold() == STAFF_GROUP:
+    elif staff_group:
         found = Subject.STAFF
     chosen = found if found.rank >= subject.rank else subject
     return Who(device.id if device else None, device.name if device else None, name, chosen,

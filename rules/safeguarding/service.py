@@ -133,16 +133,20 @@ def triage(session: Session, concern_id: int, actor: User, actor_roles: set[str]
             where = EscalatedTo(escalated_to or "")
         except ValueError:
             raise ValueError("say to whom it was escalated: " + ", ".join(e.value for e in EscalatedTo)) from None
-    before = {"state": concern.state, "escalated_to": concern.escalated_to, "reason": concern.outcome_reason}
+    before = {"state": concern.state, "escalated_to": concern.escalated_to}
     concern.state = target.value
     concern.escalated_to = where.value if where else None
     concern.outcome_reason = reason
     concern.closed_by = actor.email
     concern.closed_at = utcnow()
     text = "\n".join(part for part in (reason, note) if part)
-    session.add(ConcernNote(concern_id=concern.id, author=actor.email, state=target.value, text=text))
+    added = ConcernNote(concern_id=concern.id, author=actor.email, state=target.value, text=text)
+    session.add(added)
+    session.flush()
+    # The reason and the note stay on the concern (its notes): the audit log is read by the ICT technician,
+    # and by the DSL for staff concerns they may not see, so it says only that they were written and where.
     audit(session, actor.email, "concern.triage", f"concern #{concern.id}", before=before,
-          after={"state": concern.state, "escalated_to": concern.escalated_to, "reason": reason, "note": note})
+          after={"state": concern.state, "escalated_to": concern.escalated_to, "note": f"note #{added.id}"})
     return concern
 
 
@@ -155,7 +159,7 @@ def add_note(session: Session, concern_id: int, actor: User, actor_roles: set[st
     note = ConcernNote(concern_id=concern.id, author=actor.email, state=None, text=text)
     session.add(note)
     session.flush()
-    audit(session, actor.email, "concern.note", f"concern #{concern.id}", after={"note": text})
+    audit(session, actor.email, "concern.note", f"concern #{concern.id}", after={"note": f"note #{note.id}"})
     return note
 
 
@@ -195,7 +199,9 @@ def person_overview(session: Session, person: str, viewer: User, viewer_roles: s
     reports = [r for r in session.scalars(select(ContentReport).where(ContentReport.individual != "")
                                           .order_by(ContentReport.created_at.desc()))
                if person_key(r.individual) == key]
-    audit(session, viewer.email, "concern.person_view", "person", after={"person": person.strip()})
+    # By the concerns shown, never the name: the audit log is read more widely than concerns are.
+    audit(session, viewer.email, "concern.person_view", "person",
+          after={"concerns": [c.id for c in concerns], "bans": len(bans), "reports": len(reports)})
     return {"person": person.strip(), "concerns": concerns, "bans": bans, "reports": reports}
 
 

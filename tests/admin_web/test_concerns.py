@@ -352,3 +352,24 @@ def test_the_dashboard_shows_automatic_lookups_apart_and_the_concern_tile_only_t
 def test_ids_out_of_range_are_404(app: Flask, path: str) -> None:
     client = client_as(app, "dsl")
     assert client.open(path, method="POST" if path.endswith("remove") else "GET").status_code == 404
+
+
+def test_the_audit_page_never_shows_a_concerns_notes_reasons_or_the_pupil_looked_up(app: Flask) -> None:
+    """The ICT technician reads the audit log, and the DSL reads it too, but not staff concerns: what the DSL
+    writes about a pupil, and whose page was looked at, stay on the concern screens."""
+    pupil = add_concern(app, person="Pat Pupil")
+    teacher = add_concern(app, person="Tom Teacher", subject="staff", routed_to="headteacher", device="Staff laptop 3")
+    dsl, head = client_as(app, "dsl"), client_as(app, "headteacher")
+    page = f"/concerns/{pupil}"
+    post(dsl, f"{page}/notes", {"text": "Pat disclosed that her stepdad hits her."}, page)
+    post(dsl, f"{page}/triage", {"state": "no_concern", "reason": "Pat was researching for a PSHE poster on abuse.",
+                                 "note": "Mum informed about the bruises."}, page)
+    post(head, f"/concerns/{teacher}/notes", {"text": "Tom has a history with the pupil's family."},
+         f"/concerns/{teacher}")
+    dsl.get(f"{page}/person")
+    assert len(audit_actions(app, "concern.note")) == 2 and len(audit_actions(app, "concern.triage")) == 1
+    for who, client in (("ict", client_as(app, "ict")), ("dsl", dsl)):
+        audit_page = text(client.get("/audit/?action=concern"))
+        assert "concern.note" in audit_page and "concern.triage" in audit_page, who
+        for secret in ("stepdad", "PSHE poster", "bruises", "history with the pupil", "Pat Pupil"):
+            assert secret not in audit_page, (who, secret)

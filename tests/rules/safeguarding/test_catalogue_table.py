@@ -152,6 +152,7 @@ MUST_MATCH: list[tuple[str, Category, Severity]] = [
     ("school shooting", W, LOW),
     ("flick knife", W, LOW),
     ("molotov cocktail", W, LOW),
+    ("how to make a bomb at home", W, HIGH),          # a WW2 bomb shelter is innocent, the bomb is not
 ]
 
 MUST_NOT_MATCH: list[str] = [
@@ -160,6 +161,9 @@ MUST_NOT_MATCH: list[str] = [
     "killer whale facts", "drug store opening hours", "Penistone", "Sussex", "Middlesex", "Shitterton", "cockpit",
     "Dickens", "shoot a video", "bullet points", "knife and fork", "gun metal grey", "history of the isis goddess",
     "cutting board", "hanging baskets", "overdose of vitamin d symptoms",
+    # Year 6 history (the Second World War) and the summer's ice lollies: "how to make a bomb" inside them
+    "how to make a bomb shelter", "how to make a bomb shelter for my ww2 project", "how do i make a bomb shelter",
+    "how to make an anderson bomb shelter out of cardboard", "how to make bomb shelters", "how to make a bomb pop",
     # Places, people and words that contain the letters of something else
     "Scunthorpe United results", "Essex county council", "Wessex", "charles dickens a christmas carol",
     "cocktail sausages recipe", "the cockpit of a plane", "Penistone grammar school", "Middlesex university",

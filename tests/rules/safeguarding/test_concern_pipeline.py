@@ -17,6 +17,8 @@ from rules.mail import MailSettings, SmtpTls
 from rules.privacy.erasure import ErasureError, erase
 from rules.safeguarding import service
 from rules.safeguarding.notify import NotifySettings, send_digest
+from rules.safeguarding.routing import who_for
+from rules.safeguarding.states import Subject
 from rules.safeguarding.watcher import ConcernWatcher
 from rules.store.db import Database
 from rules.store.models import AccessEvent, AuditEntry, Category, Concern, ConcernEvent, Device, Group, User, utcnow
@@ -49,7 +51,7 @@ def _people(db: Database) -> dict[str, int]:
                          User(email="tom.teacher@school.test", name="Tom Teacher", roles="staff")])
         pupil = Device(name="Sam's iPad", person="Sam Pupil", group_id=groups["pupils"])
         staff = Device(name="Staff laptop 3", person=None, group_id=groups["staff"])
-        head = Device(name="Head's laptop", person="Hal Head", group_id=groups["pupils"])
+        head = Device(name="Head's laptop", person="Hal Head", group_id=groups["staff"])
         session.add_all([pupil, staff, head])
         session.flush()
         return {PUPIL_IP: pupil.id, STAFF_IP: staff.id, HEAD_IP: head.id}
@@ -288,6 +290,43 @@ def test_high_is_emailed_at_once_and_the_rest_in_one_digest_per_recipient(db: Da
         assert all(c.notified_at is not None for c in _concerns(db))
     finally:
         smtp.stop()
+
+
+@pytest.mark.parametrize("name", ["Tom Teacher", "Hal Head", "Dee Dsl"])
+def test_a_pupil_who_shares_a_staff_name_is_still_a_pupil_for_the_dsl_and_the_dsl_is_emailed(
+        db: Database, ids: dict[str, int], name: str) -> None:
+    """A Year 6 pupil named like a teacher, the headteacher or the DSL: their concern must not be read as one
+    about that member of staff (sent to the headteacher or the chair, out of the DSL's sight), and the DSL must
+    not be left out of the email as "the person it is about"."""
+    with db.session() as session:
+        pupils = session.scalar(select(Group).where(Group.name == "pupils"))
+        assert pupils is not None
+        device = Device(name="Class 6 iPad 14", person=name, group_id=pupils.id)
+        session.add(device)
+        session.flush()
+        device_id = device.id
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        settings = NotifySettings(MailSettings("127.0.0.1", smtp.port, "filter@school.test", (), SmtpTls.NONE),
+                                  "https://school.example/admin", chair_email="chair@governors.test")
+        watcher = ConcernWatcher(db, settings, chair_email="chair@governors.test")
+        watcher.poll_once()
+        _search(db, "10.0.0.9", device_id, "how to kill myself")
+        watcher.poll_once()
+        [concern] = _concerns(db)
+        assert (concern.subject, concern.routed_to, concern.person) == ("pupil", "dsl", name)
+        assert service.can_see(concern, {"dsl"})
+        assert [m["To"] for m in inbox.messages] == ["dee.dsl@school.test"]
+    finally:
+        smtp.stop()
+    # the staff account's own email as the person still says it is theirs, whatever the group
+    with db.session() as session:
+        device = session.get(Device, device_id)
+        assert device is not None
+        device.person = "tom.teacher@school.test"
+        assert who_for(session, device).subject == Subject.STAFF
 
 
 def test_erasure_waits_until_the_dsl_closes_the_open_concern(db: Database, ids: dict[str, int]) -> None:

@@ -78,3 +78,26 @@ def test_two_letters_are_not_a_spelled_out_word() -> None:
 def test_text_is_read_to_a_limit() -> None:
     shown, _ = lattice("word " * 2000 + "kill myself")
     assert len(" ".join(shown)) <= MAX_TEXT and "myself" not in shown
+
+
+@pytest.mark.parametrize("typed", [
+    "how to k\u0456ll myself",        # a Cyrillic і, from a keyboard switched to Ukrainian
+    "how to kill m\u0443self",        # a Cyrillic у
+    "how to k\u0131ll myself",        # the Turkish dotless ı
+    "how to k%C4%B1ll myself",        # the same, URL-encoded
+    "how to \u03baill my\u0455elf",   # a Greek κ and a Cyrillic ѕ
+    "how to k\u034fill myself",       # the combining grapheme joiner, which draws nothing, inside the word
+    "how to k\u3164ill myself",       # the Hangul filler, a "letter" that draws nothing
+])
+def test_look_alike_letters_and_invisible_letters_hide_nothing(typed: str) -> None:
+    from rules.safeguarding.matcher import match
+    assert "(kill|killing) (myself|my self)" in [m.phrase for m in match(typed)]
+
+
+@pytest.mark.parametrize(("raw", "folded"), [
+    ("Привет, как дела", "привет, kak дела"),      # Russian keeps its own letters (a word of look-alikes aside)
+    ("καλημέρα Αθήνα", "καλημερα αθηνα"),           # so does Greek
+    ("k\u0456ll", "kill"),
+])
+def test_look_alikes_are_read_as_latin_only_among_latin_letters_or_alone(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
