@@ -125,19 +125,23 @@ def purge(db: Database, periods: RetentionPeriods, state_dir: Path | None = None
     return result
 
 
-def purge_access_events(db: Database, days: int, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
-    """Delete access events older than `days`, `batch` rows a transaction (never one huge lock)."""
-    cutoff = (now or utcnow()) - timedelta(days=days)
+def _delete_older(db: Database, model: type[AccessEvent] | type[AuditEntry], cutoff: datetime, batch: int) -> int:
+    """Delete rows of an append-only log with `ts` before `cutoff`, `batch` rows a transaction (never one huge
+    lock on a table DNS and the proxy keep writing to)."""
     total = 0
     while True:
         with db.session() as session:
-            ids = list(session.scalars(select(AccessEvent.id).where(AccessEvent.ts < cutoff)
-                                       .order_by(AccessEvent.id).limit(batch)))
+            ids = list(session.scalars(select(model.id).where(model.ts < cutoff).order_by(model.id).limit(batch)))
             if ids:
-                session.execute(delete(AccessEvent).where(AccessEvent.id.in_(ids)))
+                session.execute(delete(model).where(model.id.in_(ids)))
         total += len(ids)
         if len(ids) < batch:
-            break
+            return total
+
+
+def purge_access_events(db: Database, days: int, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete access events older than `days`."""
+    total = _delete_older(db, AccessEvent, (now or utcnow()) - timedelta(days=days), batch)
     if total:
         log.info("purged %d access events older than %d days", total, days)
     return total
@@ -199,18 +203,7 @@ def purge_closed_concerns(db: Database, days: int, now: datetime, batch: int = P
 
 def purge_audit_entries(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
     """Delete audit entries older than `days`."""
-    cutoff = now - timedelta(days=days)
-    total = 0
-    while True:
-        with db.session() as session:
-            ids = list(session.scalars(select(AuditEntry.id).where(AuditEntry.ts < cutoff)
-                                       .order_by(AuditEntry.id).limit(batch)))
-            if ids:
-                session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids)))
-        total += len(ids)
-        if len(ids) < batch:
-            break
-    return total
+    return _delete_older(db, AuditEntry, now - timedelta(days=days), batch)
 
 
 def remove_person_filters(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:

@@ -20,14 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message as MessageHandler
 from mitmproxy import tls
 
 from rules.monitoring.signals import SignalKind
@@ -36,6 +33,7 @@ from tests.conftest import ROOT, Cli
 from tests.dns_block.stub import DEFAULT_A, Stub
 from tests.e2e.dnsserver import DnsProcess, free_port
 from tests.e2e.proxy_support import Origin, ProxyProcess, curl, self_signed
+from tests.mailbox import Inbox
 
 BLOCK_PAGE = "127.0.0.100"  # [network] block_page_ipv4: what a blocked (or banned) A query answers
 PUPIL_A, PUPIL_B, STAFF_LAPTOP = "127.0.0.5", "127.0.0.6", "127.0.0.7"
@@ -48,17 +46,6 @@ VPN_NAMES = ("nordvpn.com", "expressvpn.com", "protonvpn.com", "cyberghostvpn.co
 pytestmark = pytest.mark.skipif(subprocess.run(["which", "dig"], capture_output=True).returncode != 0
                                 or subprocess.run(["which", "curl"], capture_output=True).returncode != 0,
                                 reason="needs dig and curl")
-
-
-class Inbox(MessageHandler):
-    """The local SMTP server's mailbox."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[Message] = []
-
-    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def, override]
-        self.messages.append(message_from_bytes(message.as_bytes()))
 
 
 @dataclass

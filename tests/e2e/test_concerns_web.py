@@ -10,7 +10,6 @@ DSL's and the headteacher's views. Screenshots go to test-output/screenshots/con
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from sqlalchemy import select
 from rules.store.db import Database
 from rules.store.models import AuditEntry, Concern, ConcernEvent, Device, utcnow
 from tests.conftest import Cli
-from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
+from tests.e2e.web_support import CHROMIUM, Person, web_process
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
@@ -80,14 +79,6 @@ def school(cli: Cli, tmp_path: Path) -> tuple[Cli, int, int]:
     finally:
         db.dispose()
     return cli, pupil, staff
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def queue_numbers(person: Person) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,10 @@ from sqlalchemy import select
 from rules.store.db import Database
 from rules.store.models import AuditEntry
 from tests.conftest import Cli
-from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
+from tests.e2e.web_support import CHROMIUM, Person, web_process
 from tests.rules.privacy.people import HOSTILE, SAM, SAM_DEVICES, populate
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
@@ -41,14 +40,6 @@ def school(cli: Cli, tmp_path: Path) -> Cli:
     finally:
         db.dispose()
     return cli
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def download(person: Person, button: str) -> str:

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,12 @@ from urllib.parse import quote_plus
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message as MessageHandler
 
 from tests.conftest import ROOT, Cli
 from tests.dns_block.stub import Stub
 from tests.e2e.dnsserver import DnsProcess, free_port
 from tests.e2e.proxy_support import ProxyProcess
+from tests.mailbox import Inbox
 
 PUPIL, STAFF = "127.0.0.5", "127.0.0.7"
 DSL = ("dee.dsl@school.test", "Dee Dsl")
@@ -45,15 +44,6 @@ INNOCENT = ["how to kill a python process", "scunthorpe united results", "essex 
 
 pytestmark = pytest.mark.skipif(subprocess.run(["which", "dig"], capture_output=True).returncode != 0,
                                 reason="needs dig")
-
-
-class Inbox(MessageHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[Message] = []
-
-    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def, override]
-        self.messages.append(message_from_bytes(message.as_bytes()))
 
 
 @dataclass

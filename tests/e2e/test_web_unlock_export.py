@@ -18,9 +18,9 @@ import pytest
 from rules.store.db import Database
 from rules.store.models import Rule
 from tests.conftest import Cli
-from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
+from tests.e2e.web_support import CHROMIUM, Person, web_process
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
@@ -48,14 +48,6 @@ def school(cli: Cli, tmp_path: Path) -> Cli:
 def web(school: Cli, tmp_path: Path) -> Iterator[str]:
     with web_process(school, tmp_path) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def checked(cli: Cli) -> tuple[str, str]:

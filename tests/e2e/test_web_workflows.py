@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli
-from tests.e2e.web_support import CHROMIUM, CHROMIUM_ARGS, Person, web_process
+from tests.e2e.web_support import CHROMIUM, Person, web_process
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
 ICT = ("ian.tech@school.test", "Ian Tech", "ict password 12")
 STAFF = ("sam.staff@school.test", "Sam Staff", "staff password 1")
@@ -48,14 +48,6 @@ def school(cli: Cli, tmp_path: Path) -> Cli:
 def web(school: Cli, tmp_path: Path) -> Iterator[str]:
     with web_process(school, tmp_path) as base:
         yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def decision(cli: Cli, host: str, at: str | None = None) -> str:

@@ -4,12 +4,10 @@ routed as the policy says, folded, with their context frozen and kept by retenti
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy import func, select
 
 from rules.jobs.retention import RetentionPeriods, purge
@@ -23,17 +21,9 @@ from rules.safeguarding.watcher import ConcernWatcher
 from rules.store.db import Database
 from rules.store.models import AccessEvent, AuditEntry, Category, Concern, ConcernEvent, Device, Group, User, utcnow
 from tests.e2e.dnsserver import free_port
+from tests.mailbox import Inbox
 
 PUPIL_IP, STAFF_IP, HEAD_IP = "10.0.0.5", "10.0.0.6", "10.0.0.7"
-
-
-class Inbox(MessageHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[Message] = []
-
-    def handle_message(self, message) -> None:  # type: ignore[no-untyped-def, override]
-        self.messages.append(message_from_bytes(message.as_bytes()))
 
 
 def _text(message: Message) -> str:
