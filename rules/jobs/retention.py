@@ -26,11 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import stat
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.safeguarding.states import CLOSED_STATES
@@ -206,57 +208,49 @@ def purge_audit_entries(db: Database, days: int, now: datetime, batch: int = PUR
     return _delete_older(db, AuditEntry, now - timedelta(days=days), batch)
 
 
+def _rewrite_audit_after(db: Database, where: ColumnElement[bool],
+                         rewrite: Callable[[Session, AuditEntry], str | None], batch: int) -> int:
+    """Rewrite the recorded values (`after`) of the audit entries matching `where`, `batch` a transaction, paged by
+    id; `rewrite` gives the new text, or None to leave an entry as it is. Returns how many were rewritten."""
+    rewritten = 0
+    last_id = 0
+    while True:
+        with db.session() as session:
+            rows = list(session.scalars(select(AuditEntry).where(AuditEntry.id > last_id, where)
+                                        .order_by(AuditEntry.id).limit(batch)))
+            for entry in rows:
+                scrubbed = rewrite(session, entry)
+                if scrubbed is not None:
+                    session.execute(update(AuditEntry).where(AuditEntry.id == entry.id).values(after=scrubbed))
+                    rewritten += 1
+        if len(rows) < batch:
+            return rewritten
+        last_id = rows[-1].id
+
+
 def remove_person_filters(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
     """In access-log view and export entries older than `days`, replace the person filtered on with PERSON_REMOVED.
 
     The entry stays (who read the log, when, with which other filters) until `audit_days`."""
-    cutoff = now - timedelta(days=days)
-    removed = 0
-    last_id = 0
-    while True:
-        with db.session() as session:
-            rows = session.execute(
-                select(AuditEntry.id, AuditEntry.after)
-                .where(AuditEntry.id > last_id, AuditEntry.ts < cutoff,
-                       AuditEntry.action.startswith(FILTER_ACTIONS_PREFIX, autoescape=True),
-                       AuditEntry.after.contains(f'"{PERSON_KEY}": ', autoescape=True))
-                .order_by(AuditEntry.id).limit(batch)).all()
-            for entry_id, after in rows:
-                scrubbed = _without_person(after)
-                if scrubbed is not None:
-                    session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(after=scrubbed))
-                    removed += 1
-        if len(rows) < batch:
-            break
-        last_id = rows[-1][0]
-    return removed
+    where = and_(AuditEntry.ts < now - timedelta(days=days),
+                 AuditEntry.action.startswith(FILTER_ACTIONS_PREFIX, autoescape=True),
+                 AuditEntry.after.contains(f'"{PERSON_KEY}": ', autoescape=True))
+    return _rewrite_audit_after(db, where, lambda _session, entry: _without_person(entry.after), batch)
 
 
 def remove_copied_evidence(db: Database, days: int, now: datetime, batch: int = PURGE_BATCH) -> int:
     """In ban and alert entries older than `days`, replace the copied evidence with PERSON_REMOVED, unless the
     entry is about a ban still held (its evidence goes with it); the entry itself stays until `audit_days`."""
-    cutoff = now - timedelta(days=days)
-    removed = 0
-    last_id = 0
-    while True:
-        with db.session() as session:
-            rows = session.execute(
-                select(AuditEntry.id, AuditEntry.action, AuditEntry.target, AuditEntry.after)
-                .where(AuditEntry.id > last_id, AuditEntry.ts < cutoff, AuditEntry.action.in_(EVIDENCE_ACTIONS),
-                       AuditEntry.after.contains(f'"{EVIDENCE_KEY}": [', autoescape=True))
-                .order_by(AuditEntry.id).limit(batch)).all()
-            for entry_id, action, target, after in rows:
-                ban_id = _ban_id(target) if action == "ban.create" else None
-                if ban_id is not None and session.get(Ban, ban_id) is not None:
-                    continue
-                scrubbed = _without_evidence(after)
-                if scrubbed is not None:
-                    session.execute(update(AuditEntry).where(AuditEntry.id == entry_id).values(after=scrubbed))
-                    removed += 1
-        if len(rows) < batch:
-            break
-        last_id = rows[-1][0]
-    return removed
+    where = and_(AuditEntry.ts < now - timedelta(days=days), AuditEntry.action.in_(EVIDENCE_ACTIONS),
+                 AuditEntry.after.contains(f'"{EVIDENCE_KEY}": [', autoescape=True))
+
+    def rewrite(session: Session, entry: AuditEntry) -> str | None:
+        ban_id = _ban_id(entry.target) if entry.action == "ban.create" else None
+        if ban_id is not None and session.get(Ban, ban_id) is not None:
+            return None
+        return _without_evidence(entry.after)
+
+    return _rewrite_audit_after(db, where, rewrite, batch)
 
 
 def _ban_id(target: str) -> int | None:
