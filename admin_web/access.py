@@ -26,7 +26,8 @@ LOG_READERS = ("ict", "headteacher", "dsl")
 # Who may read a ban's evidence (sites, times, points): those who act on it. Other staff see only that a pupil is
 # banned, until when, and how to supervise them; every view of evidence is audited.
 EVIDENCE_READERS = ("headteacher", "dsl", "ict")
-ROLE_NAMES = {"staff": "Staff", "ict": "ICT technician", "headteacher": "Headteacher", "dsl": "DSL"}
+ROLE_NAMES = {"staff": "Staff", "ict": "ICT technician", "headteacher": "Headteacher", "dsl": "DSL",
+              "marketing": "Marketing officer", "office_manager": "Office manager", "dpo": "DPO"}
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -241,7 +242,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     password_hash: Mapped[str] = mapped_column(String(255), default="")
-    roles: Mapped[str] = mapped_column(String(64), default="staff")
+    roles: Mapped[str] = mapped_column(String(255), default="staff")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -326,6 +327,9 @@ class AccessRequest(Base):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+    # The approval opened the whole service (a family of rules.policy.families), not only the host: one allow
+    # rule per domain of the family, `rule_id` the first. None: this site only.
+    service: Mapped[str | None] = mapped_column(String(32))
     group: Mapped[Group | None] = relationship()
     device: Mapped[Device | None] = relationship()
 
@@ -464,3 +468,234 @@ class SafeguardingPhrase(Base):
     contexts: Mapped[str] = mapped_column(Text, default="")  # innocent contexts, one a line
     created_by: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- The rest of the policy: school social media accounts, the consent record, the abuse log, the review ---
+
+
+class SiteCreationForm(Base):
+    """The policy's "Social media site creation approval form": a member of staff proposes a school account,
+    the marketing officer approves the aims, content and brand use, then the headteacher gives final approval.
+
+    The tick-box sections (audience, contributors) are JSON objects with the form's own keys (see
+    `rules.school_media.site_forms.AUDIENCE_BOXES`); `administrator_ids` is a JSON list of staff account ids.
+    """
+
+    __tablename__ = "site_creation_forms"
+    __table_args__ = (Index("ix_site_creation_forms_status", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_name: Mapped[str] = mapped_column(String(128))
+    platform: Mapped[str] = mapped_column(String(32))  # a family of rules.policy.families (facebook, x, ...)
+    site_name: Mapped[str] = mapped_column(String(128))  # what the account will be called
+    site_url: Mapped[str] = mapped_column(Text, default="")
+    department: Mapped[str] = mapped_column(String(128))  # Team details: Department
+    moderator: Mapped[str] = mapped_column(String(128))  # Team details: Moderator of site
+    aims: Mapped[str] = mapped_column(Text)  # What are your aims and what do you hope to achieve ...?
+    content: Mapped[str] = mapped_column(Text)  # What is the proposed content of the site?
+    audience: Mapped[str] = mapped_column(Text, default="{}")  # Proposed audience of the site (JSON)
+    contributors: Mapped[str] = mapped_column(Text, default="{}")  # Proposed contributors to the site (JSON)
+    administrator_ids: Mapped[str] = mapped_column(Text, default="[]")  # Names of administrators (JSON ids)
+    vetter: Mapped[str] = mapped_column(Text, default="")  # Who will vet external contributors?
+    host: Mapped[str] = mapped_column(Text, default="")  # Who will host the site?
+    go_live: Mapped[str] = mapped_column(String(10), default="")  # Proposed date of going live (YYYY-MM-DD)
+    advertise: Mapped[str] = mapped_column(Text, default="")  # How do you propose to advertise for contributors?
+    parental_consent: Mapped[str] = mapped_column(Text, default="")  # ... inform and obtain the consent of parents
+    security_measures: Mapped[str] = mapped_column(Text, default="")  # What security measures will you take ...?
+    status: Mapped[str] = mapped_column(String(24), default="open")  # open | marketing_approved | approved | refused
+    marketing_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    marketing_name: Mapped[str | None] = mapped_column(String(128))
+    marketing_email: Mapped[str | None] = mapped_column(String(255))
+    marketing_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    headteacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    headteacher_name: Mapped[str | None] = mapped_column(String(128))
+    headteacher_email: Mapped[str | None] = mapped_column(String(255))
+    headteacher_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refused_by: Mapped[str | None] = mapped_column(String(255))
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("social_accounts.id", ondelete="SET NULL"))
+
+
+class SocialAccount(PolicyData, Base):
+    """A school social media account, made by the headteacher's approval of a site creation form.
+
+    While active, it opens its platform's domain family (`rules.policy.families`) for its authorised posters'
+    own devices only, during its schedule's hours: compiled by `rules.policy.compile`, shown by `check` as
+    "school account: NAME". It never opens a locked category and never a device in a pupils' group.
+    """
+
+    __tablename__ = "social_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    platform: Mapped[str] = mapped_column(String(32))  # a family of rules.policy.families
+    url: Mapped[str] = mapped_column(Text, default="")
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retired_by: Mapped[str | None] = mapped_column(String(255))
+    retire_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SocialAccountMember(PolicyData, Base):
+    """An administrator of a school account, or a person the headteacher authorised to post on it.
+
+    Removal keeps the row (`removed_at`) so the history of who could post stays; only rows without it count.
+    """
+
+    __tablename__ = "social_account_members"
+    __table_args__ = (Index("ix_social_account_members_account", "account_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("social_accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # administrator | poster
+    added_by: Mapped[str] = mapped_column(String(255), default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_by: Mapped[str | None] = mapped_column(String(255))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Pupil(Base):
+    """A pupil, from the MIS's CSV export (`schoolgate pupils import`): the consent record's subject."""
+
+    __tablename__ = "pupils"
+    __table_args__ = (Index("ix_pupils_class", "class_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mis_id: Mapped[str] = mapped_column(String(64), unique=True)  # the MIS's own id (UPN or admission number)
+    name: Mapped[str] = mapped_column(String(128))  # as the school writes it: forename and surname
+    class_name: Mapped[str] = mapped_column(String(32))  # e.g. 4B
+    year_group: Mapped[str] = mapped_column(String(16), default="")  # e.g. Year 4
+    on_roll: Mapped[bool] = mapped_column(Boolean, default=True)  # false once a re-import no longer lists them
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConsentRecord(Base):
+    """One entry in a pupil's consent history for one academic year: consent given, amended or withdrawn.
+
+    Never edited: a change is a new row. The consent in force on a day is the latest row of that academic year
+    whose `effective_on` (the date the written notice arrived) is on or before the day.
+    """
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_pupil_year", "pupil_id", "academic_year", "effective_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    academic_year: Mapped[int] = mapped_column(Integer)  # the year it starts: 2026 is 2026/27 (September to August)
+    images: Mapped[bool] = mapped_column(Boolean)
+    videos: Mapped[bool] = mapped_column(Boolean)
+    change: Mapped[str] = mapped_column(String(16))  # given | amended | withdrawn
+    given_by: Mapped[str] = mapped_column(String(128))  # the person with parental responsibility (or the pupil)
+    effective_on: Mapped[str] = mapped_column(String(10))  # the date the written notice arrived (YYYY-MM-DD)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SocialPost(Base):
+    """A post an authorised poster wants on a school account; the headteacher or office manager approves it
+    after the consent record has been checked for every pupil in it."""
+
+    __tablename__ = "social_posts"
+    __table_args__ = (Index("ix_social_posts_status", "status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("social_accounts.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+    has_images: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_videos: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="submitted")  # submitted | approved | refused | withdrawn
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    checklist: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the "Staff conduct" points ticked
+
+
+class SocialPostPupil(Base):
+    """A pupil who appears in a post's images or videos: named, or added with their whole class."""
+
+    __tablename__ = "social_post_pupils"
+    __table_args__ = (UniqueConstraint("post_id", "pupil_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("social_posts.id", ondelete="CASCADE"))
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    via_class: Mapped[str | None] = mapped_column(String(32))  # the class it came with, when added by class
+
+
+class AbuseLogEntry(Base):
+    """The headteacher's log of inappropriate comments or abuse relating to the school."""
+
+    __tablename__ = "abuse_log"
+    __table_args__ = (Index("ix_abuse_log_occurred", "occurred_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_on: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
+    platform: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("social_accounts.id", ondelete="SET NULL"))
+    account_text: Mapped[str] = mapped_column(String(255), default="")  # where, when not a school account
+    posted_text: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(Text, default="")
+    posted_by_kind: Mapped[str] = mapped_column(String(16), default="unknown")  # parent|pupil|public|staff|unknown
+    posted_by_name: Mapped[str] = mapped_column(String(128), default="")  # if known
+    actions: Mapped[str] = mapped_column(Text, default="[]")  # JSON: removed, reported, meeting, police
+    action_notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AbuseFollowUp(Base):
+    """A follow-up date on an abuse log entry, and when it was done."""
+
+    __tablename__ = "abuse_follow_ups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("abuse_log.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class AbuseScreenshot(Base):
+    """A screenshot on an abuse log entry, kept in the database (type sniffed, size limited) so that every
+    gateway of a trust sees the same file and retention and erasure reach it."""
+
+    __tablename__ = "abuse_screenshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("abuse_log.id", ondelete="CASCADE"), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))  # image/png | image/jpeg | image/gif | image/webp
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PolicyReview(Base):
+    """The policy's annual review: each row records a review (or a change of date) and the next review date.
+    The next review date in force is the newest row's."""
+
+    __tablename__ = "policy_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    reviewed_on: Mapped[str | None] = mapped_column(String(10))  # when the review took place, if one did
+    next_review_on: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReviewReminder(Base):
+    """A reminder of the policy review sent to the headteacher: at most one of each kind per review date."""
+
+    __tablename__ = "review_reminders"
+    __table_args__ = (UniqueConstraint("next_review_on", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_review_on: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(16))  # thirty_days | due
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_to: Mapped[str] = mapped_column(Text, default="")

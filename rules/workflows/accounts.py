@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from rules.store.audit import audit
 from rules.store.models import AuditEntry, User
 
-ROLES = ("staff", "ict", "headteacher", "dsl")
+# marketing: the marketing officer, who approves a school social media site's aims, content and brand use first;
+# office_manager: approves posts (with the headteacher) and sees the consent record; dpo: keeps the consent record.
+ROLES = ("staff", "ict", "headteacher", "dsl", "marketing", "office_manager", "dpo")
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 hasher = PasswordHasher()

@@ -24,6 +24,9 @@ ACCOUNTS = {
     "headteacher": ("ann.head@school.test", "Ann Head", ["headteacher"]),
     "head2": ("hal.head@school.test", "Hal Deputy", ["headteacher"]),
     "dsl": ("dee.dsl@school.test", "Dee Lead", ["dsl"]),
+    "marketing": ("mo.market@school.test", "Mo Market", ["marketing"]),
+    "office_manager": ("olive.office@school.test", "Olive Office", ["office_manager"]),
+    "dpo": ("dan.dpo@school.test", "Dan Protect", ["dpo"]),
 }
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
