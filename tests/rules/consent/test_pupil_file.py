@@ -55,9 +55,11 @@ def test_year_labels(text: str, label: str) -> None:
 @pytest.mark.parametrize(("data", "message"), [
     (b"", "the file is empty"),
     (b"A1,Sam Jones,4B,Year 4\nA2,Bea Smith,4B,Year 4\n", "line 1: no header row"),
-    (b"UPN,Forename,Surname,Year\nA1,Sam,Jones,4\n", "line 1: the header has no column for the class (Class or Reg Group)"),
+    (b"UPN,Forename,Surname,Year\nA1,Sam,Jones,4\n",
+     "line 1: the header has no column for the class (Class or Reg Group)"),
     (b"Name,Class,Year\nSam,4B,4\n", "line 1: the header has no column for the pupil's id (mis_id, UPN or Adno)"),
-    (b"UPN,Forename,Class,Year\nA1,Sam,4B,4\n", "the header has no column for the name (Forename and Surname, or Name)"),
+    (b"UPN,Forename,Class,Year\nA1,Sam,4B,4\n",
+     "the header has no column for the name (Forename and Surname, or Name)"),
     (b"UPN,Name,Class\nA1,Sam,4B\n", "the header has no column for the year (Year or Year Group)"),
     (b"UPN,Name,Class,Year\n", "names no pupils"),
     (b"UPN,Name,Class,Year\nA1,Sam Jones,4B,4\n\nA1,Bea Smith,4B,4\n", "line 4: the id 'A1' is also on line 2"),

@@ -15,9 +15,11 @@ from rules.consent.records import Change, Entry, record_consent
 from rules.store.db import Database
 from rules.store.models import AuditEntry, ConsentRecord, Pupil
 
-FIRST = "UPN,Forename,Surname,Reg Group,Year Group\nA1,Sam,Jones,4B,Year 4\nA2,Bea,Smith,4B,Year 4\nA3,Kit,Cole,5A,Year 5\n"
+FIRST = ("UPN,Forename,Surname,Reg Group,Year Group\n"
+         "A1,Sam,Jones,4B,Year 4\nA2,Bea,Smith,4B,Year 4\nA3,Kit,Cole,5A,Year 5\n")
 # a year on: Sam moved up to 5B, Bea left, Kit's name is unchanged, Ali joined
-SECOND = "UPN;Forename;Surname;Reg Group;Year Group\nA1;Sam;Jones;5B;Year 5\nA3;Kit;Cole;5A;Year 5\nA4;Ali;Khan;4B;Year 4\n"
+SECOND = ("UPN;Forename;Surname;Reg Group;Year Group\n"
+          "A1;Sam;Jones;5B;Year 5\nA3;Kit;Cole;5A;Year 5\nA4;Ali;Khan;4B;Year 4\n")
 
 
 def write(tmp_path: Path, text: str, name: str = "pupils.csv") -> Path:
