@@ -73,13 +73,11 @@ def class_page(query: Query) -> ResponseReturnValue:
     years = class_view.years_to_choose(today)
     year = query["year"] or years[0]
     if not name:
-        return redirect(url_for("consent.index"))
+        return _index(SearchForm(), None)
     if year not in years:
         abort(400, description=f"The value given for \u201cyear\u201d cannot be used: it must be one of "
                                f"{', '.join(str(y) for y in years)}.")
     with database().session() as db_session:
-        if not class_view.class_exists(db_session, name):
-            abort(404)
         answer = class_view.class_consent(db_session, name, year, today)
         audit(db_session, current_user.email, "consent.view_class", f"class {name}",
               after={"academic_year": year, "pupils": len(answer.rows)})

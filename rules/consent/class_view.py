@@ -90,10 +90,6 @@ def classes(session: Session) -> list[tuple[str, str, int]]:
     return sorted(((c, y or "", n) for c, y, n in rows), key=lambda r: (natural(r[1]), natural(r[0])))
 
 
-def class_exists(session: Session, class_name: str) -> bool:
-    return session.scalar(select(func.count()).select_from(Pupil).where(Pupil.class_name == class_name)) != 0
-
-
 def search(session: Session, text: str) -> list[Pupil]:
     """Pupils (on roll or not) whose name holds every word typed, in any case; at most `SEARCH_LIMIT`."""
     words = text.split()[:8]
