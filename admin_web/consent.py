@@ -9,6 +9,8 @@ POST, and pupils are reached by id.
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -24,6 +26,13 @@ from rules.store.audit import audit
 from rules.store.models import Pupil
 
 bp = Blueprint("consent", __name__, url_prefix="/consent")
+
+
+def show_day(iso: str | None) -> str:
+    """A stored YYYY-MM-DD as people read it: "01 Sep 2026"."""
+    return date.fromisoformat(iso).strftime("%d %b %Y") if iso else "—"
+
+
 CLASS_FILTER = (TextParam("name", 32), IntParam("year", 2000, 2099))
 
 
@@ -93,7 +102,7 @@ def _class_page(answer: class_view.ClassConsent, years: list[int], form: ClassCo
         form.effective_on.data = answer.day
     form.academic_year.choices = year_choices([answer.academic_year])
     return render_template("consent/class.html", answer=answer, years=years, label=label, form=form,
-                           field_name=field_name, current=years[0]), status
+                           field_name=field_name, current=years[0], day=show_day), status
 
 
 @bp.route("/class/record", methods=["POST"])
@@ -144,12 +153,14 @@ def _pupil_page(pupil_id: int, failed: ConsentForm | None = None, status: int = 
     except PupilNotFound:
         abort(404)
     forms = {change: _consent_form(years, change) for change in Change}
-    if failed is not None:
+    if failed is None:  # an amendment starts from what is in force
+        forms[Change.AMENDED].images.data, forms[Change.AMENDED].videos.data = in_force.images, in_force.videos
+    else:
         forms[Change(failed.change.data)] = failed
     recorded_this_year = any(r.academic_year == years[0] for r in rows)
     return render_template("consent/pupil.html", pupil=found, in_force=in_force, rows=rows, forms=forms,
                            Change=Change, CHANGE_LABELS=CHANGE_LABELS, year_label=label(years[0]), label=label,
-                           recorded_this_year=recorded_this_year), status
+                           recorded_this_year=recorded_this_year, day=show_day), status
 
 
 @bp.route("/pupils/<int:pupil_id>/record", methods=["POST"])
