@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rules.consent.pupil_file import PupilRow, read_pupil_file
+from rules.consent.pupil_file import PupilFileError, PupilRow, read_pupil_file
 from rules.store.audit import audit
 from rules.store.db import Database
 from rules.store.models import Pupil, utcnow
@@ -38,8 +39,11 @@ class ImportCounts:
 def import_pupil_file(db: Database, path: Path, actor: str) -> ImportCounts:
     """Parse `path` (raising `PupilFileError` before any write) and apply it."""
     rows = read_pupil_file(path)
-    with db.session() as session:
-        return apply_rows(session, rows, actor)
+    try:
+        with db.session() as session:
+            return apply_rows(session, rows, actor)
+    except IntegrityError:  # PostgreSQL: another import added the same pupil meanwhile, and committed first
+        raise PupilFileError("another import of pupils ran at the same time; run this one again") from None
 
 
 def apply_rows(session: Session, rows: list[PupilRow], actor: str) -> ImportCounts:

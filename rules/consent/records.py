@@ -89,7 +89,9 @@ def record_consent(session: Session, entry: Entry, *, academic_year: int, actor:
                    on: date | None = None) -> ConsentRecord:
     """Check and add one record in the caller's transaction, with its `consent.record` audit entry."""
     day = on or today()
-    pupil = session.get(Pupil, entry.pupil_id)
+    # The pupil's row locked (PostgreSQL; SQLite's writers queue already) so two people saving at once cannot both
+    # record the year's "given": the second waits, then sees the first's row.
+    pupil = session.get(Pupil, entry.pupil_id, with_for_update=True)
     if pupil is None:
         raise PupilNotFound(entry.pupil_id)
     given_by = " ".join(entry.given_by.split())

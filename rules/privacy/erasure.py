@@ -14,8 +14,9 @@ What happens, in order (a failure at any step rolls all of it back):
 4. their row in the consent record (a pupil imported from the MIS) is deleted with its consent history and the
    posts' mentions of them (the records exist for them alone; a later import from the MIS would add them
    afresh, as a new pupil with nothing recorded);
-5. requests, reports and supervised sessions keep the school's record; their name, and their email, is replaced
-   in those rows, and audit entries about their bans and devices lose the evidence they copied;
+5. requests, reports, supervised sessions and consent records they gave (as a parent) keep the school's record;
+   their name, and their email, is replaced in those rows, and audit entries about their bans and devices lose
+   the evidence they copied;
 6. every text column of every table is rid of their name, email, devices' names and MACs
    (`rules.privacy.scrub`);
 7. one audit entry records the erasure: when, by whom, a reference ("E-20261127-a1b2c3") and the counts, never
@@ -92,7 +93,7 @@ def preview(db: Database, person: str) -> dict[str, int]:
                 "supervised_sessions": len(subject.supervised_sessions), "devices": len(subject.devices),
                 "accounts": len(subject.users), "access_requests": len(subject.requests),
                 "content_reports": len(subject.reports), "pupils": len(subject.pupils),
-                "consent_records": _count_consent(session, subject)}
+                "consent_records": _count_consent(session, subject), "consent_given": len(subject.consent_given)}
 
 
 def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, *,
@@ -207,6 +208,9 @@ def _replace_in_records(session: Session, subject: Subject) -> int:
             request.authoriser_name, request.authoriser_email = ERASED, erased_email(request.authoriser_id or 0)
         if _names(subject, request.reviewed_by):
             request.reviewed_by = ERASED
+        changed += 1
+    for record in session.scalars(select(ConsentRecord).where(ConsentRecord.id.in_(subject.consent_given))):
+        record.given_by = ERASED  # the consent stays the pupil's record; who gave it is no longer known
         changed += 1
     for given in session.scalars(select(SupervisedSession)):
         if _names(subject, given.staff_name):

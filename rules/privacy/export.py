@@ -33,6 +33,7 @@ TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "A
           "content_reports": "Inappropriate content reports",
           "concerns": "Safeguarding concerns about them, with their context and notes",
           "pupils": "Pupil record and consent history (images and videos on the school's social media)",
+          "consent_given": "Consent they gave for a pupil (as the person with parental responsibility)",
           "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 

@@ -38,7 +38,8 @@ from rules.store.models import (
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
 SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests", "content_reports",
-            "access_events_naming_them", "concerns", "pupils", "report_files", "audit_entries")
+            "access_events_naming_them", "concerns", "pupils", "consent_given", "report_files",
+            "audit_entries")
 # Of another device's event that names them (someone searched for their name), what is about them; which device,
 # its address and MAC are someone else's data and stay out.
 MENTION_COLUMNS = ("id", "ts", "source", "host", "url", "search_term", "action")
@@ -96,6 +97,8 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["content_reports"] = [row(r) for r in _rows(session, ContentReport, ContentReport.id.in_(subject.reports))]
     sections["concerns"] = [_concern(session, c) for c in _rows(session, Concern, Concern.id.in_(subject.concerns))]
     sections["pupils"] = [_pupil(session, p) for p in _rows(session, Pupil, Pupil.id.in_(subject.pupils))]
+    sections["consent_given"] = [row(r) for r in _rows(session, ConsentRecord,
+                                                       ConsentRecord.id.in_(subject.consent_given))]
     terms = subject.terms()
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []

@@ -61,3 +61,19 @@ def test_erasure_removes_the_pupil_and_their_consent(db: Database) -> None:
         assert session.get(Pupil, ids["bea"]).name == "Bea Other"  # type: ignore[union-attr]
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "data.erase")).one()
         assert "Poppy" not in f"{entry.target}{entry.after}"
+
+
+def test_the_parent_who_gave_consent_is_a_subject_too(db: Database, tmp_path: Path) -> None:
+    ids = school(db)
+    exported = export_person(db, "Mrs Parent", tmp_path / "out", "cli:root", None)
+    data = json.loads(exported.paths[0].read_text(encoding="utf-8"))
+    assert [(r["pupil_id"], r["change"]) for r in data["consent_given"]] == [(ids["poppy"], "given"),
+                                                                            (ids["poppy"], "amended")]
+    assert data["pupils"] == []  # the child's own record is the child's
+    erase(db, "mrs parent", "cli:root")
+    with db.session(read_only=True) as session:
+        given = {(r.pupil_id, r.change): r.given_by for r in session.scalars(select(ConsentRecord))}
+    # the consent stays in force as recorded; who gave it is no longer known
+    assert given == {(ids["poppy"], "given"): "[erased]", (ids["poppy"], "amended"): "[erased]",
+                     (ids["bea"], "given"): "Mr Other"}
+    assert holding(db, ["Mrs Parent"]) == []

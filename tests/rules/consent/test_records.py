@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 
 import pytest
@@ -165,3 +166,25 @@ def test_classes_and_search(db: Database, ids: dict[str, int]) -> None:
         assert [p.name for p in search(session, "smith bea")] == ["Bea Smith"]
         assert [p.name for p in search(session, "LEFT")] == ["Zed Left"]  # off roll pupils are found too
         assert search(session, "%") == [] and search(session, "_") == []
+
+
+def test_two_people_recording_the_same_form_at_once_make_one_record(db: Database, ids: dict[str, int]) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def give(given_by: str) -> None:
+        barrier.wait()  # both start together (SQLite queues the second writer; PostgreSQL runs both)
+        try:
+            add(db, ids["A1"], Change.GIVEN, True, True, date(2026, 9, 3), given_by=given_by)
+            outcomes.append("given")
+        except ConsentError as exc:
+            outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=give, args=(who,)) for who in ("Mrs Jones", "Mr Jones")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["given", "refused"], outcomes
+    with db.session(read_only=True) as session:
+        assert len(history(session, ids["A1"])) == 1
