@@ -117,7 +117,11 @@ def record_class() -> ResponseReturnValue:
     if not form.validate_on_submit():
         errors = "; ".join(f"{form[f].label.text}: {m[0]}" for f, m in form.errors.items())
         flash(f"Nothing was recorded. {errors}", "error")
-        return redirect(url_for("consent.class_page", name=name) if name else url_for("consent.index"))
+        if not name:
+            return redirect(url_for("consent.index"))
+        with database().session(read_only=True) as db_session:  # shown again with what was typed
+            answer = class_view.class_consent(db_session, name, years[0], today)
+        return _class_page(answer, years, form, 400)
     year = form.academic_year.data
     try:
         with database().session() as db_session:

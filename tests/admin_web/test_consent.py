@@ -44,9 +44,10 @@ def records(app: Flask) -> list[tuple[int, str, bool, bool, str, str]]:
                 for r in session.scalars(select(ConsentRecord).order_by(ConsentRecord.id))]
 
 
-def bulk(client: FlaskClient, rows: dict[int, dict[str, str]], on: date = FIRST_DAY, class_name: str = "4B") -> object:
+def bulk(client: FlaskClient, rows: dict[int, dict[str, str]], on: date | None = FIRST_DAY,
+         class_name: str = "4B") -> object:
     data = {"csrf_token": csrf_token(client, "/consent/"), "class_name": class_name, "academic_year": str(YEAR),
-            "effective_on": on.isoformat(), "note": "September forms"}
+            "effective_on": on.isoformat() if on else "", "note": "September forms"}
     for pupil_id, fields in rows.items():
         data.update({f"pupil-{pupil_id}-{k}": v for k, v in fields.items()})
     return client.post("/consent/class/record", data=data)
@@ -96,6 +97,10 @@ def test_one_bad_row_records_nothing(app: Flask, pupils: dict[str, int]) -> None
     assert 'value="Mrs Jones"' in text  # what was typed is kept
     future = bulk(office, {pupils["sam"]: {"record": "y", "given_by": "Mrs Jones"}}, on=today() + timedelta(days=1))
     assert future.status_code == 400 and "is in the future" in future.get_data(as_text=True)  # type: ignore[attr-defined]
+    undated = bulk(office, {pupils["sam"]: {"record": "y", "given_by": "Mrs Jones"}}, on=None)
+    assert undated.status_code == 400  # type: ignore[attr-defined]
+    text = undated.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Date the consent forms arrived: This field is required." in text and 'value="Mrs Jones"' in text
     assert records(app) == [] and audit_entries(app, "consent.record") == []
 
 
