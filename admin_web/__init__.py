@@ -59,4 +59,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (concerns, concern_raise, safeguarding_phrases):
         app.register_blueprint(module.bp)
+    from admin_web import posts
+
+    app.register_blueprint(posts.bp)
     return app
