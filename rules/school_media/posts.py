@@ -16,8 +16,9 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from rules.consent.status import consent_on
 from rules.localtime import LONDON
-from rules.school_media.post_consent import PostPupil, check_pupils, media_of, post_pupils
+from rules.school_media.post_consent import PostPupil, media_of, post_pupils, problem
 from rules.school_media.post_states import ACTIVE, APPROVERS, POSTER, WAITING, PostAction, PostStatus
 from rules.store.audit import audit
 from rules.store.models import Pupil, SocialAccount, SocialAccountMember, SocialPost, SocialPostPupil, User, utcnow
@@ -251,16 +252,27 @@ def approved_posts_no_longer_covered(session: Session, day: date) -> list[NoLong
 
     A pupil counts when a consent record is in force on `day` and does not cover the post's media. A pupil with no
     record at all this academic year does not: a post approved last year under last year's consent was not made
-    wrong by the new year's forms not being in yet."""
+    wrong by the new year's forms not being in yet. Three queries however many posts: the posts, their pupils, and
+    the consent in force for all those pupils."""
+    approved = list(session.scalars(select(SocialPost).where(SocialPost.status == PostStatus.APPROVED)
+                                    .order_by(SocialPost.decided_at.desc(), SocialPost.id.desc())))
+    with_media = {post.id: post for post in approved if media_of(post)}
+    if not with_media:
+        return []
+    pupils_of: dict[int, list[PostPupil]] = {}
+    for post_id, pupil, via in session.execute(
+            select(SocialPostPupil.post_id, Pupil, SocialPostPupil.via_class)
+            .join(Pupil, Pupil.id == SocialPostPupil.pupil_id)
+            .where(SocialPostPupil.post_id.in_(sorted(with_media)))
+            .order_by(Pupil.class_name, Pupil.name, Pupil.id)):
+        pupils_of.setdefault(post_id, []).append(PostPupil(pupil.id, pupil.name, pupil.class_name, via, pupil.on_roll))
+    consents = consent_on(session, {p.pupil_id for ps in pupils_of.values() for p in ps}, day)
     found: list[NoLongerCovered] = []
-    posts = session.scalars(select(SocialPost).where(SocialPost.status == PostStatus.APPROVED)
-                            .order_by(SocialPost.decided_at.desc(), SocialPost.id.desc()))
-    for post in posts:
+    for post in approved:
         needs = media_of(post)
-        if not needs:
-            continue
-        checks = check_pupils(session, post_pupils(session, post.id), needs, day)
-        flagged = [(c.pupil, c.problem) for c in checks if c.problem is not None and c.consent.record_id is not None]
+        flagged = [(p, why) for p in pupils_of.get(post.id, [])
+                   if consents[p.pupil_id].record_id is not None
+                   and (why := problem(consents[p.pupil_id], needs, day)) is not None]
         if flagged:
             found.append(NoLongerCovered(post, flagged))
     return found

@@ -161,6 +161,23 @@ def test_pupils_without_images_or_videos_and_an_empty_text_are_refused(app: Flas
     assert audits(app, "post.submit") == []
 
 
+def test_hostile_and_oversized_input_is_refused_or_shown_as_text(app: Flask, school: School) -> None:
+    client = sign_in(app.test_client(), "staff")
+    hostile = "<img src=x onerror=alert(1)> Sports day"
+    post_id = submitted(client, school.account, text=hostile, images=False)
+    raw = sign_in(app.test_client(), "headteacher").get(f"/posts/{post_id}").get_data(as_text=True)
+    assert "<img src=x" not in raw and "&lt;img src=x onerror=alert(1)&gt; Sports day" in raw
+    too_long = submit(client, school.account, text="x" * 5001, images=False)
+    assert too_long.status_code == 400  # type: ignore[attr-defined]
+    assert "Text of the post" in too_long.get_data(as_text=True)  # type: ignore[attr-defined]
+    for forged in ({"classes": ["9Z"]}, {"pupil_ids": ["99999999999999999999"]}, {"pupil_ids": ["abc"]},
+                   {"classes": ["x" * 40]}):
+        response = post(client, "/posts/new", {"account_id": school.account, "text": "Hi", "has_images": "y",
+                                               **forged}, "/posts/new")
+        assert response.status_code == 400, forged  # type: ignore[attr-defined]
+    assert len(audits(app, "post.submit")) == 1
+
+
 # --- pupils by class and by name --------------------------------------------------------------------------------------
 
 def test_a_class_added_expands_to_its_on_roll_pupils(app: Flask, school: School) -> None:

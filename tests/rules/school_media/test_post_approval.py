@@ -84,3 +84,39 @@ def test_only_the_approver_roles_decide_and_videos_need_video_consent(db: Databa
         with pytest.raises(PostError, match="Amy Able"):
             post_approval.approve(session, post_id, head, {"headteacher"}, kinds=CONTENT_KINDS,
                                   criteria=EVERY_CRITERION, seen=row.updated_at)
+
+
+def test_approved_posts_listed_once_consent_no_longer_covers_them(db: Database) -> None:
+    """A withdrawal or an amendment in force today lists the post; a pupil with no record this year does not (a post
+    approved last year under last year's consent), nor does a post the amended consent still covers."""
+    from rules.consent.academic_year import academic_year_of
+    from rules.school_media.posts import approved_posts_no_longer_covered, london_today
+    from rules.store.models import SocialPostPupil
+
+    today = london_today()
+    with db.session() as session:
+        create_user(session, email="poster@school.example", name="Pat Poster", roles=["staff"], password=None,
+                    actor="t")
+        author = session.scalars(select(User).where(User.email == "poster@school.example")).one()
+        account = taccount(session)
+        amy, ben, dan = tpupil(session, "Amy Able"), tpupil(session, "Ben Brook"), tpupil(session, "Dan Dale")
+        tconsent(session, amy, images=True, videos=True)
+        tconsent(session, amy, images=True, videos=False, change="amended", effective_on=today)
+        tconsent(session, ben, images=True, videos=True)
+        tconsent(session, dan, images=True, videos=True, year=academic_year_of(today) - 1)
+
+        def approved(images: bool, videos: bool, *pupils: int) -> int:
+            post = SocialPost(account_id=account.id, author_id=author.id, author_name=author.name, text="t",
+                              has_images=images, has_videos=videos, status="approved", decided_by="h",
+                              checklist="[]", decision_reason="")
+            session.add(post)
+            session.flush()
+            session.add_all([SocialPostPupil(post_id=post.id, pupil_id=p) for p in pupils])
+            return post.id
+
+        video = approved(True, True, amy.id, ben.id, dan.id)
+        approved(True, False, amy.id, dan.id)  # images are still covered for Amy; Dan has no record this year
+    with db.session(read_only=True) as session:
+        listed = approved_posts_no_longer_covered(session, today)
+    assert [(item.post.id, [(p.name, why.split(" (")[0]) for p, why in item.pupils]) for item in listed] == [
+        (video, [("Amy Able", "images only, no videos")])]
