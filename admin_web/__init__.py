@@ -62,4 +62,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     from admin_web import consent
 
     app.register_blueprint(consent.bp)
+    from admin_web import posts
+
+    app.register_blueprint(posts.bp)
     return app

@@ -47,13 +47,17 @@ GET_ROUTES = {
     "consent.index": ("/consent/", CONSENT_READERS),
     "consent.class_page": ("/consent/class?name=4B", CONSENT_READERS),
     "consent.pupil": ("/consent/pupils/{pupil}", CONSENT_READERS),
+    "posts.index": ("/posts/", EVERYONE),
+    "posts.new": ("/posts/new", EVERYONE),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
-             "phrases.remove", "phrases.import_file", "consent.search", "consent.record_class", "consent.record"}
-DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
+             "phrases.remove", "phrases.import_file", "consent.search", "consent.record_class", "consent.record",
+             "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back"}
+DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
+                  "posts.show", "posts.edit"}
 PUBLIC = {"auth.signin", "static"}
 
 
@@ -113,7 +117,7 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
         "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
-        "<int:pupil_id>", str(ids["pupil"]))
+        "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
