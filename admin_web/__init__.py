@@ -59,4 +59,8 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (concerns, concern_raise, safeguarding_phrases):
         app.register_blueprint(module.bp)
+    from admin_web import school_accounts, site_forms
+
+    for module in (site_forms, school_accounts):
+        app.register_blueprint(module.bp)
     return app
