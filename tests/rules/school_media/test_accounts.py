@@ -42,7 +42,8 @@ def test_add_and_remove_a_poster_keeps_the_history(db: Database) -> None:
         added = accounts.add_poster(session, account_id, head, ids["sam"]).id
     assert read_version(db) > version
     entry = last_audit(db)
-    assert (entry.action, entry.actor, entry.reason) == ("school_account.poster_add", head.email, "sam.staff@school.test")
+    assert (entry.action, entry.actor, entry.reason) == ("school_account.poster_add", head.email,
+                                                         "sam.staff@school.test")
     with db.session() as session, pytest.raises(AccountError, match="may already post"):
         accounts.add_poster(session, account_id, head, ids["sam"])
     version = read_version(db)
