@@ -81,6 +81,9 @@ def _whole_service(db_session: Session, req: AccessRequest) -> dict[str, object]
     if found is None:
         return None
     opening, locked = service.service_domains(db_session, found.key)
+    if req.service and req.status == "approved":
+        opening = service.opened_domains(db_session, req)
+        locked = {d: c for d, c in locked.items() if d not in opening}
     return {"family": found, "opening": opening, "locked": locked}
 
 

@@ -108,6 +108,11 @@ class PosterAddForm(FlaskForm):
                           validators=[DataRequired(message="choose a member of staff")])
 
 
+class HoursChoiceForm(FlaskForm):
+    schedule_id = SelectField("Hours when the platform is open on the posters' devices", coerce=record_id,
+                              validate_choice=False, default=0)
+
+
 class ButtonForm(FlaskForm):
     """A button that carries only its CSRF token (remove a poster)."""
 

@@ -14,12 +14,13 @@ from admin_web.forms import opts
 from admin_web.school_account_forms import (
     DAY_LABELS,
     ButtonForm,
+    HoursChoiceForm,
     HoursForm,
     PosterAddForm,
     RetireForm,
     error_text,
 )
-from admin_web.site_forms import staff_choices
+from admin_web.site_forms import hours_choices, staff_choices
 from rules.policy.families import FAMILIES
 from rules.school_media import accounts
 from rules.store.models import Schedule, SiteCreationForm, SocialAccount
@@ -49,9 +50,12 @@ def show(account_id: int) -> ResponseReturnValue:
         add_form = PosterAddForm()
         add_form.user_id.choices = opts([(0, "\u2014 choose a member of staff \u2014")] + staff_choices(db_session))
         opening, locked = service_domains(db_session, account.platform)
+        hours_form = HoursChoiceForm(schedule_id=account.schedule_id or 0)
+        hours_form.schedule_id.choices = hours_choices(db_session)
     return render_template("school_accounts/show.html", account=account, people=people, schedule=schedule,
                            form_id=form_id, family=FAMILIES.get(account.platform), add_form=add_form,
-                           retire_form=RetireForm(), button_form=ButtonForm(), opening=opening, locked=locked,
+                           retire_form=RetireForm(), button_form=ButtonForm(), hours_form=hours_form,
+                           opening=opening, locked=locked,
                            administrators=[m for m in people if m.row.role == accounts.MemberRole.ADMINISTRATOR],
                            posters=[m for m in people if m.row.role == accounts.MemberRole.POSTER])
 
@@ -95,6 +99,25 @@ def remove_poster(account_id: int, member_id: int) -> ResponseReturnValue:
         return _back(account_id)
     flash("Removed: they may no longer post, and the platform closes on their devices within a few seconds.",
           "success")
+    return _back(account_id)
+
+
+@bp.route("/<int:account_id>/hours", methods=["POST"])
+@roles("headteacher")
+def set_hours(account_id: int) -> ResponseReturnValue:
+    form = HoursChoiceForm()
+    if not form.validate_on_submit():
+        flash(f"The hours were not changed. {error_text(form)}", "error")
+        return _back(account_id)
+    try:
+        with database().session() as db_session:
+            accounts.set_hours(db_session, account_id, current_user.account, form.schedule_id.data or None)
+    except LookupError:
+        abort(404)
+    except accounts.AccountError as exc:
+        flash(f"The hours were not changed: {exc}.", "error")
+        return _back(account_id)
+    flash("Hours changed: the filter follows within a few seconds.", "success")
     return _back(account_id)
 
 

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from wtforms import SelectChoice
 
 from admin_web.access import ANY, database, roles
 from admin_web.forms import opts
@@ -30,6 +31,12 @@ from rules.workflows.access_requests import service_domains
 
 bp = Blueprint("site_forms", __name__, url_prefix="/site-forms")
 STATUSES = tuple(s.value for s in FormStatus)
+
+
+def hours_choices(db_session: Session) -> list[SelectChoice]:
+    """"Any time", then the school's hours by name (the headteacher chooses on approving, or later)."""
+    return opts([(0, "Any time")] + [(s.id, f"{s.name} ({s.days}, {s.start_time}\u2013{s.end_time})")
+                                     for s in accounts.schedules(db_session)])
 
 
 def staff_choices(db_session: Session) -> list[tuple[int, str]]:
@@ -102,8 +109,7 @@ def show(form_id: int) -> ResponseReturnValue:
         context = _context(db_session, form)
         head_form = HeadteacherSignForm()
         head_form.poster_ids.choices = opts(staff_choices(db_session))
-        head_form.schedule_id.choices = opts([(0, "Any time")] + [
-            (s.id, f"{s.name} ({s.days}, {s.start_time}\u2013{s.end_time})") for s in accounts.schedules(db_session)])
+        head_form.schedule_id.choices = hours_choices(db_session)
         opening, locked = service_domains(db_session, form.platform)
     return render_template("site_forms/show.html", **context, marketing_form=MarketingSignForm(),
                            head_form=head_form, refuse_form=RefuseForm(), opening=opening, locked=locked)

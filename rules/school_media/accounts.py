@@ -206,6 +206,18 @@ def _touch(session: Session) -> None:
     bump_policy_version(session)
 
 
+def set_hours(session: Session, account_id: int, actor: User, schedule_id: int | None) -> SocialAccount:
+    """Change when the account's platform is open on its posters' devices (None: any time); audited."""
+    account = _active(session, account_id)
+    schedule = schedule_or_none(session, schedule_id)
+    before = describe(session, account)
+    account.schedule_id = schedule.id if schedule else None
+    session.flush()  # policy data: the version goes up with it
+    audit(session, actor.email, "school_account.hours", _target(account), before=before,
+          after=describe(session, account), reason=schedule.name if schedule else "any time")
+    return account
+
+
 def add_hours(session: Session, actor: User, *, name: str, days: list[str], start: str, end: str) -> Schedule:
     """New weekly hours (e.g. the school's hours) that an account may use; audited."""
     label = name.strip()

@@ -109,6 +109,14 @@ def service_domains(session: Session, family_key: str) -> tuple[list[str], dict[
     return opening, locked
 
 
+def opened_domains(session: Session, req: AccessRequest) -> list[str]:
+    """The domains an approved request's exceptions were made for, in the order made (the record, whatever the
+    locked categories say today)."""
+    return list(session.scalars(select(Rule.domain).where(Rule.source == "request",
+                                                          Rule.reason.startswith(f"access request #{req.id}: "))
+                                .order_by(Rule.id)))
+
+
 @dataclass(frozen=True)
 class Approval:
     """What the headteacher chose: whom the exception covers and until when; `service`, the family key when the

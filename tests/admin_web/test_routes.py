@@ -53,7 +53,7 @@ POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.acti
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
              "phrases.remove", "phrases.import_file", "site_forms.sign_marketing", "site_forms.sign_headteacher",
              "site_forms.refuse", "school_accounts.add_poster", "school_accounts.remove_poster",
-             "school_accounts.retire", "school_accounts.add_hours"}
+             "school_accounts.retire", "school_accounts.add_hours", "school_accounts.set_hours"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
                   "site_forms.show", "site_forms.print_view", "school_accounts.show"}  # see test_school_accounts.py
 PUBLIC = {"auth.signin", "static"}

@@ -219,6 +219,7 @@ POST_ROLES = {
     "/school-accounts/{account}/posters": {"headteacher"},
     "/school-accounts/{account}/posters/{member}/remove": {"headteacher"},
     "/school-accounts/{account}/retire": {"headteacher"},
+    "/school-accounts/{account}/hours": {"headteacher"},
     "/school-accounts/hours": {"headteacher"},
 }
 
@@ -259,6 +260,37 @@ def test_the_headteacher_changes_posters_and_retires_with_a_reason(app: Flask) -
     with app.extensions["schoolgate_db"].session(read_only=True) as session:
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "ann.head@school.test")))
     assert {"school_account.poster_add", "school_account.poster_remove", "school_account.retire"} <= set(actions)
+
+
+def test_the_headteacher_changes_an_accounts_hours(app: Flask) -> None:
+    _, account = approved(app)
+    with app.extensions["schoolgate_db"].session() as session:
+        hours = Schedule(name="School hours", days="mon,tue,wed,thu,fri", start_time="08:30", end_time="15:30")
+        session.add(hours)
+        session.flush()
+        hours_id = hours.id
+    head = sign_in(app.test_client(), "headteacher")
+    post_as(head, f"/school-accounts/{account}/hours", {"schedule_id": 424242})
+    assert "choose hours from the list" in text_of(head.get(f"/school-accounts/{account}"))
+    post_as(head, f"/school-accounts/{account}/hours", {"schedule_id": hours_id})
+    assert "School hours: mon,tue,wed,thu,fri, 08:30–15:30" in text_of(head.get(f"/school-accounts/{account}"))
+    post_as(head, f"/school-accounts/{account}/hours", {"schedule_id": 0})
+    with app.extensions["schoolgate_db"].session(read_only=True) as session:
+        assert session.get(SocialAccount, account).schedule_id is None  # type: ignore[union-attr]
+        reasons = list(session.scalars(select(AuditEntry.reason).where(AuditEntry.action == "school_account.hours")
+                                       .order_by(AuditEntry.id)))
+    assert reasons == ["School hours", "any time"]
+
+
+def test_the_signers_see_what_waits_for_them_on_the_start_page(app: Flask) -> None:
+    _, form_id = file_form(app)
+    assert "1 social media site creation form waiting for your signature" in text_of(
+        sign_in(app.test_client(), "marketing").get("/"))
+    assert "waiting for your signature" not in text_of(sign_in(app.test_client(), "headteacher").get("/"))
+    post_as(sign_in(app.test_client(), "marketing"), f"/site-forms/{form_id}/marketing", {"agree": "y"})
+    assert "1 social media site creation form waiting for your signature" in text_of(
+        sign_in(app.test_client(), "headteacher").get("/"))
+    assert "waiting for your signature" not in text_of(sign_in(app.test_client(), "marketing").get("/"))
 
 
 def test_the_headteacher_adds_the_schools_hours(app: Flask) -> None:

@@ -118,3 +118,19 @@ def test_hours_are_added_once_by_name_and_audited(db: Database) -> None:
     with db.session(read_only=True) as session:
         [hours] = accounts.schedules(session)
         assert (hours.days, hours.start_time, hours.end_time) == ("mon,fri", "08:30", "15:30")
+
+
+def test_changing_the_hours_is_a_policy_change_and_audited(db: Database) -> None:
+    ids = add_people(db)
+    account_id = approved_account(db, ids, ["tia"])
+    head = user(db, ids["ann"])
+    with db.session() as session:
+        hours = accounts.add_hours(session, head, name="School hours", days=["mon"], start="08:00", end="16:00").id
+    version = read_version(db)
+    with db.session() as session:
+        accounts.set_hours(session, account_id, head, hours)
+    assert read_version(db) > version
+    entry = last_audit(db)
+    assert (entry.action, entry.reason) == ("school_account.hours", "School hours")
+    with db.session() as session, pytest.raises(AccountError, match="choose hours"):
+        accounts.set_hours(session, account_id, head, 424242)
