@@ -65,4 +65,8 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
     from admin_web import posts
 
     app.register_blueprint(posts.bp)
+    from admin_web import school_accounts, site_forms
+
+    for module in (site_forms, school_accounts):
+        app.register_blueprint(module.bp)
     return app

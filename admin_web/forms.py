@@ -89,6 +89,9 @@ class AuthoriserForm(FlaskForm):
     group_id = SelectField("Group", coerce=record_id, validate_choice=False, default=0)
     device_id = SelectField("Device", coerce=record_id, validate_choice=False, default=0)
     until = DateField("Until (the last day it is open, inclusive)", validators=[Optional(), _sensible_day])
+    # Only for a host of one of the four services (rules.policy.families): its CDN and API hosts too, or not.
+    reach = RadioField("What opens", default="site",
+                       choices=opts([("site", "This site only"), ("service", "The whole service")]))
 
 
 class ContentReportForm(FlaskForm):

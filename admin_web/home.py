@@ -7,6 +7,7 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
@@ -15,13 +16,25 @@ from rules.safeguarding import service as safeguarding
 from rules.safeguarding.categories import Severity
 from rules.school_media import posts as school_posts
 from rules.school_media.post_states import PostStatus
+from rules.school_media.site_forms import FormStatus
 from rules.store import access_log
-from rules.store.models import AccessRequest, CategoryUnlock, ContentReport, SocialPost
+from rules.store.models import AccessRequest, CategoryUnlock, ContentReport, SiteCreationForm, SocialPost
 from rules.workflows.access_requests import list_requests
 from rules.workflows.category_unlock import OPEN
 from rules.workflows.content_reports import list_reports
 
 bp = Blueprint("home", __name__)
+
+
+def forms_waiting(db_session: Session, user_roles: set[str]) -> int:
+    """Site creation approval forms waiting for this person's signature: the marketing officer's, then the
+    headteacher's."""
+    signs = (("marketing", FormStatus.OPEN), ("headteacher", FormStatus.MARKETING_APPROVED))
+    waiting = [status for role, status in signs if role in user_roles]
+    if not waiting:
+        return 0
+    return db_session.scalar(select(func.count()).select_from(SiteCreationForm)
+                             .where(SiteCreationForm.status.in_(waiting))) or 0
 
 
 @bp.route("/")
@@ -45,6 +58,7 @@ def index() -> ResponseReturnValue:
         waiting_posts = db_session.scalar(select(func.count()).select_from(SocialPost)
                                           .where(SocialPost.status == PostStatus.SUBMITTED)) \
             if school_posts.may_decide(user_roles) else None
+        waiting_forms = forms_waiting(db_session, user_roles)
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
         concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
             if has("dsl", "headteacher") else None
@@ -60,4 +74,4 @@ def index() -> ResponseReturnValue:
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
                            banned=banned, chart=chart, open_unlocks=open_unlocks or 0,
                            open_concerns=open_concerns, may_post=may_post, my_posts=my_posts,
-                           waiting_posts=waiting_posts)
+                           waiting_posts=waiting_posts, waiting_forms=waiting_forms)

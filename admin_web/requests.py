@@ -12,6 +12,7 @@ from admin_web.access import ANY, database, roles
 from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
 from admin_web.params import ChoiceParam, Query, accepts
 from rules.localtime import end_of_london_day
+from rules.policy.families import FAMILIES, family_of
 from rules.store.models import AccessRequest, Device, Group
 from rules.workflows import access_requests as service
 
@@ -68,8 +69,22 @@ def show(request_id: int) -> ResponseReturnValue:
         locked = service.locked_category_of(db_session, req.host) if req.status == "open" else None
         decide_form = _authoriser_form(db_session)
         scope_label = _scope_label(req)
+        whole = _whole_service(db_session, req)
     return render_template("requests/show.html", req=req, note_form=TechnicalNoteForm(), decide_form=decide_form,
-                           locked=locked, scope_label=scope_label)
+                           locked=locked, scope_label=scope_label, whole=whole)
+
+
+def _whole_service(db_session: Session, req: AccessRequest) -> dict[str, object] | None:
+    """For a host of one of the four services: the family, and the domains "the whole service" would open (or
+    opened) and those a locked category keeps closed. None for any other host."""
+    found = FAMILIES.get(req.service) if req.service else family_of(req.host)
+    if found is None:
+        return None
+    opening, locked = service.service_domains(db_session, found.key)
+    if req.service and req.status == "approved":
+        opening = service.opened_domains(db_session, req)
+        locked = {d: c for d, c in locked.items() if d not in opening}
+    return {"family": found, "opening": opening, "locked": locked}
 
 
 def _scope_label(req: AccessRequest) -> str:
@@ -86,7 +101,8 @@ def print_view(request_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         req = _load(db_session, request_id)
         scope_label = _scope_label(req)
-    return render_template("requests/print.html", req=req, scope_label=scope_label)
+        whole = _whole_service(db_session, req) if req.service else None
+    return render_template("requests/print.html", req=req, scope_label=scope_label, whole=whole)
 
 
 @bp.route("/<int:request_id>/review", methods=["POST"])
@@ -108,6 +124,7 @@ def review(request_id: int) -> ResponseReturnValue:
 def decide(request_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         form = _authoriser_form(db_session)
+        host = db_session.scalar(select(AccessRequest.host).where(AccessRequest.id == request_id))
     if not form.validate_on_submit():
         errors = "; ".join(f"{form[name].label.text}: {msgs[0]}" for name, msgs in form.errors.items())
         flash(f"The decision was not saved. {errors}", "error")
@@ -119,9 +136,15 @@ def decide(request_id: int) -> ResponseReturnValue:
             flash("The decision was not saved: choose the last day the site is open.", "error")
             return redirect(url_for("requests.show", request_id=request_id))
         scope = form.scope.data or "everyone"
+        found = family_of(host) if host and form.reach.data == "service" else None
+        if form.reach.data == "service" and found is None:
+            flash("The decision was not saved: this site is not part of one of the four services; open this site "
+                  "only.", "error")
+            return redirect(url_for("requests.show", request_id=request_id))
         approval = service.Approval(scope=scope, group_id=form.group_id.data if scope == "group" else None,
                                     device_id=form.device_id.data if scope == "device" else None,
-                                    expires_at=end_of_london_day(form.until.data))
+                                    expires_at=end_of_london_day(form.until.data),
+                                    service=found.key if found else None)
     try:
         with database().session() as db_session:
             service.decide_request(db_session, request_id, current_user.account, approved=approved,

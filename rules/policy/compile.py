@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.policy.catalogue import builtin_categories
 from rules.policy.decision import DeviceInfo
+from rules.policy.families import family
 from rules.policy.matcher import DomainTable
 from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, WeeklyHours, person_key
+from rules.school_media.posters import OpenAccount, open_accounts
 from rules.store.db import Database
 from rules.store.models import (
     Ban,
@@ -76,7 +78,7 @@ class Compiler:
                 category_names=tuple(c.name for c in specs),
                 **category_masks(specs, (g.name for g in groups.values())),
                 **_groups(groups),
-                **_rules(session, categories, groups),
+                **_rules(session, categories, groups, _default_group(groups)),
                 **_devices(session, groups),
                 **_bans(session),
                 ban_allowlist=self.ban_allowlist,
@@ -160,7 +162,12 @@ def _groups(groups: dict[int, Group]) -> dict[str, Any]:
     }
 
 
-def _rules(session: Session, categories: list[Category], groups: dict[int, Group]) -> dict[str, Any]:
+def _default_group(groups: dict[int, Group]) -> str:
+    return next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
+
+
+def _rules(session: Session, categories: list[Category], groups: dict[int, Group],
+           default_group: str) -> dict[str, Any]:
     category_by_id = {c.id: c for c in categories}
     schedules = {s.id: WeeklyHours.parse(s.days, s.start_time, s.end_time) for s in session.scalars(select(Schedule))}
     now = datetime.now(UTC)
@@ -183,8 +190,22 @@ def _rules(session: Session, categories: list[Category], groups: dict[int, Group
         by_domain[row.domain].append(rule)
         if row.device_id is not None:
             device_specific.add(row.device_id)
+    for rule in school_account_rules(open_accounts(session, groups, default_group)):
+        by_domain[rule.domain].append(rule)
+        device_specific.add(rule.device_id)  # type: ignore[arg-type]
     return {"rules_by_domain": {k: tuple(v) for k, v in by_domain.items()},
             "device_specific": frozenset(device_specific)}
+
+
+def school_account_rules(accounts: Iterable[OpenAccount]) -> Iterator[CompiledRule]:
+    """What active school social media accounts open: an allow rule for each domain of the account's platform
+    (`rules.policy.families`), for each of its posters' devices, during its hours. Never for a group; never a
+    locked category, since `decide()` checks locked categories before any rule."""
+    for account in accounts:
+        for device_id in sorted(account.device_ids):
+            for domain in family(account.platform).domains:
+                yield CompiledRule(id=None, action="allow", domain=domain, scope="device", device_id=device_id,
+                                   hours=account.hours, account=account.name)
 
 
 # Address sources that bind an address to its device's MAC: the technician's registration and DHCP. An

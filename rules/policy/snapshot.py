@@ -58,9 +58,13 @@ class WeeklyHours:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A person's block or allow rule, ready to test against a client, a URL and a time."""
+    """A person's block or allow rule, ready to test against a client, a URL and a time.
 
-    id: int
+    A rule with `account` set is not a `Rule` row (its id is None): it is what an active school social media
+    account opens for one of its posters' devices (`rules.school_media.posters`), labelled with the account's name.
+    """
+
+    id: int | None
     action: str  # "block" | "allow"
     domain: str
     url_prefix: str | None = None  # "host/path" without the scheme
@@ -72,9 +76,12 @@ class CompiledRule:
     starts_at: datetime | None = None
     expires_at: datetime | None = None
     hours: WeeklyHours | None = None
+    account: str | None = None  # the school social media account this rule opens the platform for
 
     @property
     def label(self) -> str:
+        if self.account is not None:
+            return f"school account: {self.account}"
         target = self.url_prefix or self.domain
         scope = {"everyone": "everyone", "group": f"group {self.group}", "device": f"device #{self.device_id}"}
         return f"rule #{self.id}: {self.action} {target} for {scope.get(self.scope, self.scope)}"

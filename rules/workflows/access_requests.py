@@ -3,6 +3,11 @@
 Approval creates the exception (an allow `Rule`, source "request") in the same transaction as the
 decision and its audit entry, and only once: the status changes with a conditional UPDATE, so two
 headteachers pressing "approve" together make one rule, not two.
+
+A page on one of the four services (`rules.policy.families`) needs its CDN and API hosts too: for such a host
+the headteacher chooses "this site only" or "the whole service", which makes one allow rule per domain of the
+family (same scope and expiry; `rule_id` is the first, `service` the family). Domains of the family that are in
+a locked category are left out: no exception opens them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from rules.policy.families import family, family_of
 from rules.policy.names import parent_domains
 from rules.store.audit import audit
 from rules.store.models import AccessRequest, Category, Device, Group, ListEntry, Rule, User, utcnow
@@ -31,7 +37,7 @@ class NotFound(LookupError):
 
 def _summary(req: AccessRequest) -> dict[str, object]:
     return {"status": req.status, "full_url": req.full_url, "scope": req.scope, "group_id": req.group_id,
-            "device_id": req.device_id, "expires_at": req.expires_at, "rule_id": req.rule_id}
+            "device_id": req.device_id, "expires_at": req.expires_at, "rule_id": req.rule_id, "service": req.service}
 
 
 def file_request(session: Session, user: User, *, full_url: str, site_content: str, reasons: str,
@@ -90,14 +96,37 @@ def locked_category_of(session: Session, host: str) -> str | None:
                                  Rule.domain.in_(names)).limit(1))
 
 
+def service_domains(session: Session, family_key: str) -> tuple[list[str], dict[str, str]]:
+    """The domains "the whole service" opens, and those it cannot (domain -> the locked category holding it)."""
+    opening: list[str] = []
+    locked: dict[str, str] = {}
+    for domain in family(family_key).domains:
+        category = locked_category_of(session, domain)
+        if category is None:
+            opening.append(domain)
+        else:
+            locked[domain] = category
+    return opening, locked
+
+
+def opened_domains(session: Session, req: AccessRequest) -> list[str]:
+    """The domains an approved request's exceptions were made for, in the order made (the record, whatever the
+    locked categories say today)."""
+    return list(session.scalars(select(Rule.domain).where(Rule.source == "request",
+                                                          Rule.reason.startswith(f"access request #{req.id}: "))
+                                .order_by(Rule.id)))
+
+
 @dataclass(frozen=True)
 class Approval:
-    """What the headteacher chose: whom the exception covers and until when."""
+    """What the headteacher chose: whom the exception covers and until when; `service`, the family key when the
+    whole service is opened (None: this site only)."""
 
     scope: str
     group_id: int | None
     device_id: int | None
     expires_at: datetime
+    service: str | None = None
 
 
 def decide_request(session: Session, request_id: int, user: User, *, approved: bool, reasons: str,
@@ -122,7 +151,7 @@ def decide_request(session: Session, request_id: int, user: User, *, approved: b
             raise RequestError("say whom the exception covers and until when")
         _check_approval(session, req, approval, moment)
         values.update(scope=approval.scope, group_id=approval.group_id, device_id=approval.device_id,
-                      expires_at=approval.expires_at)
+                      expires_at=approval.expires_at, service=approval.service)
     # Once only: the row changes only if it is still open, in this transaction.
     changed = session.execute(update(AccessRequest).where(AccessRequest.id == req.id, AccessRequest.status == "open")
                               .values(**values).execution_options(synchronize_session=False))
@@ -130,13 +159,15 @@ def decide_request(session: Session, request_id: int, user: User, *, approved: b
         raise RequestError("this request was decided by someone else a moment ago")
     session.refresh(req)
     if approved and approval is not None:
-        rule = Rule(action="allow", kind="domain", domain=req.host, scope=approval.scope,
-                    group_id=approval.group_id, device_id=approval.device_id, expires_at=approval.expires_at,
-                    source="request", reason=f"access request #{req.id}: {reasons.strip()}"[:2000],
-                    created_by=user.email, enabled=True)
-        session.add(rule)
-        session.flush()
-        req.rule_id = rule.id
+        domains = service_domains(session, approval.service)[0] if approval.service else [req.host]
+        rules = [Rule(action="allow", kind="domain", domain=domain, scope=approval.scope,
+                      group_id=approval.group_id, device_id=approval.device_id, expires_at=approval.expires_at,
+                      source="request", reason=f"access request #{req.id}: {reasons.strip()}"[:2000],
+                      created_by=user.email, enabled=True) for domain in domains]
+        for rule in rules:
+            session.add(rule)
+            session.flush()  # one at a time, so the first rule has the lowest id
+        req.rule_id = rules[0].id
         session.flush()
     audit(session, user.email, "request.approve" if approved else "request.refuse", f"access request #{req.id}",
           before=before, after=_summary(req), reason=reasons.strip())
@@ -155,3 +186,7 @@ def _check_approval(session: Session, req: AccessRequest, approval: Approval, no
     locked = locked_category_of(session, req.host)
     if locked is not None:
         raise RequestError(f"{req.host} is in the locked category {locked!r}: no exception can open it")
+    if approval.service is not None:
+        found = family_of(req.host)
+        if found is None or found.key != approval.service:
+            raise RequestError(f"{req.host} is not part of that service: open this site only")

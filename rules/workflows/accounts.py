@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from rules.store.audit import audit
+from rules.store.db import bump_policy_version
 from rules.store.models import AuditEntry, User
 
 # marketing: the marketing officer, who approves a school social media site's aims, content and brand use first;
@@ -118,6 +119,10 @@ def update_account(session: Session, user_id: int, actor: User, *, name: str, ro
     session.flush()
     if security_change:
         end_sessions(session, user.id)
+    if (before["name"], before["active"]) != (user.name, user.active):
+        # A school social media account opens its platform on its posters' devices, found by the account's name
+        # and email (rules.school_media.posters): a renamed or disabled account changes what is filtered.
+        bump_policy_version(session)
     after = _describe(user) | {"password_changed": bool(password)}
     audit(session, actor.email, "user.update", f"user #{user.id}", before=before, after=after)
     return user

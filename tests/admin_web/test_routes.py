@@ -49,15 +49,22 @@ GET_ROUTES = {
     "consent.pupil": ("/consent/pupils/{pupil}", CONSENT_READERS),
     "posts.index": ("/posts/", EVERYONE),
     "posts.new": ("/posts/new", EVERYONE),
+    "site_forms.index": ("/site-forms/", EVERYONE),
+    "site_forms.new": ("/site-forms/new", EVERYONE),
+    "school_accounts.index": ("/school-accounts/", EVERYONE),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
              "phrases.remove", "phrases.import_file", "consent.search", "consent.record_class", "consent.record",
-             "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back"}
+             "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back",
+             "site_forms.sign_marketing", "site_forms.sign_headteacher",
+             "site_forms.refuse", "school_accounts.add_poster", "school_accounts.remove_poster",
+             "school_accounts.retire", "school_accounts.add_hours", "school_accounts.set_hours"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
-                  "posts.show", "posts.edit"}
+                  "posts.show", "posts.edit",
+                  "site_forms.show", "site_forms.print_view", "school_accounts.show"}  # see test_school_accounts.py
 PUBLIC = {"auth.signin", "static"}
 
 
@@ -117,7 +124,8 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
         "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
-        "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1")
+        "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1").replace(
+        "<int:form_id>", "1").replace("<int:account_id>", "1").replace("<int:member_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]

@@ -1,0 +1,74 @@
+"""Which devices a school account opens its platform for: its authorised posters' own devices, nobody else's.
+
+A device is a poster's when its `person` is the poster's staff account: the account's email (in any group but a
+pupils' group), or the account's name in the staff group. A name is not an identity (see
+`rules.safeguarding.routing`): a pupil may share a teacher's name, so a name counts only in the staff group. And
+a device in a pupils' group (the group `pupils`, or the default group that unregistered devices fall into) is
+never a poster's, even when its person is a poster's email: the policy keeps the four services closed to pupils.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.policy.snapshot import WeeklyHours, person_key
+from rules.school_media.accounts import AccountState, MemberRole
+from rules.store.models import Device, Group, Schedule, SocialAccount, SocialAccountMember, User
+
+STAFF_GROUP = "staff"
+PUPILS_GROUP = "pupils"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccount:
+    """An active school account as the filter needs it: what it opens, for which devices, when."""
+
+    id: int
+    name: str
+    platform: str
+    device_ids: frozenset[int]
+    hours: WeeklyHours | None  # None: any time
+
+
+def is_pupils_group(group: Group | None, default_group: str) -> bool:
+    """A pupils' group: `pupils`, or the default group (where a device without a group is filtered)."""
+    name = group.name if group is not None else default_group
+    return name.casefold() in {PUPILS_GROUP, default_group.casefold()}
+
+
+def device_is_posters(device: Device, group: Group | None, default_group: str, user: User) -> bool:
+    """Whether this device is this poster's own (see the module's docstring)."""
+    key = person_key(device.person)
+    if key is None or is_pupils_group(group, default_group):
+        return False
+    if key == person_key(user.email):
+        return True
+    return group is not None and group.name.casefold() == STAFF_GROUP and key == person_key(user.name)
+
+
+def open_accounts(session: Session, groups: dict[int, Group], default_group: str) -> list[OpenAccount]:
+    """Every active account with the devices of its current, active posters."""
+    accounts = list(session.scalars(select(SocialAccount).where(SocialAccount.state == AccountState.ACTIVE)))
+    if not accounts:
+        return []
+    posters: dict[int, list[User]] = defaultdict(list)
+    rows = session.execute(select(SocialAccountMember.account_id, User)
+                           .join(User, User.id == SocialAccountMember.user_id)
+                           .where(SocialAccountMember.role == MemberRole.POSTER,
+                                  SocialAccountMember.removed_at.is_(None), User.active.is_(True)))
+    for account_id, user in rows:
+        posters[account_id].append(user)
+    devices = [d for d in session.scalars(select(Device).where(Device.person.is_not(None)))]
+    schedules = {s.id: s for s in session.scalars(select(Schedule))}
+    found = []
+    for account in accounts:
+        ids = frozenset(d.id for d in devices for user in posters.get(account.id, ())
+                        if device_is_posters(d, groups.get(d.group_id) if d.group_id else None, default_group, user))
+        schedule = schedules.get(account.schedule_id) if account.schedule_id else None
+        hours = WeeklyHours.parse(schedule.days, schedule.start_time, schedule.end_time) if schedule else None
+        found.append(OpenAccount(account.id, account.name, account.platform, ids, hours))
+    return found
