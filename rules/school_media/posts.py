@@ -166,7 +166,7 @@ def _own_waiting(session: Session, post_id: int, user: User) -> SocialPost:
     if post is None or post.author_id != user.id:
         raise NotFound(post_id)
     if post.status not in WAITING:
-        raise PostError(f"this post was already {post.status}")
+        raise PostError(f"this post was already {post.status.replace('_', ' ')}")
     return post
 
 

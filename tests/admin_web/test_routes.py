@@ -51,7 +51,7 @@ POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.acti
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
              "phrases.remove", "phrases.import_file", "posts.withdraw", "posts.remove_pupil", "posts.approve",
-             "posts.refuse", "posts.send_back"}
+             "posts.refuse", "posts.send_back", "posts.take_down"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
                   "posts.show", "posts.edit"}
 PUBLIC = {"auth.signin", "static"}
