@@ -59,6 +59,9 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (concerns, concern_raise, safeguarding_phrases):
         app.register_blueprint(module.bp)
+    from admin_web import consent
+
+    app.register_blueprint(consent.bp)
     from admin_web import posts
 
     app.register_blueprint(posts.bp)

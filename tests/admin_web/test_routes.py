@@ -6,11 +6,12 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
-from rules.store.models import Ban, Category, Concern, Device, Group
+from rules.store.models import Ban, Category, Concern, Device, Group, Pupil
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)
 CONCERN_READERS = {"dsl", "headteacher"}  # safeguarding concerns: nobody else, not even the ICT technician
+CONSENT_READERS = {"headteacher", "office_manager", "dpo"}  # the consent record: children's personal data
 # endpoint -> (path, roles that get 200)
 GET_ROUTES = {
     "home.index": ("/", EVERYONE),
@@ -43,6 +44,9 @@ GET_ROUTES = {
     "raise_concern.new": ("/concerns/raise", EVERYONE),
     "raise_concern.raised": ("/concerns/raised", EVERYONE),
     "auth.password": ("/password", EVERYONE),
+    "consent.index": ("/consent/", CONSENT_READERS),
+    "consent.class_page": ("/consent/class?name=4B", CONSENT_READERS),
+    "consent.pupil": ("/consent/pupils/{pupil}", CONSENT_READERS),
     "posts.index": ("/posts/", EVERYONE),
     "posts.new": ("/posts/new", EVERYONE),
 }
@@ -50,8 +54,9 @@ GET_ROUTES = {
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
-             "phrases.remove", "phrases.import_file", "posts.withdraw", "posts.remove_pupil", "posts.approve",
-             "posts.refuse", "posts.send_back", "posts.take_down"}
+             "phrases.remove", "phrases.import_file", "consent.search", "consent.record_class", "consent.record",
+             "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back",
+             "posts.take_down"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
                   "posts.show", "posts.edit"}
 PUBLIC = {"auth.signin", "static"}
@@ -69,9 +74,11 @@ def make_ids(app: Flask) -> dict[str, int]:
         concern = Concern(device_id=device.id, device_name=device.name, person="Pat Pupil", category="bullying_abuse",
                           severity="medium", source="search", matched="everyone hates me", phrase="everyone hates me",
                           why="A pupil saying they are isolated.")
-        session.add_all([ban, concern])
+        pupil = Pupil(mis_id="A123", name="Pat Pupil", class_name="4B", year_group="Year 4")
+        session.add_all([ban, concern, pupil])
         session.flush()
-        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id}
+        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id,
+                "pupil": pupil.id}
 
 
 @pytest.fixture
@@ -111,7 +118,7 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
         "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
-        "<int:post_id>", "1").replace("<int:pupil_id>", "1")
+        "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1")
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
