@@ -253,3 +253,24 @@ def refuse(post_id: int) -> ResponseReturnValue:
 @roles(*APPROVERS)
 def send_back(post_id: int) -> ResponseReturnValue:
     return _close(post_id, refuse=False)
+
+
+@bp.route("/<int:post_id>/take_down", methods=["POST"])
+@roles(*APPROVERS)
+def take_down(post_id: int) -> ResponseReturnValue:
+    """Record that an approved post was removed from the platform (after consent was withdrawn or amended)."""
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash("Not recorded: say what was done.", "error")
+        return redirect(url_for("posts.show", post_id=post_id))
+    try:
+        with database().session() as db_session:
+            post_approval.take_down(db_session, post_id, current_user.account, current_user.roles,
+                                    form.reason.data or "")
+    except posts.NotFound:
+        abort(404)
+    except posts.PostError as exc:
+        flash(f"Not recorded: {exc}.", "error")
+        return redirect(url_for("posts.show", post_id=post_id))
+    flash("Recorded: the post is marked as taken down.", "success")
+    return redirect(url_for("posts.show", post_id=post_id))

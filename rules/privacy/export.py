@@ -34,6 +34,7 @@ TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "A
           "concerns": "Safeguarding concerns about them, with their context and notes",
           "pupils": "Pupil record and consent history (images and videos on the school's social media)",
           "consent_given": "Consent they gave for a pupil (as the person with parental responsibility)",
+          "posts_written": "Posts they submitted for the school's social media accounts",
           "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 

@@ -32,13 +32,15 @@ from rules.store.models import (
     Device,
     DeviceAddress,
     Pupil,
+    SocialPost,
+    SocialPostPupil,
     SupervisedSession,
     User,
 )
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
 SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests", "content_reports",
-            "access_events_naming_them", "concerns", "pupils", "consent_given", "report_files",
+            "access_events_naming_them", "concerns", "pupils", "consent_given", "posts_written", "report_files",
             "audit_entries")
 # Of another device's event that names them (someone searched for their name), what is about them; which device,
 # its address and MAC are someone else's data and stay out.
@@ -99,6 +101,7 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["pupils"] = [_pupil(session, p) for p in _rows(session, Pupil, Pupil.id.in_(subject.pupils))]
     sections["consent_given"] = [row(r) for r in _rows(session, ConsentRecord,
                                                        ConsentRecord.id.in_(subject.consent_given))]
+    sections["posts_written"] = [row(p) for p in _rows(session, SocialPost, SocialPost.author_id.in_(subject.users))]
     terms = subject.terms()
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []
@@ -172,6 +175,10 @@ def _pupil(session: Session, pupil: Pupil) -> dict[str, Any]:
     data["consent_records"] = [row(r) for r in session.scalars(select(ConsentRecord).where(
         ConsentRecord.pupil_id == pupil.id).order_by(ConsentRecord.academic_year, ConsentRecord.effective_on,
                                                      ConsentRecord.id))]
+    # the posts on the school's accounts whose images or videos they appear in (an erasure takes them out)
+    data["posts"] = [{**row(post), "via_class": via} for post, via in session.execute(
+        select(SocialPost, SocialPostPupil.via_class).join(SocialPostPupil, SocialPostPupil.post_id == SocialPost.id)
+        .where(SocialPostPupil.pupil_id == pupil.id).order_by(SocialPost.id))]
     return data
 
 

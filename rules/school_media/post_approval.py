@@ -41,6 +41,12 @@ class Review:
     def flagged(self) -> list[PupilCheck]:
         return [c for c in self.checks if c.problem]
 
+    @property
+    def no_longer_covered(self) -> list[PupilCheck]:
+        """Flagged by a record in force (a withdrawal or an amendment), not by the absence of this year's form: the
+        same rule as `posts.approved_posts_no_longer_covered`."""
+        return [c for c in self.flagged if c.consent.record_id is not None]
+
 
 def review(session: Session, post: SocialPost, user: User, day: date) -> Review:
     """Check the post for `user` deciding it on `day`: consent, the author, the account, the status."""
@@ -49,7 +55,7 @@ def review(session: Session, post: SocialPost, user: User, day: date) -> Review:
     checks = check_pupils(session, pupils, needs, day)
     blockers: list[str] = []
     if post.status != PostStatus.SUBMITTED:
-        blockers.append(f"this post is {post.status}, not waiting for approval")
+        blockers.append(f"this post is {post.status.replace('_', ' ')}, not waiting for approval")
     if post.author_id == user.id:
         blockers.append("you wrote this post: the headteacher or the office manager must approve it")
     account = session.get(SocialAccount, post.account_id)
@@ -118,7 +124,7 @@ def _close(session: Session, post_id: int, user: User, roles: Iterable[str], rea
     if not reason.strip():
         raise PostError("give the reason, for the author to read")
     if post.status != PostStatus.SUBMITTED:
-        raise PostError(f"this post is {post.status}, not waiting for approval")
+        raise PostError(f"this post is {post.status.replace('_', ' ')}, not waiting for approval")
     before = _record(post)
     moment = now or utcnow()
     values: dict[str, object] = {"status": status, "decided_by": user.email, "decided_at": moment,
@@ -148,7 +154,7 @@ def remove_pupil(session: Session, post_id: int, pupil_id: int, user: User, role
     so an approval form read before the removal must be read again."""
     post = _decidable(session, post_id, user, roles)
     if post.status != PostStatus.SUBMITTED:
-        raise PostError(f"this post is {post.status}, not waiting for approval")
+        raise PostError(f"this post is {post.status.replace('_', ' ')}, not waiting for approval")
     pupils = {p.pupil_id: p for p in post_pupils(session, post.id)}
     if pupil_id not in pupils:
         raise NotFound(pupil_id)
@@ -161,3 +167,24 @@ def remove_pupil(session: Session, post_id: int, pupil_id: int, user: User, role
     audit(session, user.email, PostAction.REMOVE_PUPIL, f"post #{post.id}",
           before={"pupil_id": pupil_id, "via_class": pupils[pupil_id].via_class},
           after={"pupils_left": len(pupils) - 1}, reason=why or "removed by the approver")
+
+
+def take_down(session: Session, post_id: int, user: User, roles: Iterable[str], note: str,
+              now: datetime | None = None) -> SocialPost:
+    """Record that an approved post was removed from the platform (the policy: "wherever it is reasonably
+    practicable ... removing an image from a social media site"), so it leaves the list of posts to take down."""
+    post = _decidable(session, post_id, user, roles)
+    if not note.strip():
+        raise PostError("say what was done (for example: the image was removed from the page)")
+    before = _record(post)
+    changed = session.execute(update(SocialPost).where(SocialPost.id == post.id,
+                                                       SocialPost.status == PostStatus.APPROVED)
+                              .values(status=PostStatus.TAKEN_DOWN, updated_at=now or utcnow(),
+                                      decision_reason=note.strip()[:2000])
+                              .execution_options(synchronize_session=False))
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise PostError(f"this post is {post.status.replace('_', ' ')}, not an approved post")
+    session.refresh(post)
+    audit(session, user.email, PostAction.TAKE_DOWN, f"post #{post.id}", before=before, after=_record(post),
+          reason=note.strip()[:2000])
+    return post

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.consent.academic_year import academic_year_of, label
+from rules.consent.records import Change
 from rules.consent.status import ConsentInForce, Media, consent_on
 from rules.store.models import Pupil, SocialPost, SocialPostPupil
 
@@ -65,7 +66,7 @@ def problem(consent: ConsentInForce, needs: Sequence[Media], day: date) -> str |
         return None
     if consent.record_id is None:
         return f"no consent recorded this academic year ({label(academic_year_of(day))})"
-    if consent.change == "withdrawn":
+    if consent.change == Change.WITHDRAWN:
         if consent.images or consent.videos:
             return f"consent for {' and '.join(missing)} withdrawn on {_day_text(consent.effective_on)}"
         return f"consent withdrawn on {_day_text(consent.effective_on)}"

@@ -14,6 +14,7 @@ class PostStatus(StrEnum):
     APPROVED = "approved"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"  # by its author, before a decision
+    TAKEN_DOWN = "taken_down"  # approved, posted, then removed from the platform (after consent was withdrawn)
 
 
 WAITING = (PostStatus.SUBMITTED, PostStatus.RETURNED)  # the author may still edit or withdraw
@@ -35,3 +36,4 @@ class PostAction(StrEnum):
     RETURN = "post.return"
     WITHDRAW = "post.withdraw"
     REMOVE_PUPIL = "post.remove_pupil"
+    TAKE_DOWN = "post.take_down"

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from rules.consent import class_view
 from rules.consent.status import consent_on
 from rules.localtime import LONDON
 from rules.school_media.post_consent import PostPupil, media_of, post_pupils, problem
@@ -75,10 +76,8 @@ def may_post(session: Session, user_id: int, account_id: int) -> bool:
 # --- the roll ------------------------------------------------------------------------------------------------------
 
 def roll_classes(session: Session) -> list[tuple[str, int]]:
-    """Each class with on-roll pupils, and how many."""
-    return [(c, n) for c, n in session.execute(
-        select(Pupil.class_name, func.count()).where(Pupil.on_roll.is_(True)).group_by(Pupil.class_name)
-        .order_by(Pupil.class_name))]
+    """Each class with on-roll pupils, and how many, in school order (the consent record's own list)."""
+    return [(class_name, count) for class_name, _year, count in class_view.classes(session)]
 
 
 def roll_pupils(session: Session) -> list[Pupil]:
@@ -166,7 +165,7 @@ def _own_waiting(session: Session, post_id: int, user: User) -> SocialPost:
     if post is None or post.author_id != user.id:
         raise NotFound(post_id)
     if post.status not in WAITING:
-        raise PostError(f"this post was already {post.status}")
+        raise PostError(f"this post was already {post.status.replace('_', ' ')}")
     return post
 
 

@@ -394,6 +394,19 @@ def test_approved_posts_no_longer_covered_after_a_withdrawal(app: Flask, school:
         [item] = approved_posts_no_longer_covered(session, london_today())
         assert item.post.id == post_id and [p.name for p, _ in item.pupils] == ["Amy Able"]
     assert "no-longer-covered" not in page(client, "/posts/")  # the poster does not get the approvers' list
+    assert "take-down" not in page(client, f"/posts/{post_id}")
+    # the headteacher has the image removed and records it: the post leaves the list
+    assert "Consent was withdrawn or amended for Amy Able" in page(head, f"/posts/{post_id}")
+    post(head, f"/posts/{post_id}/take_down", {"reason": ""}, "/posts/")
+    assert status_of(app, post_id) == "approved"
+    post(head, f"/posts/{post_id}/take_down", {"reason": "Photo deleted from the Facebook page"}, "/posts/")
+    assert status_of(app, post_id) == "taken_down"
+    assert "Photo deleted from the Facebook page" in page(client, f"/posts/{post_id}")
+    assert "Every approved post is still covered by the consent in force today." in page(head, "/posts/")
+    [entry] = audits(app, "post.take_down")
+    assert entry.reason == "Photo deleted from the Facebook page" and entry.actor == ACCOUNTS["headteacher"][0]
+    post(head, f"/posts/{post_id}/take_down", {"reason": "again"}, "/posts/")
+    assert "this post is taken down, not an approved post" in page(head, f"/posts/{post_id}")
 
 
 # --- roles -----------------------------------------------------------------------------------------------------------
@@ -408,7 +421,7 @@ def test_post_pages_by_role(app: Flask, school: School, who: str) -> None:
         for path in (f"/posts/{post_id}", f"/posts/{post_id}/edit", "/posts/", "/posts/new"):
             response = client.get(path)
             assert response.status_code == 302 and "/signin" in response.headers["Location"], path
-        for action in ("approve", "refuse", "return", "withdraw", f"pupils/{school.pupils['Amy']}/remove"):
+        for action in ("approve", "refuse", "return", "take_down", "withdraw", f"pupils/{school.pupils['Amy']}/remove"):
             assert client.post(f"/posts/{post_id}/{action}").status_code in (302, 400)
         return
     sign_in(client, who)
@@ -422,7 +435,7 @@ def test_post_pages_by_role(app: Flask, school: School, who: str) -> None:
     else:
         assert (show, edit) == (404, 404)
     token = csrf_token(client, "/posts/")
-    for action in ("approve", "refuse", "return"):
+    for action in ("approve", "refuse", "return", "take_down"):
         response = client.post(f"/posts/{post_id}/{action}", data={"csrf_token": token})
         assert response.status_code == (302 if approver else 403), action
     assert status_of(app, post_id) == "submitted"  # no approval without the checklist, no refusal without a reason

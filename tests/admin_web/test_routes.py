@@ -61,7 +61,8 @@ POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.acti
              "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back",
              "site_forms.sign_marketing", "site_forms.sign_headteacher",
              "site_forms.refuse", "school_accounts.add_poster", "school_accounts.remove_poster",
-             "school_accounts.retire", "school_accounts.add_hours", "school_accounts.set_hours"}
+             "school_accounts.retire", "school_accounts.add_hours", "school_accounts.set_hours",
+             "posts.take_down"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
                   "posts.show", "posts.edit",
                   "site_forms.show", "site_forms.print_view", "school_accounts.show"}  # see test_school_accounts.py
