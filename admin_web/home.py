@@ -3,6 +3,8 @@ concerns) and, for log readers, the dashboard, with lookups devices make on thei
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -10,9 +12,13 @@ from sqlalchemy import func, select
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
+from rules.localtime import LONDON
 from rules.monitoring.bans import current_bans
+from rules.review.policy_review import next_review_date
+from rules.review.reminder import ReviewStatus
 from rules.safeguarding import service as safeguarding
 from rules.safeguarding.categories import Severity
+from rules.school_media.abuse_log import follow_ups_due
 from rules.store import access_log
 from rules.store.models import AccessRequest, CategoryUnlock, ContentReport
 from rules.workflows.access_requests import list_requests
@@ -40,6 +46,10 @@ def index() -> ResponseReturnValue:
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
         concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
             if has("dsl", "headteacher") else None
+        today = datetime.now(LONDON).date()
+        # the headteacher's: the policy review date (from 30 days before, or when none is set), follow-ups due
+        review = ReviewStatus(next_review_date(db_session), today) if has("headteacher") else None
+        abuse_due = follow_ups_due(db_session, today) if has("headteacher") else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),
@@ -51,4 +61,5 @@ def index() -> ResponseReturnValue:
     return render_template("home/index.html", my_requests=my_requests, my_reports=my_reports,
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
                            banned=banned, chart=chart, open_unlocks=open_unlocks or 0,
-                           open_concerns=open_concerns)
+                           open_concerns=open_concerns, review=review if review and review.shown else None,
+                           abuse_due=abuse_due)

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
-from rules.store.models import Ban, Category, Concern, Device, Group
+from rules.store.models import AbuseFollowUp, AbuseLogEntry, AbuseScreenshot, Ban, Category, Concern, Device, Group
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)
@@ -43,12 +43,21 @@ GET_ROUTES = {
     "raise_concern.new": ("/concerns/raise", EVERYONE),
     "raise_concern.raised": ("/concerns/raised", EVERYONE),
     "auth.password": ("/password", EVERYONE),
+    # issue 14: the abuse log, the policy review and its pack (headteacher only: see admin_web/review.py on dpo)
+    "abuse.index": ("/abuse-log/", {"headteacher"}),
+    "abuse.new": ("/abuse-log/new", {"headteacher"}),
+    "abuse.show": ("/abuse-log/{abuse_entry}", {"headteacher"}),
+    "abuse.edit": ("/abuse-log/{abuse_entry}/edit", {"headteacher"}),
+    "abuse.screenshot": ("/abuse-log/screenshots/{abuse_screenshot}", {"headteacher"}),
+    "review.index": ("/review/", {"headteacher"}),
+    "review.pack": ("/review/pack", {"headteacher"}),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
-             "phrases.remove", "phrases.import_file"}
+             "phrases.remove", "phrases.import_file", "abuse.add_follow_up", "abuse.follow_up_done",
+             "abuse.upload_screenshot"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
 PUBLIC = {"auth.signin", "static"}
 
@@ -65,9 +74,17 @@ def make_ids(app: Flask) -> dict[str, int]:
         concern = Concern(device_id=device.id, device_name=device.name, person="Pat Pupil", category="bullying_abuse",
                           severity="medium", source="search", matched="everyone hates me", phrase="everyone hates me",
                           why="A pupil saying they are isolated.")
-        session.add_all([ban, concern])
+        entry = AbuseLogEntry(occurred_on="2026-11-20", platform="facebook", account_text="Parents' group",
+                              posted_text="a comment", created_by="ann.head@school.test")
+        session.add_all([ban, concern, entry])
         session.flush()
-        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id}
+        follow_up = AbuseFollowUp(entry_id=entry.id, due_on="2026-11-30")
+        shot = AbuseScreenshot(entry_id=entry.id, content_type="image/png", size=8, sha256="0" * 64,
+                               data=b"\x89PNG\r\n\x1a\n", uploaded_by="ann.head@school.test")
+        session.add_all([follow_up, shot])
+        session.flush()
+        return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id,
+                "abuse_entry": entry.id, "abuse_follow_up": follow_up.id, "abuse_screenshot": shot.id}
 
 
 @pytest.fixture
@@ -106,7 +123,8 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
-        "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1")
+        "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
+        "<int:entry_id>", str(ids["abuse_entry"])).replace("<int:follow_up_id>", str(ids["abuse_follow_up"]))
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
