@@ -59,13 +59,19 @@ class CategoryRow:
 
 @dataclass(frozen=True)
 class RuleRow:
+    """One decision as people made it: the rules it wrote (one per domain, when an approval opened a whole
+    service's family of domains) shown as one row, `domains` counting them."""
+
     created_at: datetime
     action: str
     target: str
     scope: str
     source: str
     reason: str
+    starts_at: datetime
     expires_at: datetime | None
+    domains: int = 1
+    scope_kind: str = "everyone"  # everyone | group | device, as stored
 
 
 def categories(session: Session, redactor: Redactor) -> list[CategoryRow]:
@@ -89,13 +95,35 @@ def _scope(rule: Rule, groups: dict[int, str]) -> str:
     return "everyone"
 
 
+def _grouped(rules: list[Rule]) -> list[list[Rule]]:
+    """Rules written together by one decision (same action, scope, reason, end and author), in order."""
+    groups: dict[tuple[object, ...], list[Rule]] = {}
+    for r in rules:
+        key = (r.action, r.scope, r.group_id, r.device_id, r.source, r.reason, r.expires_at, r.created_by)
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
+
+
+def _added(session: Session, span: Span, *where: object) -> list[list[Rule]]:
+    return _grouped(list(session.scalars(select(Rule).where(Rule.created_at >= span.start, Rule.created_at < span.end,
+                                                            *where)  # type: ignore[arg-type]
+                                         .order_by(Rule.created_at, Rule.id))))
+
+
+def _row(rules: list[Rule], groups: dict[int, str], redactor: Redactor) -> RuleRow:
+    first = rules[0]
+    target = first.url_prefix or first.domain
+    if len(rules) > 1:
+        target = f"{target} and {len(rules) - 1} more domain{'s' if len(rules) > 2 else ''}"
+    return RuleRow(first.created_at, first.action, redactor.text(target), redactor.text(_scope(first, groups)),
+                   first.source, redactor.text(first.reason), first.starts_at or first.created_at, first.expires_at,
+                   len(rules), first.scope)
+
+
 def rules_added(session: Session, span: Span, redactor: Redactor) -> list[RuleRow]:
     """Rules people added in the period (blocks and exceptions), with their reasons, oldest first."""
     groups = dict(session.execute(select(Group.id, Group.name)).all())
-    found = session.scalars(select(Rule).where(Rule.created_at >= span.start, Rule.created_at < span.end)
-                            .order_by(Rule.created_at, Rule.id))
-    return [RuleRow(r.created_at, r.action, redactor.text(r.url_prefix or r.domain), redactor.text(_scope(r, groups)),
-                    r.source, redactor.text(r.reason), r.expires_at) for r in found]
+    return [_row(rules, groups, redactor) for rules in _added(session, span)]
 
 
 @dataclass(frozen=True)
@@ -141,29 +169,29 @@ def content_reports(session: Session, span: Span) -> list[ReportRow]:
 @dataclass(frozen=True)
 class Exceptions:
     count: int
+    domains: int
     by_scope: dict[str, int]
     without_end: int
-    longest_days: int | None
-    longest_target: str
-    longest_from: datetime | None
-    longest_to: datetime | None
+    longest: RuleRow | None
+
+    @property
+    def longest_days(self) -> int | None:
+        if self.longest is None or self.longest.expires_at is None:
+            return None
+        return max(0, round((self.longest.expires_at - self.longest.starts_at).total_seconds() / 86400))
 
 
 def exceptions(session: Session, span: Span, redactor: Redactor) -> Exceptions:
-    """Allow rules (exceptions) granted in the period: how many, for whom, and the longest."""
-    granted = list(session.scalars(select(Rule).where(Rule.action == "allow", Rule.created_at >= span.start,
-                                                      Rule.created_at < span.end)))
-    by_scope = Counter(r.scope for r in granted)
+    """Exceptions (allow rules) granted in the period: how many decisions, for whom, and the longest; an approval
+    that opened a whole service counts once, with its domains counted apart."""
+    groups = dict(session.execute(select(Group.id, Group.name)).all())
+    granted = [_row(rules, groups, redactor) for rules in _added(session, span, Rule.action == "allow")]
+    by_scope = Counter(r.scope_kind for r in granted)
     timed = [r for r in granted if r.expires_at is not None]
-    longest = max(timed, key=lambda r: r.expires_at - (r.starts_at or r.created_at), default=None)  # type: ignore[operator]
-    days = None
-    if longest is not None and longest.expires_at is not None:
-        days = max(0, round((longest.expires_at - (longest.starts_at or longest.created_at)).total_seconds() / 86400))
-    return Exceptions(len(granted), {k: by_scope.get(k, 0) for k in ("everyone", "group", "device")},
-                      len(granted) - len(timed), days,
-                      redactor.text((longest.url_prefix or longest.domain) if longest else ""),
-                      (longest.starts_at or longest.created_at) if longest else None,
-                      longest.expires_at if longest else None)
+    longest = max(timed, key=lambda r: r.expires_at - r.starts_at, default=None)  # type: ignore[operator]
+    return Exceptions(len(granted), sum(r.domains for r in granted),
+                      {k: by_scope.get(k, 0) for k in ("everyone", "group", "device")}, len(granted) - len(timed),
+                      longest)
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,28 @@ def test_redaction_whole_words_and_written_parts_only() -> None:
     assert redact.text("in may, Samuel and Alan") == "in may, Samuel and Alan"  # not a name as written, not a word
     assert redact.text("May asked; al.example.com stays") == "[pupil] asked; al.example.com stays"
     assert redact.text(None) == ""
+
+
+def test_an_approval_that_opened_a_whole_service_counts_once(db: Database) -> None:
+    from datetime import timedelta
+
+    from rules.policy.families import FAMILIES
+    from rules.store.models import Rule, utcnow
+
+    now = utcnow()
+    with db.session() as session:
+        for domain in FAMILIES["tiktok"].domains:  # as an approval of "the whole service" writes them
+            session.add(Rule(action="allow", domain=domain, scope="device", device_id=None, source="request",
+                             reason="access request #7: the drama club's account", created_by="ann.head@school.test",
+                             expires_at=now + timedelta(days=30)))
+        session.add(Rule(action="allow", domain="scratch.mit.edu", scope="everyone", source="request",
+                         reason="access request #8", created_by="ann.head@school.test",
+                         expires_at=now + timedelta(days=3)))
+    with db.session() as session:
+        pack = build_pack(session, "ann.head@school.test", default_period(session, TODAY), TODAY)
+    assert pack.rules_total == 2 and pack.rules[0].domains == len(FAMILIES["tiktok"].domains)
+    assert pack.rules[0].target == f"tiktok.com and {len(FAMILIES['tiktok'].domains) - 1} more domains"
+    assert pack.rules[0].scope == "one device"
+    assert (pack.exceptions.count, pack.exceptions.domains) == (2, len(FAMILIES["tiktok"].domains) + 1)
+    assert pack.exceptions.by_scope == {"everyone": 1, "group": 0, "device": 1}
+    assert pack.exceptions.longest is not None and pack.exceptions.longest_days == 30
