@@ -22,7 +22,7 @@ from admin_web.date_fields import day_of
 from admin_web.forms import opts
 from rules.localtime import LONDON
 from rules.school_media import abuse_log as service
-from rules.school_media.screenshots import EXTENSIONS, MAX_BYTES, CheckedImage, ScreenshotError, check_image
+from rules.school_media.screenshots import EXTENSIONS, MAX_BYTES, CheckedImage, ScreenshotError, check_image, sniff
 from rules.store.models import AbuseFollowUp, AbuseLogEntry, SocialAccount
 
 bp = Blueprint("abuse", __name__, url_prefix="/abuse-log")
@@ -206,10 +206,11 @@ def screenshot(screenshot_id: int) -> ResponseReturnValue:
     try:
         with database().session() as session:
             shot = service.read_screenshot(session, screenshot_id, current_user.account.email)
-            data, kind, entry_id = shot.data, shot.content_type, shot.entry_id
+            data, entry_id = shot.data, shot.entry_id
     except service.NotFound:
         abort(404)
-    if kind not in EXTENSIONS:  # only what the sniffer wrote: anything else is not served
+    kind = sniff(data)  # sniffed again from the stored bytes: a row written by other means is never served as-is
+    if kind is None:
         abort(404)
     response = Response(data, mimetype=kind)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -150,7 +150,8 @@ def create_entry(session: Session, actor: str, data: EntryInput, *, today: date,
                  screenshot: CheckedImage | None = None) -> AbuseLogEntry:
     """Log a new entry (with its first screenshot, if one came), audited as `abuse.create`."""
     values = _checked(session, EntryInput(**{**data.__dict__, "has_screenshot": screenshot is not None}), today)
-    entry = AbuseLogEntry(created_by=actor, **values)
+    now = utcnow()
+    entry = AbuseLogEntry(created_by=actor, created_at=now, updated_at=now, **values)  # "changed" only when it was
     session.add(entry)
     session.flush()
     audit(session, actor, "abuse.create", f"abuse log entry #{entry.id}", after=_summary(entry))

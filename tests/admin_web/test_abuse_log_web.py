@@ -123,11 +123,13 @@ def test_edit_shows_the_dates_as_dd_mm_yyyy_and_refuses_a_future_date(app: Flask
     head = sign_in(app.test_client(), "headteacher")
     entry_id = entry_id_of(new_entry(head))
     edit = f"/abuse-log/{entry_id}/edit"
+    assert "; changed" not in head.get(f"/abuse-log/{entry_id}").get_data(as_text=True)
     assert 'value="20/11/2026"' in head.get(edit).get_data(as_text=True)
     refused = send(head, edit, {**ENTRY, "occurred_on": "2099-01-01"}, edit)
     assert "is in the future" in refused.get_data(as_text=True)
     saved = send(head, edit, {**ENTRY, "occurred_on": "2026-11-21", "posted_text": "changed"}, edit)
     assert saved.status_code == 302
+    assert "; changed" in head.get(f"/abuse-log/{entry_id}").get_data(as_text=True)
     with app.extensions["schoolgate_db"].session(read_only=True) as session:
         entry = session.get(AbuseLogEntry, entry_id)
         assert entry is not None and entry.occurred_on == "2026-11-21" and entry.posted_text == "changed"
@@ -142,3 +144,16 @@ def test_nobody_else_reaches_an_entry_or_a_screenshot(app: Flask, who: str) -> N
         assert other.get(path).status_code == 403
     assert "Abuse log" not in other.get("/").get_data(as_text=True)
     assert app.test_client().get("/abuse-log/screenshots/1").status_code == 302
+
+
+def test_a_stored_row_that_is_not_an_image_is_never_served(app: Flask) -> None:
+    """Whatever a row claims (written by another tool, or an old version), the bytes decide: HTML is not served."""
+    head = sign_in(app.test_client(), "headteacher")
+    entry_id = entry_id_of(new_entry(head))
+    with app.extensions["schoolgate_db"].session() as session:
+        row = AbuseScreenshot(entry_id=entry_id, content_type="image/png", size=30, sha256="0" * 64,
+                              data=b"<html><script>alert(1)</script>", uploaded_by="someone")
+        session.add(row)
+        session.flush()
+        shot_id = row.id
+    assert head.get(f"/abuse-log/screenshots/{shot_id}").status_code == 404
