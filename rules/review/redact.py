@@ -23,6 +23,7 @@ from rules.store.models import Ban, Concern, Device, Group, Pupil
 REPLACEMENT = "[pupil]"
 STAFF_GROUP = "staff"  # as `rules.safeguarding.routing`: devices in it are staff's
 MIN_PART = 2  # a one-letter initial is not redacted on its own
+_WORD = re.compile(r"\w+")
 
 
 def child_names(session: Session) -> set[str]:
@@ -37,28 +38,43 @@ def child_names(session: Session) -> set[str]:
 
 
 class Redactor:
-    """Replaces the given names in any text with "[pupil]"; built once per pack."""
+    """Replaces the given names in any text with "[pupil]"; built once per pack.
+
+    A school has a thousand pupils and the pack a few hundred texts, so a text is only tried against the names
+    whose first word it holds (indexed by that word), never against every name."""
 
     def __init__(self, names: Iterable[str]) -> None:
-        whole: dict[str, re.Pattern[str]] = {}
-        parts: dict[str, re.Pattern[str]] = {}
+        found: set[tuple[str, bool]] = set()  # (text, whole name?)
         for name in names:
-            whole.setdefault(name.casefold(), Term(name, Kind.NAME, REPLACEMENT).pattern)
+            found.add((name, True))
             for part in name.split():
                 part = part.strip(".,;:()\"")
                 if len(part) >= MIN_PART and part[0].isalpha():
-                    written = part[0].upper() + part[1:]
-                    # the same whole-word boundaries as the full name, but as written: "May", not "may"
-                    parts.setdefault(written, re.compile(Term(written, Kind.NAME, REPLACEMENT).pattern.pattern))
-        # longest first, so that "Sam Pupil" goes before "Sam"
-        self._patterns = [whole[k] for k in sorted(whole, key=len, reverse=True)] + \
-                         [parts[k] for k in sorted(parts, key=len, reverse=True)]
+                    found.add((part[0].upper() + part[1:], False))  # a part as names are written: "May", not "may"
+        # whole names before parts, longer before shorter: "Sam Pupil" goes before "Sam"
+        self._ranked = sorted(found, key=lambda item: (not item[1], -len(item[0]), item[0]))
+        self._by_word: dict[str, list[int]] = {}
+        for order, (text, _whole) in enumerate(self._ranked):
+            words = _WORD.findall(text.casefold())
+            if words:
+                self._by_word.setdefault(words[0], []).append(order)
+        self._compiled: dict[int, re.Pattern[str]] = {}
+
+    def _pattern(self, order: int) -> re.Pattern[str]:
+        """Compiled when first needed: most of a thousand names never appear in the pack's text."""
+        if order not in self._compiled:
+            text, whole = self._ranked[order]
+            pattern = Term(text, Kind.NAME, REPLACEMENT).pattern
+            # a whole name in any case; a part with the same whole-word boundaries, but only as written
+            self._compiled[order] = pattern if whole else re.compile(pattern.pattern)
+        return self._compiled[order]
 
     def text(self, value: str | None) -> str:
         """`value` without any of the names (an empty string for None)."""
         result = value or ""
-        for pattern in self._patterns:
-            result = pattern.sub(REPLACEMENT, result)
+        words = set(_WORD.findall(result.casefold()))
+        for order in sorted(o for word in words & self._by_word.keys() for o in self._by_word[word]):
+            result = self._pattern(order).sub(REPLACEMENT, result)
         return result
 
     @classmethod

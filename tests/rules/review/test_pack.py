@@ -87,6 +87,9 @@ def test_redaction_whole_words_and_written_parts_only() -> None:
     assert redact.text("in may, Samuel and Alan") == "in may, Samuel and Alan"  # not a name as written, not a word
     assert redact.text("May asked; al.example.com stays") == "[pupil] asked; al.example.com stays"
     assert redact.text(None) == ""
+    names = Redactor(["Siobhan O'Brien", "Maya Okonkwo-Smith", "Zoë Ng"])
+    assert names.text("O'Brien and Okonkwo-Smith met ZOË NG; Okonkwo stays") == \
+        "[pupil] and [pupil] met [pupil]; Okonkwo stays"
 
 
 def test_an_approval_that_opened_a_whole_service_counts_once(db: Database) -> None:
