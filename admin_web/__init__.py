@@ -59,6 +59,12 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (concerns, concern_raise, safeguarding_phrases):
         app.register_blueprint(module.bp)
+    from admin_web import consent
+
+    app.register_blueprint(consent.bp)
+    from admin_web import posts
+
+    app.register_blueprint(posts.bp)
     from admin_web import abuse_log, review
 
     for module in (abuse_log, review):  # issue 14: the abuse log, the policy review and its pack

@@ -18,9 +18,11 @@ from rules.review.policy_review import next_review_date
 from rules.review.reminder import ReviewStatus
 from rules.safeguarding import service as safeguarding
 from rules.safeguarding.categories import Severity
+from rules.school_media import posts as school_posts
 from rules.school_media.abuse_log import follow_ups_due
+from rules.school_media.post_states import PostStatus
 from rules.store import access_log
-from rules.store.models import AccessRequest, CategoryUnlock, ContentReport
+from rules.store.models import AccessRequest, CategoryUnlock, ContentReport, SocialPost
 from rules.workflows.access_requests import list_requests
 from rules.workflows.category_unlock import OPEN
 from rules.workflows.content_reports import list_reports
@@ -43,6 +45,12 @@ def index() -> ResponseReturnValue:
         banned = current_bans(db_session)
         open_unlocks = db_session.scalar(select(func.count()).select_from(CategoryUnlock)
                                          .where(CategoryUnlock.state == OPEN)) if has("headteacher") else 0
+        # posts on the school's accounts: the poster's own, and the approvers' queue
+        may_post = bool(school_posts.postable_accounts(db_session, user.id))
+        my_posts = school_posts.list_posts(db_session, user, user_roles, mine=True)[:5]
+        waiting_posts = db_session.scalar(select(func.count()).select_from(SocialPost)
+                                          .where(SocialPost.status == PostStatus.SUBMITTED)) \
+            if school_posts.may_decide(user_roles) else None
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
         concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
             if has("dsl", "headteacher") else None
@@ -61,5 +69,6 @@ def index() -> ResponseReturnValue:
     return render_template("home/index.html", my_requests=my_requests, my_reports=my_reports,
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
                            banned=banned, chart=chart, open_unlocks=open_unlocks or 0,
-                           open_concerns=open_concerns, review=review if review and review.shown else None,
+                           open_concerns=open_concerns, may_post=may_post, my_posts=my_posts,
+                           waiting_posts=waiting_posts, review=review if review and review.shown else None,
                            abuse_due=abuse_due)

@@ -28,7 +28,8 @@ from rules.store.models import utcnow
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 MIMETYPES = {"json": "application/json", "html": "text/html"}
-PERSON_HINT = "Their name as it is recorded (a device's person, a ban, a report), or a member of staff's email."
+PERSON_HINT = ("Their name as it is recorded (a device's person, a ban, a report, a pupil of the consent record), "
+               "or a member of staff's email.")
 
 
 class ExportForm(FlaskForm):

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("commands_policy", "logs", "The access log: what each device asked for and what was decided."),
     "proxy": ("commands_proxy", "proxy", "The filter proxy: blocks by host, URL and TLS server name, with block "
               "pages; never breaks allowed HTTPS."),
+    "pupils": ("commands_pupils", "pupils", "Pupils from the MIS's CSV export (for the consent record)."),
     "run": ("commands_services", "run", "Everything on one machine: each service in its own process, restarted if "
             "it dies; Ctrl-C stops all."),
     "safeguarding": ("commands_safeguarding", "safeguarding",

@@ -23,6 +23,18 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
 
+  // A post's pupils by name: the search box hides the pupils whose name and class do not match what is typed.
+  document.querySelectorAll("input[data-filter]").forEach((box) => {
+    const list = document.querySelector(box.dataset.filter);
+    if (!list) return;
+    box.addEventListener("input", () => {
+      const wanted = box.value.trim().toLowerCase();
+      list.querySelectorAll("li").forEach((item) => {
+        item.hidden = wanted !== "" && !item.textContent.toLowerCase().includes(wanted);
+      });
+    });
+  });
+
   // List import: show upload progress, then let the server's page report the counts.
   document.querySelectorAll("form[data-upload]").forEach((form) => {
     form.addEventListener("submit", (event) => {

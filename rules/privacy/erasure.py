@@ -11,11 +11,15 @@ What happens, in order (a failure at any step rolls all of it back):
 3. their staff account keeps its id and roles (the audit log's record of what that account did stays readable)
    but is disabled, its sessions end, its password goes, its name becomes "[erased]" and its email
    "erased-user-ID", which is no address;
-4. requests, reports and supervised sessions keep the school's record; their name, and their email, is replaced
-   in those rows, and audit entries about their bans and devices lose the evidence they copied;
-5. every text column of every table is rid of their name, email, devices' names and MACs
+4. their row in the consent record (a pupil imported from the MIS) is deleted with its consent history and the
+   posts' mentions of them (the records exist for them alone; a later import from the MIS would add them
+   afresh, as a new pupil with nothing recorded);
+5. requests, reports, supervised sessions and consent records they gave (as a parent) keep the school's record;
+   their name, and their email, is replaced in those rows, and audit entries about their bans and devices lose
+   the evidence they copied;
+6. every text column of every table is rid of their name, email, devices' names and MACs
    (`rules.privacy.scrub`);
-6. one audit entry records the erasure: when, by whom, a reference ("E-20261127-a1b2c3") and the counts, never
+7. one audit entry records the erasure: when, by whom, a reference ("E-20261127-a1b2c3") and the counts, never
    the name. Files (weekly reports naming them, earlier exports, their events spooled while the database was
    down, which a replay would write back) are changed after the commit.
 """
@@ -46,9 +50,12 @@ from rules.store.models import (
     AccessRequest,
     AuditEntry,
     Ban,
+    ConsentRecord,
     ContentReport,
     Device,
     DeviceAddress,
+    Pupil,
+    SocialPostPupil,
     SupervisedSession,
     User,
     utcnow,
@@ -85,7 +92,8 @@ def preview(db: Database, person: str) -> dict[str, int]:
         return {"access_events": events or 0, "bans": len(subject.bans),
                 "supervised_sessions": len(subject.supervised_sessions), "devices": len(subject.devices),
                 "accounts": len(subject.users), "access_requests": len(subject.requests),
-                "content_reports": len(subject.reports)}
+                "content_reports": len(subject.reports), "pupils": len(subject.pupils),
+                "consent_records": _count_consent(session, subject), "consent_given": len(subject.consent_given)}
 
 
 def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, *,
@@ -109,6 +117,7 @@ def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, 
         counts: dict[str, Any] = _delete_events_and_bans(session, subject)
         counts["devices"] = _neutralise_devices(session, subject, terms)
         counts["accounts"] = _anonymise_accounts(session, subject)
+        counts.update(_delete_pupils(session, subject))
         counts["records"] = _replace_in_records(session, subject)
         counts["audit_evidence"] = _drop_copied_evidence(session, subject)
         counts["scrubbed"] = scrub_tables(session, terms, found)
@@ -147,6 +156,23 @@ def _neutralise_devices(session: Session, subject: Subject, terms: list[Term]) -
     return len(subject.devices)
 
 
+def _count_consent(session: Session, subject: Subject) -> int:
+    if not subject.pupils:
+        return 0
+    return session.scalar(select(func.count()).select_from(ConsentRecord)
+                          .where(ConsentRecord.pupil_id.in_(subject.pupils))) or 0
+
+
+def _delete_pupils(session: Session, subject: Subject) -> dict[str, int]:
+    """Their consent record: the pupil's row and its history (and their place in posts' lists of pupils)."""
+    counts = {"pupils": len(subject.pupils), "consent_records": _count_consent(session, subject)}
+    if subject.pupils:
+        session.execute(delete(ConsentRecord).where(ConsentRecord.pupil_id.in_(subject.pupils)))
+        session.execute(delete(SocialPostPupil).where(SocialPostPupil.pupil_id.in_(subject.pupils)))
+        session.execute(delete(Pupil).where(Pupil.id.in_(subject.pupils)))
+    return counts
+
+
 def _anonymise_accounts(session: Session, subject: Subject) -> int:
     for user in session.scalars(select(User).where(User.id.in_(subject.users))):
         user.email = erased_email(user.id)
@@ -182,6 +208,9 @@ def _replace_in_records(session: Session, subject: Subject) -> int:
             request.authoriser_name, request.authoriser_email = ERASED, erased_email(request.authoriser_id or 0)
         if _names(subject, request.reviewed_by):
             request.reviewed_by = ERASED
+        changed += 1
+    for record in session.scalars(select(ConsentRecord).where(ConsentRecord.id.in_(subject.consent_given))):
+        record.given_by = ERASED  # the consent stays the pupil's record; who gave it is no longer known
         changed += 1
     for given in session.scalars(select(SupervisedSession)):
         if _names(subject, given.staff_name):

@@ -32,6 +32,8 @@ TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "A
           "supervision_given": "Supervised access they gave or opened", "access_requests": "Access requests",
           "content_reports": "Inappropriate content reports",
           "concerns": "Safeguarding concerns about them, with their context and notes",
+          "pupils": "Pupil record and consent history (images and videos on the school's social media)",
+          "consent_given": "Consent they gave for a pupil (as the person with parental responsibility)",
           "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 
@@ -40,8 +42,8 @@ class NothingHeld(SubjectError):
     """No row matches the person: nothing to export or erase."""
 
     def __init__(self, person: str) -> None:
-        super().__init__(f"nothing is held about {person!r}: no device, ban, content report or staff account has "
-                         "that name or email (the whole name is matched, in any case)")
+        super().__init__(f"nothing is held about {person!r}: no device, ban, content report, pupil or staff account "
+                         "has that name or email (the whole name is matched, in any case)")
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,19 @@ from rules.store.models import (
     Concern,
     ConcernEvent,
     ConcernNote,
+    ConsentRecord,
     ContentReport,
     Device,
     DeviceAddress,
+    Pupil,
     SupervisedSession,
     User,
 )
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
 SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests", "content_reports",
-            "access_events_naming_them", "concerns", "report_files", "audit_entries")
+            "access_events_naming_them", "concerns", "pupils", "consent_given", "report_files",
+            "audit_entries")
 # Of another device's event that names them (someone searched for their name), what is about them; which device,
 # its address and MAC are someone else's data and stay out.
 MENTION_COLUMNS = ("id", "ts", "source", "host", "url", "search_term", "action")
@@ -93,6 +96,9 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["access_requests"] = [row(r) for r in requests]
     sections["content_reports"] = [row(r) for r in _rows(session, ContentReport, ContentReport.id.in_(subject.reports))]
     sections["concerns"] = [_concern(session, c) for c in _rows(session, Concern, Concern.id.in_(subject.concerns))]
+    sections["pupils"] = [_pupil(session, p) for p in _rows(session, Pupil, Pupil.id.in_(subject.pupils))]
+    sections["consent_given"] = [row(r) for r in _rows(session, ConsentRecord,
+                                                       ConsentRecord.id.in_(subject.consent_given))]
     terms = subject.terms()
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []
@@ -157,6 +163,15 @@ def _concern(session: Session, concern: Concern) -> dict[str, Any]:
         ConcernEvent.concern_id == concern.id).order_by(ConcernEvent.position, ConcernEvent.id))]
     data["notes"] = [row(n) for n in session.scalars(select(ConcernNote).where(
         ConcernNote.concern_id == concern.id).order_by(ConcernNote.id))]
+    return data
+
+
+def _pupil(session: Session, pupil: Pupil) -> dict[str, Any]:
+    """A pupil of the consent record, with every consent record of theirs (the whole history, every year)."""
+    data = row(pupil)
+    data["consent_records"] = [row(r) for r in session.scalars(select(ConsentRecord).where(
+        ConsentRecord.pupil_id == pupil.id).order_by(ConsentRecord.academic_year, ConsentRecord.effective_on,
+                                                     ConsentRecord.id))]
     return data
 
 

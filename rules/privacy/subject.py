@@ -3,7 +3,9 @@
 A person is matched by the whole value of a name or email, ignoring case: a device's or a ban's `person`,
 a content report's `individual`, a staff account's name or email. Their rows then follow from those: the
 devices assigned to them, bans on them or their devices, requests and reports they filed, decided or that
-concern their devices or name them.
+concern their devices or name them. A pupil of the consent record (`Pupil`, imported from the MIS) is found
+by their name too, and their consent history follows; so is whoever gave a pupil's consent (a parent), by the
+consent records they gave.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rules.privacy.terms import Kind, Term, with_json_forms
-from rules.store.models import AccessRequest, Ban, Concern, ContentReport, Device, SupervisedSession, User
+from rules.store.models import (
+    AccessRequest,
+    Ban,
+    Concern,
+    ConsentRecord,
+    ContentReport,
+    Device,
+    Pupil,
+    SupervisedSession,
+    User,
+)
 
 MAX_PERSON = 255
 
@@ -40,6 +52,8 @@ class Subject:
     reports: list[int] = field(default_factory=list)
     concerns: list[int] = field(default_factory=list)  # safeguarding concerns about them or their devices
     open_concerns: list[int] = field(default_factory=list)
+    pupils: list[int] = field(default_factory=list)  # their row in the consent record (with its history)
+    consent_given: list[int] = field(default_factory=list)  # consent records they gave, as a parent (or pupil)
     matched_by: list[str] = field(default_factory=list)
     shared_names: set[str] = field(default_factory=set)  # their names (or device names) others' names hold too
 
@@ -52,7 +66,7 @@ class Subject:
         return [*(f"device #{i}" for i in self.devices), *(f"user #{i}" for i in self.users),
                 *(f"ban #{i}" for i in self.bans), *(f"supervised session #{i}" for i in self.supervised_sessions),
                 *(f"access request #{i}" for i in self.requests), *(f"content report #{i}" for i in self.reports),
-                *(f"concern #{i}" for i in self.concerns)]
+                *(f"concern #{i}" for i in self.concerns), *(f"pupil #{i}" for i in self.pupils)]
 
     def terms(self, *, with_references: bool = True) -> list[Term]:
         """The strings that identify them, each with what it becomes when erased."""
@@ -143,6 +157,17 @@ def find_subject(session: Session, person: str) -> Subject:
             if _same(concern.person, key):
                 subject.names.add(concern.person or asked)
                 subject.matched_by.append(f"concern #{concern.id} (about them)")
+    for pupil in session.scalars(select(Pupil).where(_candidates(Pupil.name, like)).order_by(Pupil.id)):
+        if _same(pupil.name, key):
+            subject.pupils.append(pupil.id)
+            subject.names.add(pupil.name)
+            subject.matched_by.append(f"pupil #{pupil.id} (the consent record)")
+    for record in session.scalars(select(ConsentRecord).where(_candidates(ConsentRecord.given_by, like))
+                                  .order_by(ConsentRecord.id)):
+        if _same(record.given_by, key):
+            subject.consent_given.append(record.id)
+            subject.names.add(record.given_by)
+            subject.matched_by.append(f"consent record #{record.id} (given by them)")
     if subject.found:
         if "@" not in asked:
             subject.names.add(asked)
@@ -158,7 +183,7 @@ def _shared(session: Session, subject: Subject) -> set[str]:
     it everywhere would rewrite them; their own rows are still found and erased by id."""
     folded = {name.casefold() for name in subject.names}
     people = {value for column in (Device.person, Ban.person, ContentReport.individual, User.name,
-                                   SupervisedSession.staff_name)
+                                   SupervisedSession.staff_name, Pupil.name, ConsentRecord.given_by)
               for value in session.scalars(select(column).distinct()) if value and value.casefold() not in folded}
     devices = set(session.scalars(select(Device.name).where(Device.id.not_in(subject.devices)).distinct()))
     shared = {name for name in subject.names if any(Term(name, Kind.NAME).found_in(other) for other in people)}

@@ -6,11 +6,22 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
-from rules.store.models import AbuseFollowUp, AbuseLogEntry, AbuseScreenshot, Ban, Category, Concern, Device, Group
+from rules.store.models import (
+    AbuseFollowUp,
+    AbuseLogEntry,
+    AbuseScreenshot,
+    Ban,
+    Category,
+    Concern,
+    Device,
+    Group,
+    Pupil,
+)
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)
 CONCERN_READERS = {"dsl", "headteacher"}  # safeguarding concerns: nobody else, not even the ICT technician
+CONSENT_READERS = {"headteacher", "office_manager", "dpo"}  # the consent record: children's personal data
 # endpoint -> (path, roles that get 200)
 GET_ROUTES = {
     "home.index": ("/", EVERYONE),
@@ -43,6 +54,11 @@ GET_ROUTES = {
     "raise_concern.new": ("/concerns/raise", EVERYONE),
     "raise_concern.raised": ("/concerns/raised", EVERYONE),
     "auth.password": ("/password", EVERYONE),
+    "consent.index": ("/consent/", CONSENT_READERS),
+    "consent.class_page": ("/consent/class?name=4B", CONSENT_READERS),
+    "consent.pupil": ("/consent/pupils/{pupil}", CONSENT_READERS),
+    "posts.index": ("/posts/", EVERYONE),
+    "posts.new": ("/posts/new", EVERYONE),
     # issue 14: the abuse log, the policy review and its pack (headteacher only: see admin_web/review.py on dpo)
     "abuse.index": ("/abuse-log/", {"headteacher"}),
     "abuse.new": ("/abuse-log/new", {"headteacher"}),
@@ -56,9 +72,11 @@ GET_ROUTES = {
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
              "bans.confirm", "bans.lift", "bans.supervise", "unlocks.confirm", "unlocks.refuse", "logs.export",
              "privacy.export", "privacy.erase_person", "concerns.triage", "concerns.note", "phrases.add",
-             "phrases.remove", "phrases.import_file", "abuse.add_follow_up", "abuse.follow_up_done",
-             "abuse.upload_screenshot"}
-DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download"}
+             "phrases.remove", "phrases.import_file", "consent.search", "consent.record_class", "consent.record",
+             "posts.withdraw", "posts.remove_pupil", "posts.approve", "posts.refuse", "posts.send_back",
+             "abuse.add_follow_up", "abuse.follow_up_done", "abuse.upload_screenshot"}
+DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
+                  "posts.show", "posts.edit"}
 PUBLIC = {"auth.signin", "static"}
 
 
@@ -74,9 +92,10 @@ def make_ids(app: Flask) -> dict[str, int]:
         concern = Concern(device_id=device.id, device_name=device.name, person="Pat Pupil", category="bullying_abuse",
                           severity="medium", source="search", matched="everyone hates me", phrase="everyone hates me",
                           why="A pupil saying they are isolated.")
+        pupil = Pupil(mis_id="A123", name="Pat Pupil", class_name="4B", year_group="Year 4")
         entry = AbuseLogEntry(occurred_on="2026-11-20", platform="facebook", account_text="Parents' group",
                               posted_text="a comment", created_by="ann.head@school.test")
-        session.add_all([ban, concern, entry])
+        session.add_all([ban, concern, pupil, entry])
         session.flush()
         follow_up = AbuseFollowUp(entry_id=entry.id, due_on="2026-11-30")
         shot = AbuseScreenshot(entry_id=entry.id, content_type="image/png", size=8, sha256="0" * 64,
@@ -84,7 +103,8 @@ def make_ids(app: Flask) -> dict[str, int]:
         session.add_all([follow_up, shot])
         session.flush()
         return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id,
-                "abuse_entry": entry.id, "abuse_follow_up": follow_up.id, "abuse_screenshot": shot.id}
+                "pupil": pupil.id, "abuse_entry": entry.id, "abuse_follow_up": follow_up.id,
+                "abuse_screenshot": shot.id}
 
 
 @pytest.fixture
@@ -124,6 +144,7 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
     path = rule.rule.replace("<int:request_id>", "1").replace("<int:report_id>", "1").replace(
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
         "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
+        "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1").replace(
         "<int:entry_id>", str(ids["abuse_entry"])).replace("<int:follow_up_id>", str(ids["abuse_follow_up"]))
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for

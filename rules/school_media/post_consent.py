@@ -1,0 +1,103 @@
+"""A post's pupils against the consent record: who may appear in its images and videos on a given day, and why not.
+
+The policy: "The school will only post images and videos of pupils for whom consent has been received", consent
+is per academic year, for images and videos separately, and can be withdrawn or amended in writing at any time.
+The approval screen, the server-side approval and the list of approved posts to take down after a withdrawal all
+ask this one module, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.consent.academic_year import academic_year_of, label
+from rules.consent.status import ConsentInForce, Media, consent_on
+from rules.store.models import Pupil, SocialPost, SocialPostPupil
+
+
+@dataclass(frozen=True, slots=True)
+class PostPupil:
+    """A pupil in a post, as the screens show them: name, class, and the class they came with (None: by name)."""
+
+    pupil_id: int
+    name: str
+    class_name: str
+    via_class: str | None
+    on_roll: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PupilCheck:
+    """One pupil's consent for the post's media on the day asked; `problem` None means they may appear."""
+
+    pupil: PostPupil
+    consent: ConsentInForce
+    problem: str | None
+
+
+def media_of(post: SocialPost) -> tuple[Media, ...]:
+    """The kinds of processing the post needs consent for."""
+    return tuple(m for m, wanted in ((Media.IMAGES, post.has_images), (Media.VIDEOS, post.has_videos)) if wanted)
+
+
+def post_pupils(session: Session, post_id: int) -> list[PostPupil]:
+    """The pupils in a post, by class then name."""
+    rows = session.execute(
+        select(Pupil, SocialPostPupil.via_class).join(SocialPostPupil, SocialPostPupil.pupil_id == Pupil.id)
+        .where(SocialPostPupil.post_id == post_id).order_by(Pupil.class_name, Pupil.name, Pupil.id))
+    return [PostPupil(p.id, p.name, p.class_name, via, p.on_roll) for p, via in rows]
+
+
+def _day_text(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%d %b %Y") if iso else "an unknown date"
+
+
+def problem(consent: ConsentInForce, needs: Sequence[Media], day: date) -> str | None:
+    """Why the consent in force does not cover `needs`, in the words the approver reads; None when it does."""
+    missing = [m for m in needs if not consent.allows(m)]
+    if not missing:
+        return None
+    if consent.record_id is None:
+        return f"no consent recorded this academic year ({label(academic_year_of(day))})"
+    if consent.change == "withdrawn":
+        if consent.images or consent.videos:
+            return f"consent for {' and '.join(missing)} withdrawn on {_day_text(consent.effective_on)}"
+        return f"consent withdrawn on {_day_text(consent.effective_on)}"
+    since = f"{consent.change or 'recorded'} on {_day_text(consent.effective_on)}"
+    if consent.images:
+        return f"images only, no videos ({since})"
+    if consent.videos:
+        return f"videos only, no images ({since})"
+    return f"no consent for images or videos this academic year ({since})"
+
+
+def check_pupils(session: Session, pupils: Sequence[PostPupil], needs: Sequence[Media], day: date) -> list[PupilCheck]:
+    """Each pupil's consent on `day` for the post's media (a post with neither images nor videos needs none)."""
+    consents = consent_on(session, (p.pupil_id for p in pupils), day)
+    return [PupilCheck(p, consents[p.pupil_id], problem(consents[p.pupil_id], needs, day)) for p in pupils]
+
+
+def _name_pattern(name: str) -> re.Pattern[str] | None:
+    words = name.split()
+    if len(words) < 2:  # a single word is not a full name, and would match ordinary words
+        return None
+    return re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+
+
+def full_names_in(text: str, pupils: Iterable[PostPupil]) -> list[PostPupil]:
+    """The pupils whose full name (as the school writes it, or first and last name) is in the text: the policy says
+    "pupils' full names will never be used alongside any videos or images in which they are present"."""
+    found: list[PostPupil] = []
+    for pupil in pupils:
+        words = pupil.name.split()
+        forms = {pupil.name, f"{words[0]} {words[-1]}"} if len(words) > 2 else {pupil.name}
+        patterns = [p for p in map(_name_pattern, forms) if p is not None]
+        if any(p.search(text) for p in patterns):
+            found.append(pupil)
+    return found
