@@ -19,6 +19,7 @@ from rules.consent.status import Media, consent_on
 from rules.policy.families import FAMILIES
 from rules.review.redact import Redactor
 from rules.safeguarding.categories import Category as ConcernCategory
+from rules.school_media.post_states import POSTER, PostStatus
 from rules.store.models import (
     AccessRequest,
     AuditEntry,
@@ -266,7 +267,7 @@ class AccountRow:
 def school_accounts(session: Session, span: Span, redactor: Redactor) -> list[AccountRow]:
     """Every school account (name, platform, state, posters now) and its posts submitted in the period."""
     posters = dict(session.execute(select(SocialAccountMember.account_id, func.count())
-                                   .where(SocialAccountMember.role == "poster",
+                                   .where(SocialAccountMember.role == POSTER,
                                           SocialAccountMember.removed_at.is_(None))
                                    .group_by(SocialAccountMember.account_id)).all())
     posts: dict[int, Counter[str]] = {}
@@ -280,7 +281,7 @@ def school_accounts(session: Session, span: Span, redactor: Redactor) -> list[Ac
         counts = posts.get(account.id, Counter())
         platform = FAMILIES[account.platform].label if account.platform in FAMILIES else account.platform
         rows.append(AccountRow(redactor.text(account.name), platform, account.state, posters.get(account.id, 0),
-                               sum(counts.values()), counts["approved"], counts["refused"]))
+                               sum(counts.values()), counts[PostStatus.APPROVED], counts[PostStatus.REFUSED]))
     return rows
 
 
