@@ -59,14 +59,9 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (concerns, concern_raise, safeguarding_phrases):
         app.register_blueprint(module.bp)
-    from admin_web import consent
+    # The rest of the policy: school social media, the consent record, the abuse log and the annual review.
+    from admin_web import abuse_log, consent, posts, review, school_accounts, site_forms
 
-    app.register_blueprint(consent.bp)
-    from admin_web import posts
-
-    app.register_blueprint(posts.bp)
-    from admin_web import school_accounts, site_forms
-
-    for module in (site_forms, school_accounts):
+    for module in (site_forms, school_accounts, posts, consent, abuse_log, review):
         app.register_blueprint(module.bp)
     return app

@@ -9,6 +9,7 @@ from flask import Flask
 from admin_web.access import EVIDENCE_READERS, ROLE_NAMES, has
 from rules.localtime import LONDON
 from rules.monitoring.states import CURRENT_BAN_STATES, BanState, CircumventionMode
+from rules.school_dates import show as school_date
 from rules.workflows.form_urls import safe_href
 
 
@@ -34,7 +35,7 @@ def last_open_day(expires_at: datetime | None) -> str:
 
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters.update(london=london, london_date=london_date, last_open_day=last_open_day,
-                                 safe_href=safe_href,
+                                 safe_href=safe_href, school_date=school_date,
                                  role_name=lambda r: ROLE_NAMES.get(r, r))
     # the shared words, so that templates compare with the owner's members, not with copies of the strings
     app.jinja_env.globals.update(has=has, ROLE_NAMES=ROLE_NAMES, EVIDENCE_READERS=EVIDENCE_READERS, BanState=BanState,

@@ -3,6 +3,8 @@ concerns) and, for log readers, the dashboard, with lookups devices make on thei
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -11,10 +13,14 @@ from sqlalchemy.orm import Session
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
+from rules.localtime import LONDON
 from rules.monitoring.bans import current_bans
+from rules.review.policy_review import next_review_date
+from rules.review.reminder import ReviewStatus
 from rules.safeguarding import service as safeguarding
 from rules.safeguarding.categories import Severity
 from rules.school_media import posts as school_posts
+from rules.school_media.abuse_log import follow_ups_due
 from rules.school_media.post_states import PostStatus
 from rules.school_media.site_forms import FormStatus
 from rules.store import access_log
@@ -62,6 +68,10 @@ def index() -> ResponseReturnValue:
         stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
         concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
             if has("dsl", "headteacher") else None
+        today = datetime.now(LONDON).date()
+        # the headteacher's: the policy review date (from 30 days before, or when none is set), follow-ups due
+        review = ReviewStatus(next_review_date(db_session), today) if has("headteacher") else None
+        abuse_due = follow_ups_due(db_session, today) if has("headteacher") else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),
@@ -74,4 +84,5 @@ def index() -> ResponseReturnValue:
                            open_requests=open_requests, open_reports=open_reports, open_reports_all=open_reports_all,
                            banned=banned, chart=chart, open_unlocks=open_unlocks or 0,
                            open_concerns=open_concerns, may_post=may_post, my_posts=my_posts,
-                           waiting_posts=waiting_posts, waiting_forms=waiting_forms)
+                           waiting_posts=waiting_posts, waiting_forms=waiting_forms,
+                           review=review if review and review.shown else None, abuse_due=abuse_due)

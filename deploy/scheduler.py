@@ -28,6 +28,7 @@ from deploy.config import Config
 from rules.jobs.devices_sync import sync_devices_job
 from rules.jobs.expiry import expire
 from rules.jobs.lists_refresh import refresh_lists
+from rules.jobs.policy_review import send_review_reminders
 from rules.jobs.report import weekly_report
 from rules.jobs.retention import RetentionPeriods, purge
 from rules.jobs.selftest import run_self_test
@@ -82,6 +83,10 @@ JOBS: dict[str, JobSpec] = {
     "expire": JobSpec("expire exceptions, supervised sessions and bans", lambda: IntervalTrigger(seconds=60),
                       lambda c, db: expire(db)),
     # The name predates the other kinds of personal data it now purges; stored timetables name it, so it stays.
+    "policy_review": JobSpec("remind the headteacher of the social media policy's review date, 30 days before "
+                             "and on the day (once each; a missed day is caught up)",
+                             lambda: CronTrigger(hour=7, minute=30, timezone=LONDON),
+                             lambda c, db: send_review_reminders(db, mail_settings(c), c.web.public_url)),
     "purge_events": JobSpec("delete personal data past its [retention] period: access events, closed bans, "
                             "audit entries, report files",
                             lambda: CronTrigger(hour=3, minute=30, timezone=LONDON),

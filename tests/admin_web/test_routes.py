@@ -6,7 +6,17 @@ import pytest
 from flask import Flask
 
 from admin_web.access import ANY, EVIDENCE_READERS, LOG_READERS
-from rules.store.models import Ban, Category, Concern, Device, Group, Pupil
+from rules.store.models import (
+    AbuseFollowUp,
+    AbuseLogEntry,
+    AbuseScreenshot,
+    Ban,
+    Category,
+    Concern,
+    Device,
+    Group,
+    Pupil,
+)
 from tests.admin_web.conftest import sign_in
 
 EVERYONE = set(ANY)
@@ -52,6 +62,14 @@ GET_ROUTES = {
     "site_forms.index": ("/site-forms/", EVERYONE),
     "site_forms.new": ("/site-forms/new", EVERYONE),
     "school_accounts.index": ("/school-accounts/", EVERYONE),
+    # issue 14: the abuse log, the policy review and its pack (headteacher only: see admin_web/review.py on dpo)
+    "abuse.index": ("/abuse-log/", {"headteacher"}),
+    "abuse.new": ("/abuse-log/new", {"headteacher"}),
+    "abuse.show": ("/abuse-log/{abuse_entry}", {"headteacher"}),
+    "abuse.edit": ("/abuse-log/{abuse_entry}/edit", {"headteacher"}),
+    "abuse.screenshot": ("/abuse-log/screenshots/{abuse_screenshot}", {"headteacher"}),
+    "review.index": ("/review/", {"headteacher"}),
+    "review.pack": ("/review/pack", {"headteacher"}),
 }
 # Routes reached only by POST, or whose GET answer depends on data (tested in the workflow tests).
 POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.action", "registry.import_list",
@@ -62,7 +80,7 @@ POST_ONLY = {"auth.signout", "requests.review", "requests.decide", "reports.acti
              "site_forms.sign_marketing", "site_forms.sign_headteacher",
              "site_forms.refuse", "school_accounts.add_poster", "school_accounts.remove_poster",
              "school_accounts.retire", "school_accounts.add_hours", "school_accounts.set_hours",
-             "posts.take_down"}
+             "posts.take_down", "abuse.add_follow_up", "abuse.follow_up_done", "abuse.upload_screenshot"}
 DATA_DEPENDENT = {"requests.show", "requests.print_view", "reports.show", "reports.print_view", "ca.download",
                   "posts.show", "posts.edit",
                   "site_forms.show", "site_forms.print_view", "school_accounts.show"}  # see test_school_accounts.py
@@ -82,10 +100,18 @@ def make_ids(app: Flask) -> dict[str, int]:
                           severity="medium", source="search", matched="everyone hates me", phrase="everyone hates me",
                           why="A pupil saying they are isolated.")
         pupil = Pupil(mis_id="A123", name="Pat Pupil", class_name="4B", year_group="Year 4")
-        session.add_all([ban, concern, pupil])
+        entry = AbuseLogEntry(occurred_on="2026-11-20", platform="facebook", account_text="Parents' group",
+                              posted_text="a comment", created_by="ann.head@school.test")
+        session.add_all([ban, concern, pupil, entry])
+        session.flush()
+        follow_up = AbuseFollowUp(entry_id=entry.id, due_on="2026-11-30")
+        shot = AbuseScreenshot(entry_id=entry.id, content_type="image/png", size=8, sha256="0" * 64,
+                               data=b"\x89PNG\r\n\x1a\n", uploaded_by="ann.head@school.test")
+        session.add_all([follow_up, shot])
         session.flush()
         return {"device": device.id, "category": category.id, "group": group.id, "ban": ban.id, "concern": concern.id,
-                "pupil": pupil.id}
+                "pupil": pupil.id, "abuse_entry": entry.id, "abuse_follow_up": follow_up.id,
+                "abuse_screenshot": shot.id}
 
 
 @pytest.fixture
@@ -126,7 +152,8 @@ def test_post_routes_refuse_staff_without_the_role_or_signed_out(sqlite_app: Fla
         "<int:ban_id>", str(ids["ban"])).replace("<int:proposal_id>", "1").replace(
         "<int:concern_id>", str(ids["concern"])).replace("<int:phrase_id>", "1").replace(
         "<int:pupil_id>", str(ids["pupil"])).replace("<int:post_id>", "1").replace(
-        "<int:form_id>", "1").replace("<int:account_id>", "1").replace("<int:member_id>", "1")
+        "<int:form_id>", "1").replace("<int:account_id>", "1").replace("<int:member_id>", "1").replace(
+        "<int:entry_id>", str(ids["abuse_entry"])).replace("<int:follow_up_id>", str(ids["abuse_follow_up"]))
     signed_out = app.test_client().post(path)
     assert signed_out.status_code in (302, 400)  # CSRF refuses first, or sign-in is asked for
     allowed = app.view_functions[endpoint].allowed_roles  # type: ignore[attr-defined]
