@@ -46,6 +46,7 @@ from rules.privacy.terms import ERASED, Term, found_in_any
 from rules.store.audit import audit
 from rules.store.db import Database, bump_policy_version
 from rules.store.models import (
+    AbuseLogEntry,
     AccessEvent,
     AccessRequest,
     AuditEntry,
@@ -93,7 +94,8 @@ def preview(db: Database, person: str) -> dict[str, int]:
                 "supervised_sessions": len(subject.supervised_sessions), "devices": len(subject.devices),
                 "accounts": len(subject.users), "access_requests": len(subject.requests),
                 "content_reports": len(subject.reports), "pupils": len(subject.pupils),
-                "consent_records": _count_consent(session, subject), "consent_given": len(subject.consent_given)}
+                "consent_records": _count_consent(session, subject), "consent_given": len(subject.consent_given),
+                "abuse_log": len(subject.abuse_entries)}
 
 
 def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, *,
@@ -208,6 +210,9 @@ def _replace_in_records(session: Session, subject: Subject) -> int:
             request.authoriser_name, request.authoriser_email = ERASED, erased_email(request.authoriser_id or 0)
         if _names(subject, request.reviewed_by):
             request.reviewed_by = ERASED
+        changed += 1
+    for entry in session.scalars(select(AbuseLogEntry).where(AbuseLogEntry.id.in_(subject.abuse_entries))):
+        entry.posted_by_name = ERASED  # the entry stays the school's record of what was posted; not who posted it
         changed += 1
     for record in session.scalars(select(ConsentRecord).where(ConsentRecord.id.in_(subject.consent_given))):
         record.given_by = ERASED  # the consent stays the pupil's record; who gave it is no longer known

@@ -35,6 +35,10 @@ TITLES = {"accounts": "Staff account", "devices": "Devices", "access_events": "A
           "pupils": "Pupil record and consent history (images and videos on the school's social media)",
           "consent_given": "Consent they gave for a pupil (as the person with parental responsibility)",
           "posts_written": "Posts they submitted for the school's social media accounts",
+          "site_forms": "Social media site creation approval forms they filed or signed",
+          "school_account_roles": "Their roles on the school's social media accounts (administrator, poster)",
+          "abuse_log": "The headteacher's log of inappropriate comments or abuse: entries naming them as who "
+                       "posted it, with screenshots",
           "report_files": "Weekly report files naming them",
           "audit_entries": "Audit log entries about them"}
 
@@ -43,8 +47,8 @@ class NothingHeld(SubjectError):
     """No row matches the person: nothing to export or erase."""
 
     def __init__(self, person: str) -> None:
-        super().__init__(f"nothing is held about {person!r}: no device, ban, content report, pupil or staff account "
-                         "has that name or email (the whole name is matched, in any case)")
+        super().__init__(f"nothing is held about {person!r}: no device, ban, content report, pupil, abuse log "
+                         "entry or staff account has that name or email (the whole name is matched, in any case)")
 
 
 @dataclass(frozen=True)

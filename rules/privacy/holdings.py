@@ -7,6 +7,7 @@ after. Access events can number hundreds of thousands, so they are read in batch
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ from rules.privacy.files import lines_naming
 from rules.privacy.subject import Subject
 from rules.privacy.terms import Kind, found_in_any
 from rules.store.models import (
+    AbuseFollowUp,
+    AbuseLogEntry,
+    AbuseScreenshot,
     AccessEvent,
     AccessRequest,
     AuditEntry,
@@ -32,6 +36,8 @@ from rules.store.models import (
     Device,
     DeviceAddress,
     Pupil,
+    SiteCreationForm,
+    SocialAccountMember,
     SocialPost,
     SocialPostPupil,
     SupervisedSession,
@@ -40,8 +46,8 @@ from rules.store.models import (
 
 NEVER_EXPORTED = {"users": {"password_hash", "session_epoch"}}
 SECTIONS = ("accounts", "devices", "access_events", "bans", "supervision_given", "access_requests", "content_reports",
-            "access_events_naming_them", "concerns", "pupils", "consent_given", "posts_written", "report_files",
-            "audit_entries")
+            "access_events_naming_them", "concerns", "pupils", "consent_given", "posts_written", "site_forms",
+            "school_account_roles", "abuse_log", "report_files", "audit_entries")
 # Of another device's event that names them (someone searched for their name), what is about them; which device,
 # its address and MAC are someone else's data and stay out.
 MENTION_COLUMNS = ("id", "ts", "source", "host", "url", "search_term", "action")
@@ -102,6 +108,15 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["consent_given"] = [row(r) for r in _rows(session, ConsentRecord,
                                                        ConsentRecord.id.in_(subject.consent_given))]
     sections["posts_written"] = [row(p) for p in _rows(session, SocialPost, SocialPost.author_id.in_(subject.users))]
+    if subject.users:
+        filed_or_signed = or_(SiteCreationForm.requester_id.in_(subject.users),
+                              SiteCreationForm.marketing_id.in_(subject.users),
+                              SiteCreationForm.headteacher_id.in_(subject.users))
+        sections["site_forms"] = [row(f) for f in _rows(session, SiteCreationForm, filed_or_signed)]
+        sections["school_account_roles"] = [row(m) for m in _rows(session, SocialAccountMember,
+                                                                  SocialAccountMember.user_id.in_(subject.users))]
+    sections["abuse_log"] = [_abuse_entry(session, e) for e in _rows(session, AbuseLogEntry,
+                                                                     AbuseLogEntry.id.in_(subject.abuse_entries))]
     terms = subject.terms()
     sections["report_files"] = [{"file": name, "lines": lines}
                                 for name, lines in lines_naming(state_dir, terms)] if state_dir else []
@@ -179,6 +194,20 @@ def _pupil(session: Session, pupil: Pupil) -> dict[str, Any]:
     data["posts"] = [{**row(post), "via_class": via} for post, via in session.execute(
         select(SocialPost, SocialPostPupil.via_class).join(SocialPostPupil, SocialPostPupil.post_id == SocialPost.id)
         .where(SocialPostPupil.pupil_id == pupil.id).order_by(SocialPost.id))]
+    return data
+
+
+def _abuse_entry(session: Session, entry: AbuseLogEntry) -> dict[str, Any]:
+    """An abuse log entry naming them as who posted it, with its follow-ups and its screenshots (the image
+    itself, base64, since it is what they posted)."""
+    data = row(entry)
+    data["actions"] = parsed(entry.actions)
+    data["follow_ups"] = [row(f) for f in session.scalars(select(AbuseFollowUp).where(
+        AbuseFollowUp.entry_id == entry.id).order_by(AbuseFollowUp.id))]
+    shots = session.scalars(select(AbuseScreenshot).where(AbuseScreenshot.entry_id == entry.id)
+                            .order_by(AbuseScreenshot.id))
+    data["screenshots"] = [{**{k: v for k, v in row(shot).items() if k != "data"},
+                            "data_base64": base64.b64encode(shot.data).decode("ascii")} for shot in shots]
     return data
 
 

@@ -5,7 +5,7 @@ a content report's `individual`, a staff account's name or email. Their rows the
 devices assigned to them, bans on them or their devices, requests and reports they filed, decided or that
 concern their devices or name them. A pupil of the consent record (`Pupil`, imported from the MIS) is found
 by their name too, and their consent history follows; so is whoever gave a pupil's consent (a parent), by the
-consent records they gave.
+consent records they gave; and whoever the headteacher's abuse log names as the poster of an entry.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rules.privacy.terms import Kind, Term, with_json_forms
 from rules.store.models import (
+    AbuseLogEntry,
     AccessRequest,
     Ban,
     Concern,
@@ -54,6 +55,7 @@ class Subject:
     open_concerns: list[int] = field(default_factory=list)
     pupils: list[int] = field(default_factory=list)  # their row in the consent record (with its history)
     consent_given: list[int] = field(default_factory=list)  # consent records they gave, as a parent (or pupil)
+    abuse_entries: list[int] = field(default_factory=list)  # abuse log entries naming them as who posted it
     matched_by: list[str] = field(default_factory=list)
     shared_names: set[str] = field(default_factory=set)  # their names (or device names) others' names hold too
 
@@ -66,7 +68,8 @@ class Subject:
         return [*(f"device #{i}" for i in self.devices), *(f"user #{i}" for i in self.users),
                 *(f"ban #{i}" for i in self.bans), *(f"supervised session #{i}" for i in self.supervised_sessions),
                 *(f"access request #{i}" for i in self.requests), *(f"content report #{i}" for i in self.reports),
-                *(f"concern #{i}" for i in self.concerns), *(f"pupil #{i}" for i in self.pupils)]
+                *(f"concern #{i}" for i in self.concerns), *(f"pupil #{i}" for i in self.pupils),
+                *(f"abuse log entry #{i}" for i in self.abuse_entries)]
 
     def terms(self, *, with_references: bool = True) -> list[Term]:
         """The strings that identify them, each with what it becomes when erased."""
@@ -168,6 +171,12 @@ def find_subject(session: Session, person: str) -> Subject:
             subject.consent_given.append(record.id)
             subject.names.add(record.given_by)
             subject.matched_by.append(f"consent record #{record.id} (given by them)")
+    for entry in session.scalars(select(AbuseLogEntry).where(_candidates(AbuseLogEntry.posted_by_name, like))
+                                 .order_by(AbuseLogEntry.id)):
+        if _same(entry.posted_by_name, key):
+            subject.abuse_entries.append(entry.id)
+            subject.names.add(entry.posted_by_name)
+            subject.matched_by.append(f"abuse log entry #{entry.id} (posted by them)")
     if subject.found:
         if "@" not in asked:
             subject.names.add(asked)
@@ -183,7 +192,8 @@ def _shared(session: Session, subject: Subject) -> set[str]:
     it everywhere would rewrite them; their own rows are still found and erased by id."""
     folded = {name.casefold() for name in subject.names}
     people = {value for column in (Device.person, Ban.person, ContentReport.individual, User.name,
-                                   SupervisedSession.staff_name, Pupil.name, ConsentRecord.given_by)
+                                   SupervisedSession.staff_name, Pupil.name, ConsentRecord.given_by,
+                                   AbuseLogEntry.posted_by_name)
               for value in session.scalars(select(column).distinct()) if value and value.casefold() not in folded}
     devices = set(session.scalars(select(Device.name).where(Device.id.not_in(subject.devices)).distinct()))
     shared = {name for name in subject.names if any(Term(name, Kind.NAME).found_in(other) for other in people)}

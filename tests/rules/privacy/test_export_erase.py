@@ -117,7 +117,7 @@ def test_after_erasure_no_table_holds_the_pupil_and_the_audit_keeps_only_the_fac
     assert holding(db, SAM_STRINGS)  # the test can see them before
     assert preview(db, SAM) == {"access_events": 5, "bans": 1, "supervised_sessions": 1, "devices": 2,
                                 "accounts": 0, "access_requests": 1, "content_reports": 1, "pupils": 0,
-                                "consent_records": 0, "consent_given": 0}
+                                "consent_records": 0, "consent_given": 0, "abuse_log": 0}
 
     done = erase(db, "SAM PUPIL", "ann.head@school.test", state)
 
