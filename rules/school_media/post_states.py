@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from rules.school_media.accounts import AccountState, MemberRole
+
 
 class PostStatus(StrEnum):
     """Where a post is. Only SUBMITTED can be approved; RETURNED goes back to SUBMITTED when its author edits it."""
@@ -20,10 +22,10 @@ class PostStatus(StrEnum):
 WAITING = (PostStatus.SUBMITTED, PostStatus.RETURNED)  # the author may still edit or withdraw
 # "Staff will get content approved by the headteacher/office manager before it is posted."
 APPROVERS = frozenset({"headteacher", "office_manager"})
-# What a membership and an account are called by the school accounts' own code (SocialAccountMember.role,
-# SocialAccount.state); repeated here only as the two values posts depend on.
-POSTER = "poster"
-ACTIVE = "active"
+# The two values of the school accounts' own words that posts depend on (SocialAccountMember.role,
+# SocialAccount.state), under the names posts use.
+POSTER = MemberRole.POSTER
+ACTIVE = AccountState.ACTIVE
 
 
 class PostAction(StrEnum):

@@ -610,7 +610,7 @@ class SocialPost(Base):
     text: Mapped[str] = mapped_column(Text)
     has_images: Mapped[bool] = mapped_column(Boolean, default=False)
     has_videos: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="submitted")  # submitted | approved | refused | withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="submitted")  # rules.school_media.post_states.PostStatus
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str] = mapped_column(Text, default="")
