@@ -62,11 +62,17 @@ def open_accounts(session: Session, groups: dict[int, Group], default_group: str
                                   SocialAccountMember.removed_at.is_(None), User.active.is_(True)))
     for account_id, user in rows:
         posters[account_id].append(user)
-    devices = [d for d in session.scalars(select(Device).where(Device.person.is_not(None)))]
+    by_person: dict[str, list[Device]] = defaultdict(list)  # one pass over the devices, whatever the posters
+    for device in session.scalars(select(Device).where(Device.person.is_not(None))):
+        key = person_key(device.person)
+        if key is not None:
+            by_person[key].append(device)
     schedules = {s.id: s for s in session.scalars(select(Schedule))}
     found = []
     for account in accounts:
-        ids = frozenset(d.id for d in devices for user in posters.get(account.id, ())
+        ids = frozenset(d.id for user in posters.get(account.id, ())
+                        for key in {person_key(user.email), person_key(user.name)} if key is not None
+                        for d in by_person.get(key, ())
                         if device_is_posters(d, groups.get(d.group_id) if d.group_id else None, default_group, user))
         schedule = schedules.get(account.schedule_id) if account.schedule_id else None
         hours = WeeklyHours.parse(schedule.days, schedule.start_time, schedule.end_time) if schedule else None
