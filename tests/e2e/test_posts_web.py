@@ -18,7 +18,8 @@ from tests.conftest import Cli
 from tests.e2e.web_support import CHROMIUM, Person, web_process
 from tests.fixtures.post_school import days_ago, taccount, tconsent, tposter, tpupil
 
-pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
+sync_api = pytest.importorskip("playwright.sync_api")  # the whole file drives Chromium
+expect = sync_api.expect
 HEAD = ("ann.head@school.test", "Ann Head", "head password 1")
 ICT = ("ian.tech@school.test", "Ian Tech", "ict password 12")
 POSTER = ("sam.staff@school.test", "Sam Staff", "staff password 1")
@@ -62,7 +63,9 @@ def test_a_withdrawn_pupil_blocks_approval_until_removed(school: Database, web: 
     page.get_by_label("Text of the post").fill("Sports day: a wonderful afternoon for Class 4B!")
     page.get_by_label("The post has images").check()
     page.get_by_label("Search the on-roll pupils").fill("cara")  # the search hides everyone else
-    assert page.get_by_label("Amy Able (4B)").is_hidden() and page.get_by_label("Finn Ford (5C)").is_hidden()
+    # the filter runs on the input event: wait for it (up to 5 s) rather than read the page at once
+    expect(page.get_by_label("Amy Able (4B)")).to_be_hidden(timeout=5000)
+    expect(page.get_by_label("Finn Ford (5C)")).to_be_hidden(timeout=5000)
     page.get_by_label("Cara Cole (4B)").check()
     page.get_by_label("Search the on-roll pupils").fill("")
     page.get_by_label("4B (2 pupils)").check()
