@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import delete, update
@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from rules.consent.status import Media
 from rules.school_media.post_checklist import check_ticks
-from rules.school_media.post_consent import PostPupil, PupilCheck, check_pupils, full_names_in, media_of, post_pupils
+from rules.school_media.post_consent import (
+    PostPupil,
+    PupilCheck,
+    check_pupils,
+    full_names_in,
+    media_of,
+    others_named_in,
+    post_pupils,
+)
 from rules.school_media.post_states import ACTIVE, PostAction, PostStatus
 from rules.school_media.posts import NotAuthorised, NotFound, PostError, london_today, may_decide, may_post
 from rules.store.audit import audit
@@ -36,6 +44,7 @@ class Review:
     checks: list[PupilCheck]
     names_in_text: list[PostPupil]  # a warning, not a block
     blockers: list[str]  # why it cannot be approved as it stands (empty: it can, once the checklist is ticked)
+    others_named: list[PostPupil] = field(default_factory=list)  # named in the text, not listed: a warning
 
     @property
     def flagged(self) -> list[PupilCheck]:
@@ -67,7 +76,8 @@ def review(session: Session, post: SocialPost, user: User, day: date) -> Review:
     if flagged:
         blockers.append(f"remove the {len(flagged)} pupil{'s' if len(flagged) != 1 else ''} without consent first: "
                         + "; ".join(f"{c.pupil.name} ({c.problem})" for c in flagged))
-    return Review(day, needs, checks, full_names_in(post.text, pupils), blockers)
+    return Review(day, needs, checks, full_names_in(post.text, pupils), blockers,
+                  others_named_in(session, post.text, pupils))
 
 
 def _decidable(session: Session, post_id: int, user: User, roles: Iterable[str]) -> SocialPost:
@@ -111,7 +121,8 @@ def approve(session: Session, post_id: int, user: User, roles: Iterable[str], *,
                                 "checklist": ticks.as_json(), "decision_reason": ""})
     after = {**_record(post), "day": checked.day.isoformat(), "media": [m.value for m in checked.needs],
              "consent_records": {str(c.pupil.pupil_id): c.consent.record_id for c in checked.checks},
-             "full_names_in_text": [p.pupil_id for p in checked.names_in_text]}
+             "full_names_in_text": [p.pupil_id for p in checked.names_in_text],
+             "others_named_in_text": [p.pupil_id for p in checked.others_named]}
     audit(session, user.email, PostAction.APPROVE, f"post #{post.id}", before=before, after=after)
     return post
 

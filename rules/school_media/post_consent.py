@@ -102,3 +102,31 @@ def full_names_in(text: str, pupils: Iterable[PostPupil]) -> list[PostPupil]:
         if any(p.search(text) for p in patterns):
             found.append(pupil)
     return found
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def others_named_in(session: Session, text: str, pupils: Iterable[PostPupil]) -> list[PostPupil]:
+    """On-roll pupils whose full name is in the text but who are not among the post's pupils.
+
+    The consent check can only check the pupils the poster listed: "Well done Tom Smith!" under a photo, with Tom
+    left off the list, would pass it. A full name in the text is the sign that a pupil is in the post, so the
+    approver is told, with the class, to add them (and so check their consent) or take the name out. Only pupils
+    with both their first and last word in the text are tried, so a school's roll costs one query and a few
+    patterns."""
+    listed = {p.pupil_id for p in pupils}
+    words = {w.casefold() for w in _WORDS.findall(text)}
+    found: list[PostPupil] = []
+    for pupil in session.scalars(select(Pupil).where(Pupil.on_roll.is_(True))
+                                 .order_by(Pupil.class_name, Pupil.name, Pupil.id)):
+        parts = pupil.name.split()
+        if pupil.id in listed or len(parts) < 2:
+            continue
+        first, last = _WORDS.findall(parts[0].casefold()), _WORDS.findall(parts[-1].casefold())
+        if not first or not last or first[0] not in words or last[-1] not in words:
+            continue
+        candidate = PostPupil(pupil.id, pupil.name, pupil.class_name, None, pupil.on_roll)
+        if full_names_in(text, [candidate]):
+            found.append(candidate)
+    return found

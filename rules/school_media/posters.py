@@ -1,10 +1,14 @@
 """Which devices a school account opens its platform for: its authorised posters' own devices, nobody else's.
 
-A device is a poster's when its `person` is the poster's staff account: the account's email (in any group but a
-pupils' group), or the account's name in the staff group. A name is not an identity (see
-`rules.safeguarding.routing`): a pupil may share a teacher's name, so a name counts only in the staff group. And
-a device in a pupils' group (the group `pupils`, or the default group that unregistered devices fall into) is
-never a poster's, even when its person is a poster's email: the policy keeps the four services closed to pupils.
+A device is a poster's when it is in the staff group and its `person` is the poster's staff account: the
+account's email or its name. Only the staff group: it is the one group the school has said holds staff's devices
+(as `rules.safeguarding.routing` and the review pack's redaction read it). Any other group may hold children's
+devices whatever it is called: a group made for "Year 6 iPads" whose devices are registered to the class
+teacher's email, the `pupils` group renamed, the guests' network a visiting class uses. So a poster's email on a
+device outside the staff group opens nothing (the policy keeps the four services closed to pupils; failing
+closed shows as "block" in `schoolgate check`, where the technician sees it). A name is not an identity (see
+`rules.safeguarding.routing`), but inside the staff group a pupil's device cannot be. A device without a group,
+or in the default group (where unregistered devices are filtered), is never a poster's.
 """
 
 from __future__ import annotations
@@ -43,11 +47,11 @@ def is_pupils_group(group: Group | None, default_group: str) -> bool:
 def device_is_posters(device: Device, group: Group | None, default_group: str, user: User) -> bool:
     """Whether this device is this poster's own (see the module's docstring)."""
     key = person_key(device.person)
-    if key is None or is_pupils_group(group, default_group):
+    if key is None or group is None or is_pupils_group(group, default_group):
         return False
-    if key == person_key(user.email):
-        return True
-    return group is not None and group.name.casefold() == STAFF_GROUP and key == person_key(user.name)
+    if group.name.casefold() != STAFF_GROUP:
+        return False
+    return key in (person_key(user.email), person_key(user.name))
 
 
 def open_accounts(session: Session, groups: dict[int, Group], default_group: str) -> list[OpenAccount]:

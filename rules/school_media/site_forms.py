@@ -113,12 +113,23 @@ class SiteProposal:
     security_measures: str = ""
 
 
+# Characters that are not text: C0 controls and DEL (an escape sequence rewrites a technician's terminal), and the
+# bidirectional overrides that display a name backwards. The account's name becomes the filter's label ("school
+# account: NAME") in `schoolgate check`, the access log and the enforcers' logs, so it must be one plain line.
+_NOT_TEXT = frozenset([*map(chr, range(32)), "\x7f", *map(chr, range(0x202A, 0x202F)),
+                       *map(chr, range(0x2066, 0x206A))])
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
 def _text(value: str, label: str, limit: int = MAX_TEXT, required: bool = True) -> str:
     text = value.strip()
     if required and not text:
         raise FormError(f"answer \u201c{label}\u201d")
     if len(text) > limit:
         raise FormError(f"\u201c{label}\u201d is at most {limit} characters")
+    allowed = frozenset() if limit <= MAX_LINE else _LINE_BREAKS  # a one-line answer has no line breaks
+    if any(ch in _NOT_TEXT and ch not in allowed for ch in text):
+        raise FormError(f"\u201c{label}\u201d holds a control character: type it again as plain text")
     return text
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from rules.school_media.screenshots import MAX_BYTES
 from rules.store.models import AbuseFollowUp, AbuseLogEntry, AbuseScreenshot, AuditEntry
 from tests.admin_web.conftest import ACCOUNTS, csrf_token, sign_in
-from tests.rules.school_media.images import GIF, PNG, WEBP
+from tests.rules.school_media.images import GIF, PNG, WEBP, declared_png
 
 ENTRY = {"occurred_on": "20/11/26", "account_id": "0", "platform": "facebook",
          "account_text": "St Mary's Parents group", "posted_text": "<script>alert('head')</script> is useless",
@@ -74,6 +74,7 @@ def test_no_meeting_words_for_the_public_or_without_a_meeting(app: Flask) -> Non
     ((b"MZ\x90\x00" + b"\x00" * 100, "photo.png"), "not a PNG, JPEG, GIF or WebP image"),
     ((b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg"), "not a PNG, JPEG, GIF"),
     ((PNG + b"\x00" * MAX_BYTES, "huge.png"), "a screenshot may be at most 5 MB"),
+    ((declared_png(60_000, 60_000), "bomb.png"), "the image says it is 60,000 by 60,000 pixels"),
 ])
 def test_a_refused_screenshot_says_why_and_keeps_what_was_typed(app: Flask, upload: tuple[bytes, str],
                                                                  words: str) -> None:

@@ -350,6 +350,24 @@ def test_full_names_in_the_text_are_warned_about_but_do_not_block(app: Flask, sc
     assert json.loads(audits(app, "post.approve")[0].after or "{}")["full_names_in_text"] == [school.pupils["Amy"]]
 
 
+def test_a_pupil_named_in_the_text_but_left_off_the_list_is_pointed_out(app: Flask, school: School) -> None:
+    """Cara's consent was withdrawn: a photo captioned with her name, and only Amy listed, passed the consent check
+    with nothing said. The approver is now told who the text names, with the class, that is not in the post."""
+    client = sign_in(app.test_client(), "staff")
+    post_id = submitted(client, school.account, text="Amy Able and cara cole won the relay; Eve East cheered",
+                        pupils=(school.pupils["Amy"],))
+    head = sign_in(app.test_client(), "headteacher")
+    text = page(head, f"/posts/{post_id}")
+    assert ("Warning: the text names Cara Cole (4B), who is not among the pupils of this post, so their consent has "
+            "not been checked") in text
+    warning = re.search(r'<p class="notice bad warning-others">(.*?)</p>', text, re.S)
+    assert warning and "Eve East" not in warning.group(1)  # off roll: not a pupil of the school any more
+    assert "Warning: the text names" not in page(client, f"/posts/{post_id}")  # the author sees no consent hints
+    assert "Approved" in approve(head, post_id)  # a warning, as a full name of a listed pupil is
+    after = json.loads(audits(app, "post.approve")[0].after or "{}")
+    assert after["others_named_in_text"] == [school.pupils["Cara"]]
+
+
 def test_refuse_and_send_back_need_a_reason_and_the_author_reads_it(app: Flask, school: School) -> None:
     client = sign_in(app.test_client(), "staff")
     first = submitted(client, school.account, pupils=(school.pupils["Amy"],))

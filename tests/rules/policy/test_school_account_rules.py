@@ -32,18 +32,26 @@ TIA_EMAIL, TIA_NAME = "tia.teacher@school.test", "Tia Teacher"
 DEVICES = {
     "198.18.0.1": ("staff", TIA_EMAIL),       # the poster's, by email, in the staff group: opens
     "198.18.0.2": ("staff", "tia teacher"),    # by name, in the staff group: opens
-    "198.18.0.3": ("guests", TIA_EMAIL),      # by email in another group that is not a pupils' group: opens
+    "198.18.0.3": ("guests", TIA_EMAIL),      # by email outside the staff group (a visiting class's network): never
     "198.18.0.4": ("guests", TIA_NAME),       # a name outside the staff group is not an identity: stays blocked
     "198.18.0.5": ("pupils", TIA_EMAIL),      # a pupils' group: never, whatever its person says
     "198.18.0.6": (None, TIA_EMAIL),          # no group: the default group (pupils): never
     "198.18.0.7": ("staff", "Sam Staff"),     # someone who may not post: stays blocked
+    # the class's iPads, registered to their class teacher, in a group the technician made for them: never
+    "198.18.0.8": ("Year 6 iPads", TIA_EMAIL),
+    "198.18.0.9": ("Year 6 iPads", TIA_NAME),
 }
-OPENS = {"198.18.0.1", "198.18.0.2", "198.18.0.3"}
+OPENS = {"198.18.0.1", "198.18.0.2"}
 
 
 def register(db: Database) -> dict[str, int]:
     with db.session() as session:
         groups = {g.name: g.id for g in session.scalars(select(Group))}
+        for name in {group for group, _ in DEVICES.values() if group and group not in groups}:
+            made = Group(name=name)
+            session.add(made)
+            session.flush()
+            groups[name] = made.id
         found = {}
         for ip, (group, person) in DEVICES.items():
             device = Device(name=f"device {ip}", group_id=groups[group] if group else None, person=person)
@@ -137,7 +145,7 @@ def test_a_locked_category_stays_closed(school: tuple[Database, dict[str, int], 
 
 
 @pytest.mark.parametrize("change", ["poster removed", "account retired", "device to pupils", "account disabled",
-                                    "device person changed"])
+                                    "device person changed", "device to guests"])
 def test_it_closes_at_the_next_snapshot(school: tuple[Database, dict[str, int], dict[str, int]],
                                         change: str) -> None:
     db, ids, devices = school
@@ -155,6 +163,9 @@ def test_it_closes_at_the_next_snapshot(school: tuple[Database, dict[str, int], 
         elif change == "device to pupils":
             pupils = session.scalar(select(Group.id).where(Group.name == "pupils"))
             session.get(Device, devices["198.18.0.1"]).group_id = pupils  # type: ignore[union-attr]
+        elif change == "device to guests":
+            guests = session.scalar(select(Group.id).where(Group.name == "guests"))
+            session.get(Device, devices["198.18.0.1"]).group_id = guests  # type: ignore[union-attr]
         elif change == "account disabled":
             from rules.workflows.accounts import update_account
 

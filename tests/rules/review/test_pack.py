@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, fields, is_dataclass
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from rules.localtime import LONDON
@@ -90,6 +92,24 @@ def test_redaction_whole_words_and_written_parts_only() -> None:
     names = Redactor(["Siobhan O'Brien", "Maya Okonkwo-Smith", "Zoë Ng"])
     assert names.text("O'Brien and Okonkwo-Smith met ZOË NG; Okonkwo stays") == \
         "[pupil] and [pupil] met [pupil]; Okonkwo stays"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Opened for Siobhan O\u2019Brien's class", "Opened for [pupil]'s class"),  # a curly apostrophe, as phones type
+    ("O\u2019BRIEN asked", "[pupil] asked"),
+    ("SMITH, Tom (4B)", "[pupil], [pupil] (4B)"),  # the register's way: surname in capitals
+    ("tom  smith asked for it", "[pupil] asked for it"),  # two spaces, no capitals
+    ("Tom\u00a0Smith\u2019s iPad", "[pupil]'s iPad"),
+    ("for Zoe Ng and ZOE", "for [pupil] and [pupil]"),  # without the accent
+    ("Chlo\u00e9 asked", "[pupil] asked"),  # composed in the text, decomposed in the MIS's file
+    ("Maya Okonkwo Smith's project", "[pupil]'s project"),  # a double-barrelled name with a space
+    ("To\u200bm Smith", "[pupil]"),  # a zero-width space inside the name
+    ("in may, Samuel and Alan", "in may, Samuel and Alan"),  # still not a name as written
+])
+def test_redaction_finds_names_as_staff_write_them(text: str, expected: str) -> None:
+    redact = Redactor(["Siobhan O'Brien", "Tom Smith", "Maya Okonkwo-Smith", "Zoë Ng",
+                       unicodedata.normalize("NFD", "Chloé Martin"), "May Day", "Al"])
+    assert redact.text(text) == expected
 
 
 def test_an_approval_that_opened_a_whole_service_counts_once(db: Database) -> None:

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from rules.school_media.screenshots import MAX_BYTES, ScreenshotError, check_image
-from tests.rules.school_media.images import GIF, JPEG, PNG, WEBP
+from rules.school_media.screenshots import MAX_BYTES, ScreenshotError, check_image, dimensions
+from tests.rules.school_media.images import GIF, JPEG, PNG, WEBP, declared_png, gif, jpeg, webp_vp8x
 
 
 @pytest.mark.parametrize(("data", "kind"), [(PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"),
@@ -34,3 +34,27 @@ def test_the_size_limit_is_5_mb_exactly() -> None:
     assert check_image(PNG + b"\x00" * (MAX_BYTES - len(PNG))).size == MAX_BYTES
     with pytest.raises(ScreenshotError, match=r"5\.0 MB: a screenshot may be at most 5 MB"):
         check_image(PNG + b"\x00" * (MAX_BYTES - len(PNG) + 1))
+
+
+@pytest.mark.parametrize("data", [
+    declared_png(60_000, 60_000),  # a few kilobytes that would decode to gigabytes in the headteacher's browser
+    declared_png(40_000, 100),  # a side longer than any screen's capture
+    declared_png(8_000, 8_000),  # 64 megapixels
+    jpeg(65_535, 65_535),
+    gif(65_535, 65_535),
+    webp_vp8x(20_000, 20_000),
+])
+def test_an_image_that_declares_a_huge_size_is_refused(data: bytes) -> None:
+    with pytest.raises(ScreenshotError, match="pixels: a screenshot is at most 32,768 pixels a side and 50 megapixels"):
+        check_image(data)
+
+
+@pytest.mark.parametrize(("data", "size"), [
+    (declared_png(1_290, 30_000), (1_290, 30_000)),  # a phone's long scrolling capture
+    (jpeg(4_032, 3_024), (4_032, 3_024)),
+    (gif(640, 480), (640, 480)),
+    (webp_vp8x(1_920, 1_080), (1_920, 1_080)),
+])
+def test_screens_and_long_captures_are_kept(data: bytes, size: tuple[int, int]) -> None:
+    checked = check_image(data)
+    assert dimensions(checked.data, checked.content_type) == size

@@ -87,6 +87,12 @@ def test_a_ticked_box_that_asks_for_details_needs_them(db: Database, section: st
     ({"site_url": "javascript:alert(1)"}, "not a web address"),
     ({"site_url": "https://www.instagram.com/stmarys"}, "must be on TikTok"),
     ({"aims": "x" * 5001}, "at most 5000 characters"),
+    # the name becomes "school account: NAME" in `schoolgate check` and the access log: one plain line
+    ({"site_name": "St Mary's\n  rule:     none"}, "Name of the account.* holds a control character"),
+    ({"site_name": "St Mary's\x1b[2J\x1b[H"}, "Name of the account.* holds a control character"),
+    ({"site_name": "St Mary's \u202eskcolb"}, "Name of the account.* holds a control character"),
+    ({"moderator": "Tia\tTeacher"}, "Moderator of site.* holds a control character"),
+    ({"aims": "Share news.\x00"}, "holds a control character"),
 ])
 def test_each_answer_is_checked(db: Database, changes: dict[str, object], words: str) -> None:
     ids = add_people(db)
@@ -94,6 +100,14 @@ def test_each_answer_is_checked(db: Database, changes: dict[str, object], words:
         site_forms.file_form(session, user(db, ids["sam"]), proposal([ids["sam"], ids["tia"]], **changes))
     with db.session() as session:
         assert session.scalar(select(SiteCreationForm.id)) is None  # nothing half-filed
+
+
+def test_answers_of_several_lines_keep_their_line_breaks(db: Database) -> None:
+    ids = add_people(db)
+    with db.session() as session:
+        form = site_forms.file_form(session, user(db, ids["sam"]), proposal(
+            [ids["sam"], ids["tia"]], aims="Share the school's news.\r\n\tAnd its closures."))
+        assert form.aims == "Share the school's news.\r\n\tAnd its closures."
 
 
 def test_staff_see_their_own_forms_and_the_signers_see_all(db: Database) -> None:
