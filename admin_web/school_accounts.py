@@ -4,10 +4,14 @@ account, add hours (e.g. the school's hours) an account can be open in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from admin_web.access import ANY, database, get_or_404, roles
 from admin_web.forms import opts
@@ -64,80 +68,62 @@ def _back(account_id: int) -> ResponseReturnValue:
     return redirect(url_for("school_accounts.show", account_id=account_id))
 
 
+def _change(account_id: int, form: FlaskForm, not_done: str, change: Callable[[Session], object],
+            done: str) -> ResponseReturnValue:
+    """One headteacher's change to an account: the form checked, the change in one transaction, and the page
+    again with what happened ("Not removed: ..." naming why, or `done`); an account that is not there is 404."""
+    if not form.validate_on_submit():
+        why = error_text(form) if set(form.errors) - {"csrf_token"} else "Reload the page and try again."
+        flash(f"{not_done}. {why}", "error")
+        return _back(account_id)
+    try:
+        with database().session() as db_session:
+            change(db_session)
+    except LookupError:
+        abort(404)
+    except accounts.AccountError as exc:
+        flash(f"{not_done}: {exc}.", "error")
+        return _back(account_id)
+    flash(done, "success")
+    return _back(account_id)
+
+
 @bp.route("/<int:account_id>/posters", methods=["POST"])
 @roles("headteacher")
 def add_poster(account_id: int) -> ResponseReturnValue:
     form = PosterAddForm()
-    if not form.validate_on_submit():
-        flash(f"Nobody was added. {error_text(form)}", "error")
-        return _back(account_id)
-    try:
-        with database().session() as db_session:
-            accounts.add_poster(db_session, account_id, current_user.account, form.user_id.data or 0)
-    except LookupError:
-        abort(404)
-    except accounts.AccountError as exc:
-        flash(f"Nobody was added: {exc}.", "error")
-        return _back(account_id)
-    flash("Authorised to post: the platform opens on their own devices within a few seconds.", "success")
-    return _back(account_id)
+    return _change(account_id, form, "Nobody was added",
+                   lambda db_session: accounts.add_poster(db_session, account_id, current_user.account,
+                                                          form.user_id.data or 0),
+                   "Authorised to post: the platform opens on their own devices within a few seconds.")
 
 
 @bp.route("/<int:account_id>/posters/<int:member_id>/remove", methods=["POST"])
 @roles("headteacher")
 def remove_poster(account_id: int, member_id: int) -> ResponseReturnValue:
-    if not ButtonForm().validate_on_submit():
-        flash("Not removed: reload the page and try again.", "error")
-        return _back(account_id)
-    try:
-        with database().session() as db_session:
-            accounts.remove_poster(db_session, account_id, current_user.account, member_id)
-    except LookupError:
-        abort(404)
-    except accounts.AccountError as exc:
-        flash(f"Not removed: {exc}.", "error")
-        return _back(account_id)
-    flash("Removed: they may no longer post, and the platform closes on their devices within a few seconds.",
-          "success")
-    return _back(account_id)
+    return _change(account_id, ButtonForm(), "Not removed",
+                   lambda db_session: accounts.remove_poster(db_session, account_id, current_user.account, member_id),
+                   "Removed: they may no longer post, and the platform closes on their devices within a few seconds.")
 
 
 @bp.route("/<int:account_id>/hours", methods=["POST"])
 @roles("headteacher")
 def set_hours(account_id: int) -> ResponseReturnValue:
     form = HoursChoiceForm()
-    if not form.validate_on_submit():
-        flash(f"The hours were not changed. {error_text(form)}", "error")
-        return _back(account_id)
-    try:
-        with database().session() as db_session:
-            accounts.set_hours(db_session, account_id, current_user.account, form.schedule_id.data or None)
-    except LookupError:
-        abort(404)
-    except accounts.AccountError as exc:
-        flash(f"The hours were not changed: {exc}.", "error")
-        return _back(account_id)
-    flash("Hours changed: the filter follows within a few seconds.", "success")
-    return _back(account_id)
+    return _change(account_id, form, "The hours were not changed",
+                   lambda db_session: accounts.set_hours(db_session, account_id, current_user.account,
+                                                         form.schedule_id.data or None),
+                   "Hours changed: the filter follows within a few seconds.")
 
 
 @bp.route("/<int:account_id>/retire", methods=["POST"])
 @roles("headteacher")
 def retire(account_id: int) -> ResponseReturnValue:
     form = RetireForm()
-    if not form.validate_on_submit():
-        flash("Not retired: give the reason for retiring the account.", "error")
-        return _back(account_id)
-    try:
-        with database().session() as db_session:
-            accounts.retire(db_session, account_id, current_user.account, form.reason.data or "")
-    except LookupError:
-        abort(404)
-    except accounts.AccountError as exc:
-        flash(f"Not retired: {exc}.", "error")
-        return _back(account_id)
-    flash("Retired: the account no longer opens its platform for anyone.", "success")
-    return _back(account_id)
+    return _change(account_id, form, "Not retired",
+                   lambda db_session: accounts.retire(db_session, account_id, current_user.account,
+                                                      form.reason.data or ""),
+                   "Retired: the account no longer opens its platform for anyone.")
 
 
 @bp.route("/hours", methods=["POST"])
