@@ -4,7 +4,9 @@ Compiling the policy needs SQLAlchemy, whose import alone costs more than the an
 for. The snapshot is immutable and carries its policy version, so `check` keeps the last one it compiled
 in the state folder (mode 0600) and, on an SQLite database, reads only the version with the standard
 library's sqlite3 before trusting it: a different version (any change to lists, rules, devices, bans), a
-different ban allowlist, or any doubt about the file means compiling again. PostgreSQL always compiles.
+different ban allowlist, a different schoolgate (the file records a fingerprint of the code that defines what
+is pickled: an upgrade that adds a field must not read an old file), or any doubt about the file means compiling
+again. PostgreSQL always compiles.
 
 The domain table is not kept as it is: its keys are `hash(str)`, salted per process. The (domain, tag)
 pairs are kept instead and the table is built again on reading (a school's lists: milliseconds).
@@ -12,6 +14,7 @@ pairs are kept instead and the table is built again on reading (a school's lists
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import sqlite3
@@ -20,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rules.policy import matcher
 from rules.policy.matcher import DomainTable
 
 if TYPE_CHECKING:
@@ -27,6 +31,17 @@ if TYPE_CHECKING:
 
 FILE_NAME = "check-snapshot.pickle"
 Key = tuple[int, tuple[str, ...]]
+# The modules whose classes a kept snapshot holds (the snapshot, its rules, decisions and bans, their states).
+_PICKLED_FROM = (Path(matcher.__file__).parent, Path(matcher.__file__).parent.parent / "monitoring" / "states.py")
+
+
+def code_fingerprint() -> str:
+    """A digest of the source that defines a kept snapshot's classes: another schoolgate, another digest."""
+    digest = hashlib.sha256()
+    for place in _PICKLED_FROM:
+        for path in sorted(place.glob("*.py")) if place.is_dir() else [place]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def sqlite_policy_version(url: str) -> int | None:
@@ -54,6 +69,9 @@ def load(folder: Path, key: Key) -> PolicySnapshot | None:
         if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return None
         with open(path, "rb") as handle:
+            code = pickle.load(handle)  # the fingerprint first, alone: an old file is refused before its classes load
+            if code != code_fingerprint():
+                return None
             kept_key, snapshot, entries = pickle.load(handle)
         if kept_key != key:
             return None
@@ -71,6 +89,7 @@ def save(folder: Path, key: Key, snapshot: PolicySnapshot, entries: list[tuple[s
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
+            pickle.dump(code_fingerprint(), handle, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump((key, replace(snapshot, table=None), entries), handle,  # type: ignore[arg-type]
                         protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)

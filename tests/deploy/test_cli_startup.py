@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -142,3 +143,21 @@ def test_a_kept_policy_others_could_have_written_is_not_trusted(initialised_cli:
     kept_file.chmod(0o666)
     _, loaded = loaded_after(cli, "check", "facebook.com")
     assert "sqlalchemy" in loaded
+
+
+def test_a_kept_policy_from_another_schoolgate_is_not_trusted(initialised_cli: Cli) -> None:
+    """After an upgrade the policy version may be the same, but the kept file was pickled by the old code (a
+    class with fewer fields): `check` compiles again rather than read it."""
+    cli = initialised_cli
+    cli("check", "facebook.com")
+    kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+    with open(kept_file, "rb") as handle:
+        pickle.load(handle)  # the fingerprint of the code that wrote it
+        rest = handle.read()
+    with open(kept_file, "wb") as handle:
+        pickle.dump("the fingerprint of an older schoolgate", handle)
+        handle.write(rest)
+    _, loaded = loaded_after(cli, "check", "facebook.com")
+    assert "sqlalchemy" in loaded  # compiled again
+    _, loaded = loaded_after(cli, "check", "facebook.com")
+    assert "sqlalchemy" not in loaded  # and kept again, by this schoolgate
