@@ -9,6 +9,7 @@ of each pupil is shown to the approvers only, as the consent record is theirs an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -160,21 +161,31 @@ def edit(post_id: int) -> ResponseReturnValue:
     return render_template("posts/edit.html", form=form, post=post, pupils=pupils, account_name=account_name)
 
 
+def _act(post_id: int, not_done: str, change: Callable[[Session], object], done: str) -> ResponseReturnValue:
+    """One change to a post in one transaction, then its page again saying what happened ("The post was not
+    withdrawn: ..." naming why, or `done`); a post that is not there is 404, one not theirs to change 403."""
+    try:
+        with database().session() as db_session:
+            change(db_session)
+    except posts.NotFound:
+        abort(404)
+    except posts.NotAuthorised:
+        abort(403)
+    except posts.PostError as exc:
+        flash(f"{not_done}: {exc}.", "error")
+        return redirect(url_for("posts.show", post_id=post_id))
+    flash(done, "success")
+    return redirect(url_for("posts.show", post_id=post_id))
+
+
 @bp.route("/<int:post_id>/withdraw", methods=["POST"])
 @roles(*ANY)
 def withdraw(post_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        with database().session() as db_session:
-            posts.withdraw(db_session, post_id, current_user.account)
-    except posts.NotFound:
-        abort(404)
-    except posts.PostError as exc:
-        flash(f"The post was not withdrawn: {exc}.", "error")
-        return redirect(url_for("posts.show", post_id=post_id))
-    flash("Withdrawn: it will not be posted.", "success")
-    return redirect(url_for("posts.show", post_id=post_id))
+    return _act(post_id, "The post was not withdrawn",
+                lambda db_session: posts.withdraw(db_session, post_id, current_user.account),
+                "Withdrawn: it will not be posted.")
 
 
 @bp.route("/<int:post_id>/pupils/<int:pupil_id>/remove", methods=["POST"])
@@ -184,22 +195,14 @@ def remove_pupil(post_id: int, pupil_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     user = current_user.account
-    try:
-        with database().session() as db_session:
-            post = _load(db_session, post_id)
-            if post.author_id == user.id:
-                posts.remove_own_pupil(db_session, post_id, pupil_id, user)
-            else:
-                post_approval.remove_pupil(db_session, post_id, pupil_id, user, current_user.roles)
-    except posts.NotFound:
-        abort(404)
-    except posts.NotAuthorised:
-        abort(403)
-    except posts.PostError as exc:
-        flash(f"The pupil was not removed: {exc}.", "error")
-        return redirect(url_for("posts.show", post_id=post_id))
-    flash("The pupil was removed from the post.", "success")
-    return redirect(url_for("posts.show", post_id=post_id))
+
+    def remove(db_session: Session) -> None:
+        if _load(db_session, post_id).author_id == user.id:
+            posts.remove_own_pupil(db_session, post_id, pupil_id, user)
+        else:
+            post_approval.remove_pupil(db_session, post_id, pupil_id, user, current_user.roles)
+
+    return _act(post_id, "The pupil was not removed", remove, "The pupil was removed from the post.")
 
 
 @bp.route("/<int:post_id>/approve", methods=["POST"])
@@ -209,18 +212,12 @@ def approve(post_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("The post was not approved: reload it and try again.", "error")
         return redirect(url_for("posts.show", post_id=post_id))
-    try:
-        with database().session() as db_session:
-            post_approval.approve(db_session, post_id, current_user.account, current_user.roles,
-                                  kinds=form.kinds.data or [], criteria=form.criteria.data or [],
-                                  seen=datetime.fromisoformat(form.seen.data or ""))
-    except posts.NotFound:
-        abort(404)
-    except posts.PostError as exc:
-        flash(f"The post was not approved: {exc}.", "error")
-        return redirect(url_for("posts.show", post_id=post_id))
-    flash("Approved: the author may now post it.", "success")
-    return redirect(url_for("posts.show", post_id=post_id))
+    return _act(post_id, "The post was not approved",
+                lambda db_session: post_approval.approve(db_session, post_id, current_user.account,
+                                                         current_user.roles, kinds=form.kinds.data or [],
+                                                         criteria=form.criteria.data or [],
+                                                         seen=datetime.fromisoformat(form.seen.data or "")),
+                "Approved: the author may now post it.")
 
 
 def _close(post_id: int, refuse: bool) -> ResponseReturnValue:
@@ -230,17 +227,11 @@ def _close(post_id: int, refuse: bool) -> ResponseReturnValue:
         flash(f"The post was not {verb}: give the reason, for the author to read.", "error")
         return redirect(url_for("posts.show", post_id=post_id))
     decide = post_approval.refuse if refuse else post_approval.send_back
-    try:
-        with database().session() as db_session:
-            decide(db_session, post_id, current_user.account, current_user.roles, form.reason.data or "")
-    except posts.NotFound:
-        abort(404)
-    except posts.PostError as exc:
-        flash(f"The post was not {verb}: {exc}.", "error")
-        return redirect(url_for("posts.show", post_id=post_id))
-    flash("Refused: the author can see why." if refuse else "Sent back: the author can change it and send it again.",
-          "success")
-    return redirect(url_for("posts.show", post_id=post_id))
+    return _act(post_id, f"The post was not {verb}",
+                lambda db_session: decide(db_session, post_id, current_user.account, current_user.roles,
+                                          form.reason.data or ""),
+                "Refused: the author can see why." if refuse else
+                "Sent back: the author can change it and send it again.")
 
 
 @bp.route("/<int:post_id>/refuse", methods=["POST"])
@@ -263,14 +254,7 @@ def take_down(post_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("Not recorded: say what was done.", "error")
         return redirect(url_for("posts.show", post_id=post_id))
-    try:
-        with database().session() as db_session:
-            post_approval.take_down(db_session, post_id, current_user.account, current_user.roles,
-                                    form.reason.data or "")
-    except posts.NotFound:
-        abort(404)
-    except posts.PostError as exc:
-        flash(f"Not recorded: {exc}.", "error")
-        return redirect(url_for("posts.show", post_id=post_id))
-    flash("Recorded: the post is marked as taken down.", "success")
-    return redirect(url_for("posts.show", post_id=post_id))
+    return _act(post_id, "Not recorded",
+                lambda db_session: post_approval.take_down(db_session, post_id, current_user.account,
+                                                           current_user.roles, form.reason.data or ""),
+                "Recorded: the post is marked as taken down.")
