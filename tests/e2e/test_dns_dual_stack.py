@@ -92,8 +92,13 @@ def test_an_ipv4_client_of_a_dual_stack_listener_is_its_device_logged_and_banned
     # the ban is enforced on the [::] listener: the device is found again by its IPv4 address
     assert wait_until(lambda: addresses(server.ask("www.allowed.example", source=PUPIL)) == [BLOCK_PAGE], 5)
 
-    out = cli("logs", "--json", "--client", PUPIL).stdout
-    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    def logged() -> tuple[str, list[dict[str, object]]]:
+        out = cli("logs", "--json", "--client", PUPIL).stdout
+        return out, [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    # the event writer drains in batches (about every 0.5 s): the last answer's event may not be written yet
+    assert wait_until(lambda: len(logged()[1]) >= 6, 10)
+    out, events = logged()
     assert len(events) >= 6
     assert {(e["client_ip"], e["device"]) for e in events} == {(PUPIL, "Sam's iPad")}
     assert {e["transport"] for e in events} == {"udp", "tcp"}
