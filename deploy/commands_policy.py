@@ -139,20 +139,21 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
 
 
 def current_snapshot(app: AppContext) -> PolicySnapshot:
-    """The policy in force: the one `check` kept, when the database says it is still current (SQLite: read
-    with the standard library, so an answer needs no SQLAlchemy), else compiled now and kept."""
+    """The configured school's policy in force: the one `check` kept, when the database says it is still current
+    (SQLite: read with the standard library, so an answer needs no SQLAlchemy), else compiled now and kept."""
     config = app.config
     allowlist = tuple(config.ban_allowlist)
+    school = config.site.name
     version = snapshot_cache.sqlite_policy_version(config.database.url)
     if version is not None:
-        kept = snapshot_cache.load(config.state_dir, (version, allowlist))
+        kept = snapshot_cache.load(config.state_dir, (version, allowlist, school))
         if kept is not None:
             return kept
     from rules.policy.compile import Compiler
 
-    compiler = Compiler(app.ready_database(), allowlist, keep_entries=True)
+    compiler = Compiler(app.ready_database(), allowlist, keep_entries=True, site_id=app.site_id)
     snapshot = compiler.compile()
-    snapshot_cache.save(config.state_dir, (snapshot.version, allowlist), snapshot, compiler.entries)
+    snapshot_cache.save(config.state_dir, (snapshot.version, allowlist, school), snapshot, compiler.entries)
     return snapshot
 
 
