@@ -164,14 +164,15 @@ def current_snapshot(app: AppContext) -> PolicySnapshot:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def logs(app, client_ip, since_text, limit, as_json) -> None:
-    """The access log: what each device asked for and what was decided."""
+    """The access log of this gateway's school: what each device asked for and what was decided."""
     from sqlalchemy import select
 
     from rules.store.audit import audit
     from rules.store.models import AccessEvent
 
     db = app.ready_database()
-    query = select(AccessEvent).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)
+    query = (select(AccessEvent).where(AccessEvent.site_id == app.site_id)
+             .order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit))
     if client_ip:
         try:
             query = query.where(AccessEvent.client_ip == normalize_ip(client_ip))
@@ -183,7 +184,7 @@ def logs(app, client_ip, since_text, limit, as_json) -> None:
         events = list(reversed(session.scalars(query).all()))
         # Every read of the access log is recorded, as on the web: the whole log (every device) as much as one.
         audit(session, app.actor, "access_log.view", f"client {client_ip}" if client_ip else "access log",
-              after={"since": since_text, "events": len(events)})
+              after={"since": since_text, "events": len(events)}, site_id=app.site_id)
     if as_json:
         json_lines({"ts": iso_utc(e.ts), "client_ip": e.client_ip, "device": e.device, "source": e.source,
                     "host": e.host, "url": e.url, "action": e.action, "category": e.category, "rule": e.rule,
