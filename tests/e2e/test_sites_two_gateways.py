@@ -24,7 +24,6 @@ import psycopg
 import pytest
 
 import tests.dns_block.stub as stub_answers
-
 from rules.store.db import Database
 from rules.store.models import Ban, Rule
 from tests.conftest import PG_ADMIN_URL, Cli, postgres_available
