@@ -164,7 +164,9 @@ def current_snapshot(app: AppContext) -> PolicySnapshot:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def logs(app, client_ip, since_text, limit, as_json) -> None:
-    """The access log of this gateway's school: what each device asked for and what was decided."""
+    """The access log: what each device asked for and what was decided.
+
+    Only this gateway's school's events ([site] name): another school's devices may share its addresses."""
     from sqlalchemy import select
 
     from rules.store.audit import audit

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from rules.localtime import LONDON
 from rules.mail import MailError, MailSettings, send
+from rules.site_members import members_of
 from rules.store.db import Database
-from rules.store.models import Ban, User, UserSite
+from rules.store.models import Ban, User
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def headteacher_addresses(db: Database, site_id: int | None = None) -> list[str]
     with db.session(read_only=True) as session:
         query = select(User).where(User.active.is_(True))
         if site_id is not None:
-            query = query.where(User.id.in_(select(UserSite.user_id).where(UserSite.site_id == site_id)))
+            query = query.where(members_of(site_id))
         return [u.email for u in session.scalars(query) if "headteacher" in u.roles.split(",")]
 
 

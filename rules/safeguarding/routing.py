@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from rules.policy.snapshot import person_key
 from rules.safeguarding.states import DSL_ROLE, HEADTEACHER_ROLE, Route, Subject
-from rules.store.models import Device, User, UserSite
+from rules.site_members import members_of
+from rules.store.models import Device, User
 
 log = logging.getLogger(__name__)
 STAFF_GROUP = "staff"
@@ -100,7 +101,7 @@ def accounts_with(session: Session, role: str, site_id: int | None = None) -> li
     trust is never mailed to another school's DSL)."""
     query = select(User).where(User.active.is_(True)).order_by(User.id)
     if site_id is not None:
-        query = query.where(User.id.in_(select(UserSite.user_id).where(UserSite.site_id == site_id)))
+        query = query.where(members_of(site_id))
     return [u for u in session.scalars(query) if role in _roles(u)]
 
 
