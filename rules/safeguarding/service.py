@@ -77,7 +77,7 @@ def visible_concerns(session: Session, viewer_roles: set[str], *, states: Iterab
     return seen[:limit]
 
 
-def _in_schools[Q: Select[Any]](query: Q, column: Any, site_ids: Collection[int] | None) -> Q:
+def _in_schools[Q: Select](query: Q, column: Any, site_ids: Collection[int] | None) -> Q:
     return query if site_ids is None else query.where(column.in_(sorted(site_ids)))
 
 
