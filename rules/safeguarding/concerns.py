@@ -96,7 +96,7 @@ def open_manual(session: Session, *, device_id: int | None, person: str | None, 
 def _new(session: Session, who: Who, finding: Finding, chair_email: str, *, raised_by: str,
          client_ip: str | None, when: AccessEvent | None, event_id: int | None,
          site_id: int | None = None) -> Concern:
-    routed = route(session, who, chair_email)
+    routed = route(session, who, chair_email, site_id)
     at = when.ts if when is not None else utcnow()
     concern = Concern(opened_at=at, last_seen_at=at, hits=1, device_id=who.device_id, device_name=who.device_name,
                       client_ip=client_ip, person=who.person, subject=who.subject.value, category=finding.category,
