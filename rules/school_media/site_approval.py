@@ -7,8 +7,9 @@ name and email with the time, written once by a conditional UPDATE (two officers
 once). Either may refuse, with a reason. The headteacher's approval creates the school account, its administrators,
 the people authorised to post and its hours, in the same transaction as the signature and its audit entry.
 
-The account is of the form's school, and its posters must be that school's staff; each function takes the
-signer's schools (`site_ids`; None: every school): another school's form, or poster, is NotFound.
+The account is of the form's school, and its posters must be that school's staff (another school's is refused
+as a missing account is); each function takes the signer's schools (`site_ids`; None: every school): another
+school's form is NotFound.
 """
 
 from __future__ import annotations
@@ -83,11 +84,9 @@ def sign_as_headteacher(session: Session, form_id: int, user: User, approval: He
                         now: datetime | None = None,
                         site_ids: accounts.SiteIds = None) -> tuple[SiteCreationForm, SocialAccount]:
     """The headteacher's final approval, which creates the school account (in the form's school, its posters
-    that school's staff: anyone else is NotFound); the caller has checked the role."""
+    that school's staff: anyone else is refused as an account that does not exist); the caller has checked the
+    role."""
     form = _form(session, form_id, site_ids)
-    staff = set(session.scalars(accounts.staff_of(form.site_id)))
-    if any(i not in staff for i in approval.poster_ids):
-        raise NotFound(form_id)
     if form.requester_id == user.id:
         raise FormError("you filed this form, so another headteacher must approve it")
     if form.status == FormStatus.OPEN:

@@ -45,9 +45,7 @@ BY_ID: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "site_forms.print_view": [("GET", "/site-forms/{b.form}/print", {})],
     "site_forms.sign_marketing": [("POST", "/site-forms/{b.form}/marketing", {"agree": "y"}),
                                   ("POST", "/site-forms/{b.form}/marketing", {})],
-    "site_forms.sign_headteacher": [("POST", "/site-forms/{b.form}/headteacher", {"agree": "y", "schedule_id": "0"}),
-                                    ("POST", "/site-forms/{a.form}/headteacher",
-                                     {"agree": "y", "schedule_id": "0", "poster_ids": "{b.staff}"})],
+    "site_forms.sign_headteacher": [("POST", "/site-forms/{b.form}/headteacher", {"agree": "y", "schedule_id": "0"})],
     "site_forms.refuse": [("POST", "/site-forms/{b.form}/refuse", {"reason": "no"}),
                           ("POST", "/site-forms/{b.form}/refuse", {})],
     "school_accounts.show": [("GET", "/school-accounts/{b.account}", {})],
@@ -77,6 +75,12 @@ BY_ID: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "abuse.upload_screenshot": [("POST", "/abuse-log/{b.entry}/screenshots", {})],
     "abuse.screenshot": [("GET", "/abuse-log/screenshots/{b.screenshot}", {})],
 }
+# Another school's id in a form field that a missing id does not answer with 404 (the form says what is wrong): the
+# same answer as for a missing id, and nothing changed. {id}: B's id, then one that does not exist.
+AS_MISSING: list[tuple[str, str, dict[str, Any]]] = [
+    ("site_forms.sign_headteacher", "/site-forms/{a.form}/headteacher",
+     {"agree": "y", "schedule_id": "0", "poster_ids": "{id}"}),
+]
 # Routes without a school's id: what each shows or does is checked by the named test below.
 WITHOUT_ID = {
     "concerns.index": "lists", "concerns.person": "person_search", "phrases.index": "lists",
@@ -146,6 +150,13 @@ def test_another_schools_ids_answer_404_and_change_nothing(app: Flask, schools: 
             form = {key: filled(str(value), a, b) for key, value in data.items()}
             code = send(client, method, filled(path, a, b), form)
             assert code == (404 if allowed(app, endpoint, who) else 403), (who, endpoint, method, path, code)
+    for endpoint, path, data in AS_MISSING:
+        answers = []
+        for ident in (str(b.staff), "999999"):
+            form = {key: filled(str(value).replace("{id}", ident), a, b) for key, value in data.items()}
+            answers.append(send(client, "POST", filled(path, a, b), form))
+        assert answers[0] == answers[1], (who, endpoint, answers)
+        assert answers[0] in (302, 403, 404), (who, endpoint, answers)
     assert everything(app) == before
 
 
