@@ -80,12 +80,13 @@ def who_for(session: Session, device: Device | None, person: str | None = None,
                account.email if account else None)
 
 
-def route(session: Session, who: Who, chair_email: str) -> Route:
-    """Where a concern about `who` goes (see the module's docstring for the fallbacks)."""
+def route(session: Session, who: Who, chair_email: str, site_id: int | None = None) -> Route:
+    """Where a concern about `who` (in school `site_id`; None: any) goes (see the module's docstring for the
+    fallbacks)."""
     if who.subject == Subject.PUPIL:
         return Route.DSL
     if who.subject == Subject.STAFF:
-        if any(u.email != who.account for u in accounts_with(session, HEADTEACHER_ROLE)):
+        if any(u.email != who.account for u in accounts_with(session, HEADTEACHER_ROLE, site_id)):
             return Route.HEADTEACHER
         log.warning("a concern about a member of staff, but no active headteacher account: routed to the DSL")
         return Route.DSL
