@@ -12,52 +12,59 @@ function of an engine and rows, so a caller in another process needs nothing els
   caller keeps the batch (the writer spools it to disk).
 
 On PostgreSQL the rows go through `COPY ... FROM STDIN` (psycopg 3), which costs a fraction of an INSERT a
-row, and land in the day partitions of `access_events` (`rules.store.partitions`). A row for a day that has
-no partition yet (the scheduler makes them a week ahead, but a clock can be wrong) is never lost: the
-partitions the batch needs are made on demand and the batch is written again.
+row, and land in the day partitions of `access_events` (`rules.store.partitions`). The scheduler makes them
+a week ahead; before a batch holding a day this process has not yet seen a partition for (a clock far off,
+a scheduler that has not run), that day's partition is made first. Were that to fail, the DEFAULT
+partition would take the rows: an event is never refused for its day.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from rules.store import partitions
 from rules.store.event_writer import EventRecord, EventRow
 
+log = logging.getLogger(__name__)
 TABLE = "access_events"
 COLUMNS = (*EventRecord._fields, "site_id")
-NO_PARTITION = "23514"  # check_violation: "no partition of relation ... found for row"
+EPOCH_DAY = date(1970, 1, 1)
+# The days each database (by URL) is known to have a partition for, in this process: a set lookup a batch.
+_known_days: dict[str, set[int]] = {}
 
 
 def write_events(engine: Engine, rows: Sequence[EventRow], site_id: int = 1) -> int:
     """Write `rows` for school `site_id` in one transaction; return how many were written."""
     if not rows:
         return 0
-    encoded = encode(rows, site_id)
+    days: set[int] = set()
+    encoded = encode(rows, site_id, days)
     if engine.dialect.name == "sqlite":
         marks = ", ".join("?" * len(COLUMNS))
         with engine.begin() as conn:
             conn.exec_driver_sql(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({marks})", encoded)
         return len(encoded)
-    try:
-        _copy(engine, encoded)
-    except Exception as exc:
-        if _sqlstate(exc) != NO_PARTITION:
-            raise
-        partitions.ensure_days(engine, partitions.days_of(float(row[0]) for row in rows))  # type: ignore[arg-type]
-        _copy(engine, encoded)
+    known = _known_days.setdefault(str(engine.url), set())
+    if not days <= known:
+        try:
+            partitions.ensure_days(engine, (EPOCH_DAY + timedelta(days=day) for day in days - known))
+            known |= days
+        except Exception as exc:  # the default partition takes the rows; the next batch tries again
+            log.warning("cannot make access-event partitions (%s)", str(exc).splitlines()[0])
+    _copy(engine, encoded)
     return len(encoded)
 
 
-def encode(rows: Sequence[EventRow], site_id: int) -> list[tuple[Any, ...]]:
+def encode(rows: Sequence[EventRow], site_id: int, days: set[int] | None = None) -> list[tuple[Any, ...]]:
     """The rows as the database takes them: the time as UTC text (formatted once a second, not once an event:
     this runs for every query DNS answers), the school's id last. SQLite stores SQLAlchemy's text form of a
-    naive UTC datetime, which is this text; PostgreSQL parses it as a timestamp in COPY's text format."""
+    naive UTC datetime, which is this text; PostgreSQL parses it as a timestamp in COPY's text format.
+    The UTC days the rows fall on (days since 1970-01-01) are added to `days` when it is given."""
     out: list[tuple[Any, ...]] = []
     append = out.append
     second, prefix = -1, ""
@@ -67,14 +74,10 @@ def encode(rows: Sequence[EventRow], site_id: int) -> list[tuple[Any, ...]]:
         if whole != second:
             second = whole
             prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            if days is not None:
+                days.add(whole // 86400)
         append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *item[1:], site_id))
     return out
-
-
-def _sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a psycopg error, raised bare (COPY runs on the driver's cursor) or wrapped by SQLAlchemy."""
-    inner = exc.orig if isinstance(exc, DBAPIError) else exc
-    return getattr(inner, "sqlstate", None)
 
 
 def _copy(engine: Engine, encoded: list[tuple[Any, ...]]) -> None:

@@ -5,9 +5,11 @@ On PostgreSQL `access_events` is partitioned by RANGE (ts), one partition a UTC 
 (no row-by-row delete, no bloat, no vacuum), and a log page bounded in time reads only its days.
 
 Partitions are made by the scheduler a week ahead (`make_ahead`, the `partitions` job), and by the
-writer on demand when a batch holds a day without one (`ensure_days`), so no event is ever refused.
-There is deliberately no DEFAULT partition: a default partition that ever holds rows makes every later
-CREATE ... PARTITION OF scan it, and fail if it holds rows of the new day; and it could not be dropped by day.
+COPY path on demand before it writes a batch holding a day it has not seen a partition for
+(`rules.store.event_sink`, through `ensure_days`). Behind both, a DEFAULT partition (`access_events_default`)
+takes any row no day partition does (an INSERT from elsewhere, a clock far off, a race), so no event is ever
+refused. It is meant to stay empty: when a day's partition is made while the default holds rows of that
+day, they are moved into it in the same transaction (`create_days`), and retention deletes its old rows.
 
 SQLite has no partitions: every function here is a no-op there.
 """
@@ -23,6 +25,7 @@ from sqlalchemy import Connection, Engine, text
 
 PARENT = "access_events"
 PREFIX = f"{PARENT}_p"
+DEFAULT = f"{PARENT}_default"
 NAME = re.compile(rf"^{PREFIX}(\d{{8}})$")
 AHEAD_DAYS = 7
 # One advisory lock key (any constant) serialises the makers: two writers that both miss a day must not race
@@ -32,11 +35,6 @@ _MAKER_LOCK = 0x5C600E57
 
 def partition_name(day: date) -> str:
     return f"{PREFIX}{day:%Y%m%d}"
-
-
-def days_of(timestamps: Iterable[float]) -> set[date]:
-    """The UTC days of Unix timestamps."""
-    return {datetime.fromtimestamp(ts - ts % 86400, UTC).date() for ts in timestamps}
 
 
 def is_partitioned(conn: Connection) -> bool:
@@ -73,10 +71,23 @@ def create_days(conn: Connection, days: Iterable[date]) -> list[str]:
         if day in have:
             continue
         name = partition_name(day)
-        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
-                             f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')")
+        bounds = f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+        in_day = f"ts >= '{day.isoformat()}' AND ts < '{(day + timedelta(days=1)).isoformat()}'"
+        stray = has_default(conn) and conn.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT} WHERE {in_day})"))
+        if not stray:
+            conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} FOR VALUES {bounds}")
+        else:  # the default holds rows of this day: take it out, make the day, move them, put it back
+            conn.exec_driver_sql(f"ALTER TABLE {PARENT} DETACH PARTITION {DEFAULT}")
+            conn.exec_driver_sql(f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES {bounds}")
+            conn.exec_driver_sql(f"INSERT INTO {PARENT} SELECT * FROM {DEFAULT} WHERE {in_day}")
+            conn.exec_driver_sql(f"DELETE FROM {DEFAULT} WHERE {in_day}")
+            conn.exec_driver_sql(f"ALTER TABLE {PARENT} ATTACH PARTITION {DEFAULT} DEFAULT")
         made.append(name)
     return made
+
+
+def has_default(conn: Connection) -> bool:
+    return bool(conn.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": DEFAULT}))
 
 
 def ensure_days(engine: Engine, days: Iterable[date]) -> list[str]:
@@ -100,7 +111,8 @@ class Dropped:
 
 
 def drop_before(engine: Engine, cutoff: datetime) -> Dropped:
-    """Drop every partition whose whole day ends at or before `cutoff` (a naive or aware UTC instant).
+    """Drop every partition whose whole day ends at or before `cutoff` (a naive or aware UTC instant), and
+    delete the default partition's rows older than it (it holds few or none).
 
     The day that holds the cutoff stays until it has wholly passed: an event is kept up to a day longer
     than the period, never a day less."""
@@ -121,4 +133,7 @@ def drop_before(engine: Engine, cutoff: datetime) -> Dropped:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
         count += 1
         rows += int(estimate or 0)
+    with engine.begin() as conn:
+        if has_default(conn):
+            rows += conn.execute(text(f"DELETE FROM {DEFAULT} WHERE ts < :cutoff"), {"cutoff": limit}).rowcount
     return Dropped(count, rows)

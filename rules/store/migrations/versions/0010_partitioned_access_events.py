@@ -6,7 +6,8 @@ whole (`rules.store.partitions.drop_before`) and a log page bounded in time plan
 
 The conversion keeps every row and the id sequence: the old table is renamed, the partitioned one made
 LIKE it (the same columns and defaults, so ids keep coming from the same sequence), a partition made for
-every day the old rows hold and for the week ahead, the rows copied, the old table dropped, and the
+every day the old rows hold and for the week ahead (and the DEFAULT partition, for a row no day takes:
+see `rules.store.partitions`), the rows copied, the old table dropped, and the
 sequence handed to the new id column.
 
 Keys and indexes (each is paid for on every one of the 30k inserts a second at peak; measured by
@@ -33,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from alembic import op
 from sqlalchemy import text
 
-from rules.store.partitions import AHEAD_DAYS, create_days
+from rules.store.partitions import AHEAD_DAYS, DEFAULT, create_days
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -64,6 +65,7 @@ def upgrade() -> None:
     days = set(conn.scalars(text(f"SELECT DISTINCT ts::date FROM {OLD}")))
     days |= {today + timedelta(days=i) for i in range(AHEAD_DAYS + 1)}
     create_days(conn, days)
+    op.execute(f"CREATE TABLE {DEFAULT} PARTITION OF access_events DEFAULT")
     # Rows first, keys after: building each index once over the copied rows is cheaper than growing it per row.
     op.execute(f"INSERT INTO access_events SELECT * FROM {OLD}")
     op.execute("ALTER TABLE access_events ADD CONSTRAINT access_events_pkey PRIMARY KEY (id, ts)")
