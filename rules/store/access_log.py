@@ -102,12 +102,15 @@ def page(session: Session, flt: LogFilter, after: str | None = None, size: int =
     query = filtered(flt).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc())
     cursor = parse_cursor(after)
     anchor = now or utcnow()
-    upper: datetime | None = None  # the first window is open above: a clock ahead still shows its events
+    # The newest page reaches a day past now (a clock a little ahead still shows), not into the week of empty
+    # partitions made ahead.
+    upper: datetime | None = anchor + timedelta(days=1)
     if cursor is not None:
         # The row comparison is the keyset; the plain bound on ts is what the planner prunes partitions by.
         query = query.where(tuple_(AccessEvent.ts, AccessEvent.id) < tuple_(cursor[0], cursor[1]),
                             AccessEvent.ts <= cursor[0])
         anchor = cursor[0]
+        upper = None
     rows: list[AccessEvent] = []
     for window in PAGE_WINDOWS:
         lower = anchor - window if window is not None else None
