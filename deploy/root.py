@@ -59,7 +59,9 @@ def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> Enfor
     """The shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
     db = Database(config.database.url)
     store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
-    writer = EventWriter(db, config.state_dir / "spool" / name)
+    from deploy.site import resolve_site
+
+    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=resolve_site(config, db))
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
 
 
