@@ -59,7 +59,7 @@ from rules.store.partitions import make_ahead
 
 log = logging.getLogger("schoolgate.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
-TRUST_STORE = "default"  # the stored timetable of the trust-wide jobs (the alias earlier versions stored under)
+TRUST_STORE = "trust"  # the stored timetable of the trust-wide jobs (rows do not record the alias)
 GATEWAY_STORE = "gateway"
 LOST_LEAD_STATUS = 3
 
