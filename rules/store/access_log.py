@@ -30,6 +30,7 @@ class LogFilter:
     """What the person asked to see; every field optional."""
 
     device_id: int | None = None
+    site_id: int | None = None  # one school's events (ix_access_events_site_ts_id on PostgreSQL)
     person: str = ""
     group_id: int | None = None
     since: datetime | None = None
@@ -46,6 +47,8 @@ def filtered(flt: LogFilter) -> Select[AccessEvent]:
     query = select(AccessEvent)
     if flt.device_id is not None:
         query = query.where(AccessEvent.device_id == flt.device_id)
+    if flt.site_id is not None:
+        query = query.where(AccessEvent.site_id == flt.site_id)
     if flt.person:
         query = query.where(AccessEvent.device_id.in_(select(Device.id).where(Device.person == flt.person)))
     if flt.group_id is not None:
