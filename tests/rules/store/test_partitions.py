@@ -168,6 +168,7 @@ def test_a_log_page_reads_only_the_days_in_its_window(pg_db: Database) -> None:
         first = page(session, LogFilter(), size=20)
         middle = page(session, LogFilter(), after=first.next_cursor, size=20)
         device = page(session, LogFilter(device_id=1), size=20)
+        school = page(session, LogFilter(site_id=1), size=20)
         conn = session.connection()
         wanted = conn.info.pop("to_explain")
         event.remove(pg_db.engine, "before_cursor_execute", explain)
@@ -175,7 +176,8 @@ def test_a_log_page_reads_only_the_days_in_its_window(pg_db: Database) -> None:
             raw = conn.connection.driver_connection
             assert raw is not None
             plans.append("\n".join(r[0] for r in raw.execute("EXPLAIN " + statement, parameters)))
-    assert len(first.events) == len(middle.events) == len(device.events) == 20
+    assert len(first.events) == len(middle.events) == len(device.events) == len(school.events) == 20
+    assert [e.id for e in school.events] == [e.id for e in first.events]  # one school wrote them all
     assert plans
     for plan in plans:
         scanned = set(re.findall(r" on (access_events_p\d{8})", plan))
