@@ -71,3 +71,29 @@ def test_two_schedulers_run_each_trust_job_once_and_the_follower_takes_over(pg_u
                 proc.kill()
                 proc.wait()
     assert "Traceback" not in second_log.read_text()
+
+
+def test_a_leader_whose_lock_session_ends_stops_at_once(pg_url: str, tmp_path: Path) -> None:
+    """A leader cut off from its lock (the server ended its session: a restart, a network break) may already have
+    a successor: it must not run one more trust-wide job, so it exits for the process manager to restart it."""
+    import psycopg
+
+    config = tmp_path / "schoolgate.toml"
+    config.write_text(f'[database]\nurl = "{pg_url}"\n', encoding="utf-8")
+    cli = Cli(config, tmp_path)
+    cli("init")
+    log = tmp_path / "leader.log"
+    leader = start(cli, log)
+    try:
+        wait_for(log, r"leading: running the trust-wide jobs", 60)
+        with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
+            ended = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                                 "AND granted AND database = (SELECT oid FROM pg_database "
+                                 "WHERE datname = current_database())").fetchall()
+        assert ended == [(True,)]  # the one session holding the lead
+        assert leader.wait(timeout=30) == 3
+    finally:
+        if leader.poll() is None:
+            leader.kill()
+            leader.wait()
+    assert "lost the lead: stopping" in log.read_text()
