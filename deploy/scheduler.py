@@ -102,10 +102,10 @@ JOBS: dict[str, JobSpec] = {
                             lambda c, db: sync_devices(c, db), per_gateway=True),
     "expire": JobSpec("expire exceptions, supervised sessions and bans", lambda: IntervalTrigger(seconds=60),
                       lambda c, db: expire(db)),
-    # The name predates the other kinds of personal data it now purges; stored timetables name it, so it stays.
     "partitions": JobSpec("make the access-event day partitions a week ahead (PostgreSQL)",
                           lambda: CronTrigger(hour=1, minute=0, timezone=LONDON),
                           lambda c, db: make_ahead(db.engine)),
+    # The name predates the other kinds of personal data it now purges; stored timetables name it, so it stays.
     "policy_review": JobSpec("remind the headteacher of the social media policy's review date, 30 days before "
                              "and on the day (once each; a missed day is caught up)",
                              lambda: CronTrigger(hour=7, minute=30, timezone=LONDON),
