@@ -225,13 +225,14 @@ def run_forever(config: Config, db: Database) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     scheduler.start()
-    log.info("scheduler started with %d jobs (%s), the circumvention watcher and the concern watcher", len(JOBS),
-             ", ".join(JOBS))
-    lost = following = False
+    log.info("scheduler started with %d jobs (%s); the circumvention watcher and the concern watcher run on the "
+             "leader", len(JOBS), ", ".join(JOBS))
+    lost = following = leading = False
     try:
         while not stop.is_set():
-            if not leadership.is_leader:
+            if not leading:
                 if leadership.acquire():
+                    leading = True
                     log.info("leading: running the trust-wide jobs and the watchers")
                     take_lead(scheduler, db)
                     _make_partitions(db)

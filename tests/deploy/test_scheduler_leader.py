@@ -97,3 +97,14 @@ def test_a_leader_whose_lock_session_ends_stops_at_once(pg_url: str, tmp_path: P
             leader.kill()
             leader.wait()
     assert "lost the lead: stopping" in log.read_text()
+
+
+def test_the_one_scheduler_on_sqlite_leads(initialised_cli: Cli, tmp_path: Path) -> None:
+    log = tmp_path / "scheduler.log"
+    scheduler = start(initialised_cli, log)
+    try:
+        wait_for(log, r"leading: running the trust-wide jobs and the watchers", 60)
+        wait_for(log, r'Added job "expire" to job store "trust"', 30)
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=30) == 0
