@@ -41,7 +41,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                      "Safeguarding monitoring: what a search or a site would raise, and why; the school's own "
                      "phrases."),
     "scheduler": ("commands_scheduler", "scheduler",
-                  "Run the scheduled jobs (one scheduler per database; never inside the web workers)."),
+                  "Run the scheduled jobs (the whole database's on one leader per trust; never inside the web "
+                  "workers)."),
     "users": ("commands_admin", "users", "Staff accounts for the admin web."),
     "web": ("commands_web", "web", "The admin web: forms, approvals, access logs and audit."),
 }

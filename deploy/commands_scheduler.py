@@ -13,7 +13,10 @@ from deploy.scheduler import JOBS, run_forever
 @click.option("--list", "list_jobs", is_flag=True, help="List the jobs and exit.")
 @pass_app
 def scheduler(app, run_now: str | None, list_jobs: bool) -> None:
-    """Run the scheduled jobs (one scheduler per database; never inside the web workers)."""
+    """Run the scheduled jobs (the whole database's on one leader per trust; never inside the web workers).
+
+    Every gateway runs its own jobs (devices sync, self-test); on PostgreSQL one scheduler at a time leads and runs
+    the rest. On SQLite run one scheduler."""
     if list_jobs:
         for name, spec in JOBS.items():
             click.echo(f"{name:14} {spec.description}")

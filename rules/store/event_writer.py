@@ -2,7 +2,8 @@
 
 DNS and the proxy call `EventWriter.record()` with an `EventRecord`; that is one `deque.append`, and
 never waits for the database. A thread drains the queue about every half second
-and writes each batch with one `executemany`. When the database cannot take a batch (it is down,
+and writes each batch in one transaction (`rules.store.event_sink.write_events`: COPY on PostgreSQL,
+executemany on SQLite). When the database cannot take a batch (it is down,
 locked, full), the batch is appended to a spool file on disk, and the spool is replayed, oldest first,
 once the database answers again. When the queue grows past its bound, the thread spools the excess
 at once instead of letting memory grow.
@@ -18,11 +19,10 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from rules.store.db import Database, is_sqlite
+from rules.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,10 @@ class EventWriter:
     def __init__(self, db: Database, spool_dir: Path, interval: float = 0.5, max_queue: int = 500_000,
                  batch_size: int = 20_000, site_id: int = 1) -> None:
         self.db = db
-        self.site_id = int(site_id)  # the gateway's school: a constant column, never a field of the hot path's record
+        self.site_id = int(site_id)  # the gateway's school, written with every event (`rules.store.event_sink`)
+        from rules.store.event_sink import write_events  # here: event_sink imports EventRecord from this module
+
+        self._write_events = write_events
         self.spool_dir = spool_dir
         self.interval = interval
         self.max_queue = max_queue
@@ -102,10 +105,6 @@ class EventWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one drain at a time (thread or flush())
-        self._sqlite = is_sqlite(db.engine)
-        columns = ", ".join(EventRecord._fields)
-        marks = ", ".join(["?" if self._sqlite else "%s"] * len(EventRecord._fields))
-        self._sql = f"INSERT INTO access_events ({columns}, site_id) VALUES ({marks}, {self.site_id})"
         self.record = self._queue.append  # the hot path: one C call
 
     def start(self) -> EventWriter:
@@ -149,29 +148,9 @@ class EventWriter:
                 database_ok = False
                 self._spool(batch)
 
-    def _rows(self, batch: Sequence[EventRow]) -> list[tuple[object, ...]]:
-        """Rows for executemany. SQLite stores the time as SQLAlchemy's text form; the date and time to the
-        second are formatted once a second, not once an event (this runs for every query DNS answers)."""
-        rows: list[tuple[object, ...]] = []
-        if not self._sqlite:
-            for item in batch:
-                stamp = datetime.fromtimestamp(float(item[0]), UTC).replace(tzinfo=None)  # type: ignore[arg-type]
-                rows.append((stamp, *item[1:]))
-            return rows
-        second, prefix = -1, ""
-        for item in batch:
-            ts = float(item[0])  # type: ignore[arg-type]  # (ts) a plain tuple from the DNS fast path has no names
-            whole = int(ts)
-            if whole != second:
-                second = whole
-                prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            rows.append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *item[1:]))
-        return rows
-
     def _write(self, batch: Sequence[EventRow]) -> bool:
         try:
-            with self.db.engine.begin() as conn:
-                conn.exec_driver_sql(self._sql, self._rows(batch))
+            self._write_events(self.db.engine, batch, self.site_id)
         except Exception as exc:
             self.stats.failures += 1
             log.warning("cannot write %d access events (%s); spooling to disk", len(batch),

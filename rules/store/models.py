@@ -290,7 +290,8 @@ class AccessEvent(Base):
     __tablename__ = "access_events"
     __table_args__ = (
         # Every index costs each of the tens of thousands of inserts a second; these two serve every query
-        # the log has (time order with keyset pagination; one device's timeline). See migration 0004.
+        # the log has (time order with keyset pagination; one device's timeline). See migration 0004. On
+        # PostgreSQL the table is partitioned by day with a (site_id, ts, id) index too: migration 0010.
         Index("ix_access_events_device_ts", "device_id", "ts"),
         Index("ix_access_events_ts_id", "ts", "id"),
     )

@@ -39,13 +39,15 @@ def test_an_outage_spools_to_disk_and_replays_in_order(tmp_path: Path) -> None:
     schema.upgrade(db)
     spool = tmp_path / "spool"
     writer = EventWriter(db, spool)
-    good_sql = writer._sql
-    writer._sql = good_sql.replace("access_events", "no_such_table")  # the database refuses every write
+    with db.engine.begin() as conn:  # the database refuses every write
+        conn.exec_driver_sql("ALTER TABLE access_events RENAME TO access_events_away")
     for i in range(300):
         writer.record(event(time.time(), "10.0.0.1", "dns", f"outage{i}.example", "block"))
     writer.flush()
-    assert count(db) == 0 and writer.stats.spooled == 300 and list(spool.glob("*.jsonl"))
-    writer._sql = good_sql  # the database is back
+    assert writer.stats.spooled == 300 and list(spool.glob("*.jsonl"))
+    with db.engine.begin() as conn:  # the database is back
+        conn.exec_driver_sql("ALTER TABLE access_events_away RENAME TO access_events")
+    assert count(db) == 0
     writer.record(event(time.time(), "10.0.0.1", "dns", "after.example", "allow"))
     writer.flush()
     assert count(db) == 301 and not list(spool.glob("*.jsonl"))
