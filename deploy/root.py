@@ -59,7 +59,8 @@ def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> Enfor
     """The shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
     db = Database(config.database.url)
     store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
-    writer = EventWriter(db, config.state_dir / "spool" / name)
+    # Its own writer process stores the events (`rules.store.event_process`): this process only appends them.
+    writer = EventWriter(db, config.state_dir / "spool" / name, separate_process=True)
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
 
 

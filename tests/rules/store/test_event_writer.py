@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from rules.store.db import Database
+from rules.store.event_spool import SEGMENT_GLOB
 from rules.store.event_writer import EventWriter, event
 from rules.store.models import AccessEvent
 
@@ -38,29 +39,35 @@ def test_an_outage_spools_to_disk_and_replays_in_order(tmp_path: Path) -> None:
     db = Database(url)
     schema.upgrade(db)
     spool = tmp_path / "spool"
-    writer = EventWriter(db, spool)
-    good_sql = writer._sql
-    writer._sql = good_sql.replace("access_events", "no_such_table")  # the database refuses every write
+    down = Database(f"sqlite:///{tmp_path}/no-such-folder/db.sqlite")  # the database cannot be reached
+    (tmp_path / "no-such-folder").rmdir()
+    writer = EventWriter(down, spool)
     for i in range(300):
         writer.record(event(time.time(), "10.0.0.1", "dns", f"outage{i}.example", "block"))
     writer.flush()
-    assert count(db) == 0 and writer.stats.spooled == 300 and list(spool.glob("*.jsonl"))
-    writer._sql = good_sql  # the database is back
-    writer.record(event(time.time(), "10.0.0.1", "dns", "after.example", "allow"))
-    writer.flush()
-    assert count(db) == 301 and not list(spool.glob("*.jsonl"))
+    assert count(db) == 0 and writer.stats.spooled == 300 and writer.stats.failures >= 1
+    assert list(spool.glob(SEGMENT_GLOB))
+    back = EventWriter(db, spool)  # the database answers again
+    back.record(event(time.time(), "10.0.0.1", "dns", "after.example", "allow"))
+    back.flush()
+    assert count(db) == 301 and not list(spool.glob(SEGMENT_GLOB))
     with db.session(read_only=True) as session:
         hosts = list(session.scalars(select(AccessEvent.host).order_by(AccessEvent.id)))
     assert hosts[0] == "outage0.example" and hosts[-1] == "after.example"
+    assert hosts == [f"outage{i}.example" for i in range(300)] + ["after.example"]
 
 
-def test_a_queue_past_its_bound_spills_to_disk(tmp_path: Path, sqlite_db: Database) -> None:
-    writer = EventWriter(sqlite_db, tmp_path / "spool", max_queue=100, batch_size=50)
-    writer._write = lambda batch: False  # type: ignore[method-assign]
+def test_a_queue_past_its_bound_drops_the_oldest_when_the_spool_cannot_be_written(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """Memory stays bounded: with neither the database nor the disk taking events, the oldest beyond
+    `max_queue` are dropped and counted (and logged), never kept without limit."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the spool folder should be", encoding="utf-8")
+    writer = EventWriter(sqlite_db, blocked / "spool", max_queue=100, batch_size=50)
     for i in range(1000):
         writer.record(event(time.time(), "10.0.0.1", "dns", f"x{i}.example", "allow"))
-    writer.flush()
-    assert writer.pending() == 0 and writer.stats.spooled == 1000
+    writer._append()  # what the thread does every 50 ms
+    assert writer.pending() == 100 and writer.stats.dropped == 900 and writer.stats.spooled == 0
 
 
 def test_the_thread_writes_without_being_asked(sqlite_db: Database, tmp_path: Path) -> None:
