@@ -205,7 +205,8 @@ class SpoolDrainer:
         self._forget()  # start again from the marks
         if not self._down:
             self._down = True
-            log.warning("cannot write %d access events (%s); spooling to disk until the database answers", events,
+            what = f"{events} access events" if events else "access events"
+            log.warning("cannot write %s (%s); spooling to disk until the database answers", what,
                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     def _retire_stored(self, final: bool) -> None:

@@ -4,9 +4,9 @@ A serving process (a DNS or proxy worker) starts its own writer (`WriterProcess`
 rules.store.event_process`, told its settings as one JSON line on stdin (so the database URL is not in the
 process list), with the pipe then left open. The pipe's end is the writer's signal to stop: the serving process
 closes it after its last append when it stops, and the kernel closes it when the serving process is killed; the
-writer then makes a last pass (everything stored, stored segments deleted) and exits. It ignores SIGTERM and
-SIGINT, which `schoolgate run` and systemd send to the whole process group at once: it must outlive the serving
-process's last append. A writer that dies is started again by its serving process; one that a restarted serving
+writer then makes a last pass (everything stored, stored segments deleted) and exits. It runs in a session of its
+own and ignores SIGTERM and SIGINT, which `schoolgate run` and `--workers` send to the serving process's whole
+process group (and systemd to its cgroup) at once: it must outlive the serving process's last append. A writer that dies is started again by its serving process; one that a restarted serving
 process finds still finishing holds the folder's lock (`SpoolDrainer.hold`) and the new one waits for it.
 
 One writer per serving process rather than one per gateway: it is started, fed and stopped by the process it
@@ -95,8 +95,10 @@ class WriterProcess:
     def start(self) -> None:
         here = str(Path(__file__).resolve().parents[2])  # where `rules` is, whatever the serving process's path
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+        # A session of its own: the SIGTERM that `schoolgate run` or `--workers` sends the serving process's group
+        # must not stop it before the serving process's last append (it stops when the pipe closes).
         self._process = subprocess.Popen([sys.executable, "-m", "rules.store.event_process"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, env=env, text=True)
+                                         stdout=subprocess.PIPE, env=env, text=True, start_new_session=True)
         pipe: IO[str] = self._process.stdin  # type: ignore[assignment]
         pipe.write(json.dumps(asdict(self.settings)) + "\n")
         pipe.flush()
