@@ -6,8 +6,9 @@ process list), with the pipe then left open. The pipe's end is the writer's sign
 closes it after its last append when it stops, and the kernel closes it when the serving process is killed; the
 writer then makes a last pass (everything stored, stored segments deleted) and exits. It runs in a session of its
 own and ignores SIGTERM and SIGINT, which `schoolgate run` and `--workers` send to the serving process's whole
-process group (and systemd to its cgroup) at once: it must outlive the serving process's last append. A writer that dies is started again by its serving process; one that a restarted serving
-process finds still finishing holds the folder's lock (`SpoolDrainer.hold`) and the new one waits for it.
+process group (and systemd to its cgroup) at once: it must outlive the serving process's last append. A writer
+that dies is started again by its serving process; one that a restarted serving process finds still finishing
+holds the folder's lock (`SpoolDrainer.hold`) and the new one waits for it.
 
 One writer per serving process rather than one per gateway: it is started, fed and stopped by the process it
 serves, however that process was started (`schoolgate run`, a systemd unit, `--workers`, a test), so there is
