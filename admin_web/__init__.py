@@ -38,6 +38,7 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
         SCHOOLGATE_IDLE_MINUTES=settings.session_idle_minutes,
         SCHOOLGATE_STATE_DIR=state,
         SCHOOLGATE_PUBLIC_URL=settings.public_url,
+        SCHOOLGATE_SITE_ID=settings.site_id,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle
     )
     app.config.update(overrides or {})
@@ -64,4 +65,9 @@ def create_app(settings: WebSettings, *, db: Database, state_dir: Path | None = 
 
     for module in (site_forms, school_accounts, posts, consent, abuse_log, review):
         app.register_blueprint(module.bp)
+    # Schools of a trust: the header's school switcher, and what every template needs to show it.
+    from admin_web import sites
+
+    app.register_blueprint(sites.bp)
+    app.context_processor(sites.template_globals)
     return app

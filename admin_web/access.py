@@ -27,7 +27,8 @@ LOG_READERS = ("ict", "headteacher", "dsl")
 # banned, until when, and how to supervise them; every view of evidence is audited.
 EVIDENCE_READERS = ("headteacher", "dsl", "ict")
 ROLE_NAMES = {"staff": "Staff", "ict": "ICT technician", "headteacher": "Headteacher", "dsl": "DSL",
-              "marketing": "Marketing officer", "office_manager": "Office manager", "dpo": "DPO"}
+              "marketing": "Marketing officer", "office_manager": "Office manager", "dpo": "DPO",
+              "trust_admin": "Trust admin"}
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

@@ -25,7 +25,14 @@ from wtforms.validators import DataRequired, Length
 from admin_web.access import ANY, database, public, roles
 from admin_web.params import Query, TextParam, accepts
 from rules.store.models import User
-from rules.workflows.accounts import UserError, authenticate, change_own_password, end_sessions, roles_of
+from rules.workflows.accounts import (
+    UserError,
+    authenticate,
+    change_own_password,
+    end_sessions,
+    roles_of,
+    schools_of,
+)
 from rules.workflows.signin_throttle import wait_before_attempt
 
 bp = Blueprint("auth", __name__)
@@ -42,6 +49,7 @@ class WebUser(UserMixin):
 
     account: User
     roles: set[str]
+    site_ids: frozenset[int] | None = frozenset()  # the schools the account sees; None: every school (trust_admin)
 
     def get_id(self) -> str:
         return f"{self.account.id}:{self.account.session_epoch}"
@@ -64,7 +72,7 @@ def load_user(session_id: str) -> WebUser | None:
         user = db_session.get(User, int(user_id))
         if user is None or not user.active or user.session_epoch != int(epoch):
             return None
-        return WebUser(user, roles_of(user))
+        return WebUser(user, roles_of(user), schools_of(db_session, user))
 
 
 class SignInForm(FlaskForm):
@@ -106,7 +114,7 @@ def signin(query: Query) -> ResponseReturnValue:
                 flash(wait.message(), "error")
                 return render_template("auth/signin.html", form=form), 429, {"Retry-After": str(wait.seconds)}
             user = authenticate(db_session, email, form.password.data or "", address)
-            web_user = WebUser(user, roles_of(user)) if user is not None else None
+            web_user = WebUser(user, roles_of(user), schools_of(db_session, user)) if user is not None else None
         if web_user is None:
             flash("That email and password do not match an active account.", "error")
             return render_template("auth/signin.html", form=form), 200
@@ -151,7 +159,7 @@ def password() -> ResponseReturnValue:
                 error = str(exc)
             else:
                 error = ""
-                web_user = WebUser(account, roles_of(account))
+                web_user = WebUser(account, roles_of(account), schools_of(db_session, account))
         if error:
             flash(f"Not changed: {error}.", "error")
             return render_template("auth/password.html", form=form), 400

@@ -14,3 +14,4 @@ class WebSettings:
     public_url: str = "http://127.0.0.1:8000"
     session_idle_minutes: int = 30  # signed out after this long without a request
     state_dir: Path = Path("var")
+    site_id: int = 1  # the school of the gateway this web runs on: where a trust_admin's new rows go by default

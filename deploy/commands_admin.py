@@ -42,7 +42,8 @@ def users_add(app, email: str, name: str, roles: tuple[str, ...], password_stdin
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with db.session() as session:
-            user = create_user(session, email=email, name=name, roles=list(roles), password=password, actor=app.actor)
+            user = create_user(session, email=email, name=name, roles=list(roles), password=password, actor=app.actor,
+                               site_ids=(app.site_id,))
     except UserError as exc:
         raise CommandError(str(exc)) from None
     note = "" if password else " (no password yet: it cannot sign in until one is set)"

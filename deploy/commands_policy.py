@@ -32,8 +32,9 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
     """Create or upgrade the database, seed the built-in lists, create the first accounts."""
     from sqlalchemy import select
 
+    from deploy.site import create_site
     from rules.store import schema  # Alembic and argon2 are slow to import; `check` and `logs` need neither
-    from rules.store.models import User
+    from rules.store.models import UserSite
     from rules.workflows.accounts import UserError, create_user
 
     db = app.database
@@ -46,11 +47,12 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
     after = schema.current_revision(db)
     change = f"schema {after}" if before == after else f"schema {before or 'empty'} -> {after}"
     click.echo(f"database {db.url}: {change}")
-    for line in schema.seed(db):
+    site_id, added = create_site(app.config, db)
+    for line in [*added, *schema.seed(db, site_id=site_id)]:
         click.echo(f"added {line}")
     _web_certificate(app)
-    with db.session() as session:
-        has_accounts = session.scalar(select(User.id).limit(1)) is not None
+    with db.session() as session:  # a new school of a trust gets its own first accounts
+        has_accounts = session.scalar(select(UserSite.user_id).where(UserSite.site_id == site_id).limit(1)) is not None
     if has_accounts:
         return
     passwords = sys.stdin.read().splitlines() if password_stdin else []
@@ -73,7 +75,8 @@ def init(app, head_email, headteacher_name, ict_email, ict_name, password_stdin)
             password = click.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
         try:
             with db.session() as session:
-                create_user(session, email=email, name=name, roles=[role], password=password, actor=app.actor)
+                create_user(session, email=email, name=name, roles=[role], password=password, actor=app.actor,
+                            site_ids=(site_id,))
         except UserError as exc:
             raise CommandError(str(exc)) from None
         click.echo(f"created the {label} account {email.lower()}")

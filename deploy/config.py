@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rules.policy.names import InvalidHost, normalize_host
+from rules.sites import SITE_NAME_PATTERN
 
 ENV_CONFIG = "SCHOOLGATE_CONFIG"
 ENV_DATABASE = "SCHOOLGATE_DATABASE_URL"
@@ -132,6 +133,14 @@ class SafeguardingConfig:
 
 
 @dataclass(frozen=True)
+class SiteConfig:
+    """Which school of a multi-academy trust this gateway serves. Several gateways can share one PostgreSQL
+    database; each enforces, logs and schedules for its own school. A single school keeps "default"."""
+
+    name: str = "default"
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from (None: defaults only)."""
 
@@ -145,6 +154,7 @@ class Config:
     bans: BansConfig = field(default_factory=BansConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     safeguarding: SafeguardingConfig = field(default_factory=SafeguardingConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
     path: Path | None = None
 
     @property
@@ -168,7 +178,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "network": NetworkConfig, "dns": DnsConfig, "proxy": ProxyConfig,
     "gateway": GatewayConfig, "web": WebConfig, "retention": RetentionConfig, "bans": BansConfig,
-    "smtp": SmtpConfig, "safeguarding": SafeguardingConfig,
+    "smtp": SmtpConfig, "safeguarding": SafeguardingConfig, "site": SiteConfig,
 }
 INT_LISTS = {("proxy", "connect_ports")}  # list keys whose items are whole numbers, not strings
 CHOICES = {
@@ -333,6 +343,9 @@ def _check_value(where: str, section: str, key: str, value: Any) -> Any:
                           f"not {value!r}")
     if name == "web.session_idle_minutes" and not 1 <= value <= 24 * 60:
         raise ConfigError(f"{where}: '{name}' must be from 1 to 1440 minutes")
+    if name == "site.name" and not SITE_NAME_PATTERN.fullmatch(value):
+        raise ConfigError(f"{where}: '{name}' must be a short lower-case name of letters, digits and hyphens "
+                          f"(such as \"st-marys\"), not {value!r}")
     if name == "smtp.port" and not 0 < value < 65536:
         raise ConfigError(f"{where}: '{name}' must be a port from 1 to 65535, not {value}")
     if name == "smtp.to" and any("@" not in item for item in value):

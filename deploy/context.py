@@ -61,6 +61,16 @@ class AppContext:
             raise CommandError("the database is not initialised: run `schoolgate init` first")
         return db
 
+    @cached_property
+    def site_id(self) -> int:
+        """The id of this gateway's school (`[site] name`): every command acts for it alone."""
+        from deploy.site import SiteUnknown, resolve_site
+
+        try:
+            return resolve_site(self.config, self.ready_database())
+        except SiteUnknown as exc:
+            raise CommandError(str(exc)) from None
+
     @property
     def actor(self) -> str:
         """Who runs the command, for the audit log: the account the process runs as (its real user id), never

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,10 +171,11 @@ def web_settings(config: Config) -> WebSettings:
 def build_web(config: Config, db: Database) -> Flask:
     """The admin web's Flask app over `db` (the caller has checked it is initialised)."""
     from admin_web import create_app
+    from deploy.site import resolve_site
     from rules.safeguarding.concerns import configure as configure_safeguarding
 
     configure_safeguarding(chair_email=config.safeguarding.chair_of_governors_email)
-    return create_app(web_settings(config), db=db)
+    return create_app(replace(web_settings(config), site_id=resolve_site(config, db)), db=db)
 
 
 def web_tls_files(config: Config) -> CertFiles | None:

@@ -69,12 +69,41 @@ class PolicyState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Site(Base):
+    """A school of the trust (see `rules.sites`); site 1, "default", is the only one a single school has."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def site_column() -> Mapped[int]:
+    """The school a row belongs to; rows written before schools existed are the default school's (1)."""
+    return mapped_column(ForeignKey("sites.id"), default=1, server_default="1", index=True)
+
+
+def optional_site_column() -> Mapped[int | None]:
+    """The school a row belongs to, or None: the whole trust's (categories and rules)."""
+    return mapped_column(ForeignKey("sites.id"), nullable=True, index=True)
+
+
+class UserSite(Base):
+    """A school an account belongs to: it sees that school's data. A trust_admin sees every school."""
+
+    __tablename__ = "user_sites"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Group(PolicyData, Base):
     """A group of devices with one filtering policy: pupils, staff, guests to start."""
 
     __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_groups_site_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    site_id: Mapped[int] = site_column()
+    name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     safesearch: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -86,6 +115,7 @@ class Category(PolicyData, Base):
 
     __tablename__ = "categories"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = optional_site_column()
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -152,6 +182,7 @@ class Rule(PolicyData, Base):
 
     __tablename__ = "rules"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = optional_site_column()
     action: Mapped[str] = mapped_column(String(8))  # block | allow
     kind: Mapped[str] = mapped_column(String(8), default="domain")  # domain | url
     domain: Mapped[str] = mapped_column(String(253))  # normal form; for a URL rule, its host
@@ -174,9 +205,11 @@ class Device(PolicyData, Base):
     """A device on the school network: who it belongs to and which group's filtering applies."""
 
     __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("site_id", "mac", name="uq_devices_site_mac"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     name: Mapped[str] = mapped_column(String(128))
-    mac: Mapped[str | None] = mapped_column(String(17), unique=True)
+    mac: Mapped[str | None] = mapped_column(String(17))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     person: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="registered")  # registered | unknown
@@ -194,9 +227,11 @@ class DeviceAddress(PolicyData, Base):
     """An address the device is known by: fixed by the technician, or learnt from DHCP."""
 
     __tablename__ = "device_addresses"
+    __table_args__ = (UniqueConstraint("site_id", "ip", name="uq_device_addresses_site_ip"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
-    ip: Mapped[str] = mapped_column(String(45), unique=True)
+    ip: Mapped[str] = mapped_column(String(45))
     source: Mapped[str] = mapped_column(String(16), default="static")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     device: Mapped[Device] = relationship(back_populates="addresses")
@@ -207,6 +242,7 @@ class Ban(PolicyData, Base):
 
     __tablename__ = "bans"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     person: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default=BanState.ACTIVE)
@@ -259,6 +295,7 @@ class AccessEvent(Base):
         Index("ix_access_events_ts_id", "ts", "id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # no FK: write speed
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
     client_ip: Mapped[str] = mapped_column(String(45))
     device_id: Mapped[int | None] = mapped_column(Integer)
@@ -295,6 +332,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_ts", "ts"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    site_id: Mapped[int | None] = optional_site_column()
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64))
@@ -316,6 +354,7 @@ class AccessRequest(Base):
         Index("ix_access_requests_requester", "requester_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requester_name: Mapped[str] = mapped_column(String(128))  # "Staff name", as it was when filed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # "Date"
@@ -354,6 +393,7 @@ class ContentReport(Base):
         Index("ix_content_reports_reporter", "reporter_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     reporter_name: Mapped[str] = mapped_column(String(128))  # "Staff name (submitting report)"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -405,6 +445,7 @@ class Concern(Base):
         Index("ix_concerns_device_opened", "device_id", "opened_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # the latest repeat
     hits: Mapped[int] = mapped_column(Integer, default=1)  # how many times it was seen (repeats folded in)
@@ -495,6 +536,7 @@ class SiteCreationForm(Base):
     __tablename__ = "site_creation_forms"
     __table_args__ = (Index("ix_site_creation_forms_status", "status"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requester_name: Mapped[str] = mapped_column(String(128))
@@ -539,6 +581,7 @@ class SocialAccount(PolicyData, Base):
 
     __tablename__ = "social_accounts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     name: Mapped[str] = mapped_column(String(128))
     platform: Mapped[str] = mapped_column(String(32))  # a family of rules.policy.families
     url: Mapped[str] = mapped_column(Text, default="")
@@ -573,9 +616,11 @@ class Pupil(Base):
     """A pupil, from the MIS's CSV export (`schoolgate pupils import`): the consent record's subject."""
 
     __tablename__ = "pupils"
-    __table_args__ = (Index("ix_pupils_class", "class_name"),)
+    __table_args__ = (Index("ix_pupils_class", "class_name"),
+                      UniqueConstraint("site_id", "mis_id", name="uq_pupils_site_mis_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    mis_id: Mapped[str] = mapped_column(String(64), unique=True)  # the MIS's own id (UPN or admission number)
+    site_id: Mapped[int] = site_column()
+    mis_id: Mapped[str] = mapped_column(String(64))  # the MIS's own id (UPN or admission number)
     name: Mapped[str] = mapped_column(String(128))  # as the school writes it: forename and surname
     class_name: Mapped[str] = mapped_column(String(32))  # e.g. 4B
     year_group: Mapped[str] = mapped_column(String(16), default="")  # e.g. Year 4
@@ -613,6 +658,7 @@ class SocialPost(Base):
     __tablename__ = "social_posts"
     __table_args__ = (Index("ix_social_posts_status", "status"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     account_id: Mapped[int] = mapped_column(ForeignKey("social_accounts.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     author_name: Mapped[str] = mapped_column(String(128))
@@ -645,6 +691,7 @@ class AbuseLogEntry(Base):
     __tablename__ = "abuse_log"
     __table_args__ = (Index("ix_abuse_log_occurred", "occurred_on"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     occurred_on: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
     platform: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("social_accounts.id", ondelete="SET NULL"))
@@ -693,6 +740,7 @@ class PolicyReview(Base):
 
     __tablename__ = "policy_reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(255))
     reviewed_on: Mapped[str | None] = mapped_column(String(10))  # when the review took place, if one did
@@ -704,8 +752,9 @@ class ReviewReminder(Base):
     """A reminder of the policy review sent to the headteacher: at most one of each kind per review date."""
 
     __tablename__ = "review_reminders"
-    __table_args__ = (UniqueConstraint("next_review_on", "kind"),)
+    __table_args__ = (UniqueConstraint("site_id", "next_review_on", "kind", name="uq_review_reminders_site_kind"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = site_column()
     next_review_on: Mapped[str] = mapped_column(String(10))
     kind: Mapped[str] = mapped_column(String(16))  # thirty_days | due
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

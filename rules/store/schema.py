@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from rules.lists.importer import BUILTIN_LOCATION, import_list_file
 from rules.monitoring.states import CircumventionMode
 from rules.policy.catalogue import builtin_categories
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.db import Database
 from rules.store.models import Category, Group, PolicyState
 
@@ -52,8 +53,9 @@ def head_revision(db: Database) -> str | None:
     return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
 
 
-def seed(db: Database, actor: str = BUILTIN_LOCATION) -> list[str]:
-    """Add the default groups and the built-in categories that are missing; say what was added.
+def seed(db: Database, actor: str = BUILTIN_LOCATION, site_id: int = DEFAULT_SITE_ID) -> list[str]:
+    """Add the default groups (of the school `site_id`) and the built-in categories (the trust's) that are
+    missing; say what was added.
 
     Built-in lists are refreshed from the catalogue shipped with this version on every `init`,
     so an upgrade brings the newest curated domains (audited as `actor`, only when they changed); a
@@ -63,12 +65,7 @@ def seed(db: Database, actor: str = BUILTIN_LOCATION) -> list[str]:
     with db.session() as session:
         if session.get(PolicyState, 1) is None:
             session.add(PolicyState(id=1, version=1))
-        groups = {g.name for g in session.scalars(select(Group))}
-        for name, description, is_default, mode in DEFAULT_GROUPS:
-            if name not in groups:
-                session.add(Group(name=name, description=description, is_default=is_default,
-                                  circumvention_mode=mode))
-                added.append(f"group {name}")
+        added += seed_groups(session, site_id)
     for builtin in builtin_categories():
         with db.session() as session:
             outcome = import_list_file(session, actor, builtin.path, builtin.name, fmt="domains",
@@ -78,6 +75,18 @@ def seed(db: Database, actor: str = BUILTIN_LOCATION) -> list[str]:
                                        by_person=False)
         if outcome.created_category:
             added.append(f"category {builtin.name} ({outcome.entries} domains)")
+    return added
+
+
+def seed_groups(session: Session, site_id: int) -> list[str]:
+    """The default groups of one school, those that are missing (a new school of a trust starts with them)."""
+    added: list[str] = []
+    groups = set(session.scalars(select(Group.name).where(Group.site_id == site_id)))
+    for name, description, is_default, mode in DEFAULT_GROUPS:
+        if name not in groups:
+            session.add(Group(name=name, description=description, is_default=is_default,
+                              circumvention_mode=mode, site_id=site_id))
+            added.append(f"group {name}")
     return added
 
 

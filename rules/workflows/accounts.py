@@ -11,6 +11,7 @@ that account on the server at once (the session cookie names the epoch it was is
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -18,13 +19,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.db import bump_policy_version
-from rules.store.models import AuditEntry, User
+from rules.store.models import AuditEntry, User, UserSite
 
 # marketing: the marketing officer, who approves a school social media site's aims, content and brand use first;
 # office_manager: approves posts (with the headteacher) and sees the consent record; dpo: keeps the consent record.
-ROLES = ("staff", "ict", "headteacher", "dsl", "marketing", "office_manager", "dpo")
+# trust_admin: the trust's ICT team, who see and manage every school (every other account sees its own schools).
+ROLES = ("staff", "ict", "headteacher", "dsl", "marketing", "office_manager", "dpo", "trust_admin")
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 hasher = PasswordHasher()
@@ -51,8 +54,9 @@ def check_account(*, name: str, roles: list[str], password: str | None) -> None:
 
 
 def create_user(session: Session, *, email: str, name: str, roles: list[str], password: str | None,
-                actor: str) -> User:
-    """Create an account; without a password it cannot sign in until one is set."""
+                actor: str, site_ids: Sequence[int] = (DEFAULT_SITE_ID,)) -> User:
+    """Create an account, a member of the schools `site_ids`; without a password it cannot sign in until one
+    is set."""
     email_norm = email.strip().lower()
     if not _EMAIL.match(email_norm):
         raise UserError(f"not an email address: {email!r}")
@@ -63,13 +67,32 @@ def create_user(session: Session, *, email: str, name: str, roles: list[str], pa
                 password_hash=hasher.hash(password) if password else "")
     session.add(user)
     session.flush()
+    session.add_all(UserSite(user_id=user.id, site_id=site) for site in dict.fromkeys(site_ids))
+    session.flush()
     audit(session, actor, "user.create", f"user #{user.id}",
-          after={"email": user.email, "name": user.name, "roles": user.roles})
+          after={"email": user.email, "name": user.name, "roles": user.roles, "schools": sorted(set(site_ids))})
     return user
 
 
+# What a trust_admin may do in every school: run it (ICT) and decide for it (headteacher). Safeguarding concerns
+# stay with each school's DSL, and the approvals named in the policy (marketing, office manager, DPO) with the
+# people it names: a trust admin who is also one of them holds that role as well.
+TRUST_ADMIN_POWERS = ("staff", "ict", "headteacher")
+
+
 def roles_of(user: User) -> set[str]:
-    return {r for r in user.roles.split(",") if r in ROLES}
+    """The account's roles, with what a trust_admin may do everywhere added."""
+    held = {r for r in user.roles.split(",") if r in ROLES}
+    if "trust_admin" in held:
+        held.update(TRUST_ADMIN_POWERS)
+    return held
+
+
+def schools_of(session: Session, user: User) -> frozenset[int] | None:
+    """The schools (site ids) the account sees: None for a trust_admin (every school), else its own."""
+    if "trust_admin" in user.roles.split(","):
+        return None
+    return frozenset(session.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:

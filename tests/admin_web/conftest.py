@@ -27,6 +27,7 @@ ACCOUNTS = {
     "marketing": ("mo.market@school.test", "Mo Market", ["marketing"]),
     "office_manager": ("olive.office@school.test", "Olive Office", ["office_manager"]),
     "dpo": ("dan.dpo@school.test", "Dan Protect", ["dpo"]),
+    "trust_admin": ("tia.trust@trust.test", "Tia Trust", ["trust_admin"]),
 }
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
