@@ -52,15 +52,15 @@ class WriterStats:
 
 def write_events(conn: Connection, rows: Sequence[Row], site_id: int) -> None:
     """The one database write of a batch of events (rows in `EventRecord`'s field order), inside the caller's
-    transaction. SQLite stores the time as SQLAlchemy's text form; the date and time to the second are
-    formatted once a second, not once an event."""
-    del site_id  # not a column yet
-    columns = ", ".join(EventRecord._fields)
+    transaction; `site_id`, the gateway's school, is added to every row here, never by the serving process.
+    SQLite stores the time as SQLAlchemy's text form; the date and time to the second are formatted once a
+    second, not once an event."""
+    columns = ", ".join((*EventRecord._fields, "site_id"))
     if conn.dialect.name != "sqlite":
-        marks = ", ".join(["%s"] * len(EventRecord._fields))
+        marks = ", ".join(["%s"] * (len(EventRecord._fields) + 1))
         conn.exec_driver_sql(f"INSERT INTO access_events ({columns}) VALUES ({marks})",
                              [(datetime.fromtimestamp(float(row[0]), UTC).replace(tzinfo=None),  # type: ignore[arg-type]
-                               *row[1:]) for row in rows])
+                               *row[1:], site_id) for row in rows])
         return
     out: list[tuple[object, ...]] = []
     second, prefix = -1, ""
@@ -70,8 +70,8 @@ def write_events(conn: Connection, rows: Sequence[Row], site_id: int) -> None:
         if whole != second:
             second = whole
             prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        out.append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *row[1:]))
-    marks = ", ".join(["?"] * len(EventRecord._fields))
+        out.append((f"{prefix}.{int((ts - whole) * 1_000_000):06d}", *row[1:], site_id))
+    marks = ", ".join(["?"] * (len(EventRecord._fields) + 1))
     conn.exec_driver_sql(f"INSERT INTO access_events ({columns}) VALUES ({marks})", out)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
+from rules.sites import ensure_site
 from rules.store.db import Database
 from rules.store.event_spool import SEGMENT_GLOB
 from rules.store.event_writer import EventWriter, event
@@ -80,3 +82,20 @@ def test_the_thread_writes_without_being_asked(sqlite_db: Database, tmp_path: Pa
         assert count(sqlite_db) == 1
     finally:
         writer.stop()
+
+
+@pytest.mark.parametrize("separate_process", [False, True], ids=["thread", "process"])
+def test_every_event_carries_the_gateways_school(db: Database, tmp_path: Path, separate_process: bool) -> None:
+    """The writer adds the school's id to each row (the serving process records the same tuples as before); the
+    services' writer process does it too, and the spool is empty once it has stopped."""
+    with db.session() as session:
+        school = ensure_site(session, "st-marys")
+    writer = EventWriter(db, tmp_path / "spool", site_id=school, separate_process=separate_process).start()
+    for i in range(50):
+        writer.record((time.time(), "10.1.0.5", None, None, None, "dns", "A", f"s{i}.example", None, "allow", None,
+                       None, None, None, None, "udp", None))
+    writer.stop()
+    with db.session(read_only=True) as session:
+        schools = list(session.scalars(select(AccessEvent.site_id)))
+    assert schools == [school] * 50 and writer.stats.written == 50
+    assert not list((tmp_path / "spool").glob(SEGMENT_GLOB))
