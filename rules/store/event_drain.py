@@ -18,6 +18,7 @@ what it knew of the segments (another drainer may have stored frames meanwhile).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import time
@@ -32,7 +33,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from rules.store.db import Database
 from rules.store.event_record import EventRecord
-from rules.store.event_spool import DamagedSegment, Row, locked, read_frames, same_file, segments
+from rules.store.event_spool import (
+    DamagedSegment,
+    Row,
+    encode,
+    frame_header,
+    locked,
+    read_frames,
+    same_file,
+    segments,
+)
 from rules.store.models import EventSpoolMark, utcnow
 
 log = logging.getLogger("rules.store.event_writer")
@@ -75,6 +85,22 @@ def write_events(conn: Connection, rows: Sequence[Row], site_id: int) -> None:
     conn.exec_driver_sql(f"INSERT INTO access_events ({columns}) VALUES ({marks})", out)
 
 
+def adopt_legacy_spool(spool_dir: Path) -> None:
+    """Turn the JSON-lines spool files of earlier versions (`events-NS.jsonl`, written while the database was
+    down) into segments, so an upgrade during an outage loses nothing. The segment's name follows from the
+    file's and is put in place whole (a temporary file renamed), so doing this again after a crash mid-way
+    makes no second copy."""
+    for path in sorted(spool_dir.glob("events-*.jsonl")):
+        segment = spool_dir / f"events-{path.stem.removeprefix('events-').zfill(20)}-legacy00.seg"
+        if not segment.exists():
+            rows = [tuple(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            payload = encode(rows)
+            temporary = segment.with_name(f".{segment.name}.tmp")
+            temporary.write_bytes(frame_header(1, payload) + payload)
+            temporary.rename(segment)
+        path.unlink()
+
+
 class _Tail:
     """A segment being read: its open file, how far it is stored (bytes and frame number)."""
 
@@ -113,6 +139,7 @@ class SpoolDrainer:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._forget()
+            adopt_legacy_spool(self.spool_dir)
             yield
         finally:
             self._forget()

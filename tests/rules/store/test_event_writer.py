@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -99,3 +100,19 @@ def test_every_event_carries_the_gateways_school(db: Database, tmp_path: Path, s
         schools = list(session.scalars(select(AccessEvent.site_id)))
     assert schools == [school] * 50 and writer.stats.written == 50
     assert not list((tmp_path / "spool").glob(SEGMENT_GLOB))
+
+
+def test_events_spooled_by_an_earlier_version_are_written_after_the_upgrade(sqlite_db: Database,
+                                                                           tmp_path: Path) -> None:
+    """Before the spool segments, the writer spooled to `events-NS.jsonl` while the database was down; a
+    gateway upgraded during an outage writes those too, once."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    old = [event(time.time(), "10.0.0.1", "dns", f"old{i}.example", "allow", qtype="A") for i in range(3)]
+    (spool / f"events-{time.time_ns()}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in old))
+    EventWriter(sqlite_db, spool).flush()
+    EventWriter(sqlite_db, spool).flush()
+    with sqlite_db.session(read_only=True) as session:
+        hosts = list(session.scalars(select(AccessEvent.host).order_by(AccessEvent.id)))
+    assert hosts == ["old0.example", "old1.example", "old2.example"]
+    assert not list(spool.glob("events-*"))
