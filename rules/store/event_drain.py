@@ -157,6 +157,9 @@ class SpoolDrainer:
                 try:
                     frames = read_frames(tail.fd, at, stored_through=tail.seq)
                 except DamagedSegment:
+                    if reached and not self._commit(batch, reached):  # the good frames before it first
+                        return False
+                    batch, reached = [], {}
                     self._check_damage(name, at)
                     break
                 if not frames:
