@@ -4,7 +4,8 @@
 Records events shaped like DNS's cache hits (a plain tuple, the same strings each time) at a steady rate into
 a writer over SQLite (or PostgreSQL with --url), as the serving process does, and reads this process's CPU time
 (user + system, all its threads; `getrusage(RUSAGE_SELF)`, which leaves out child processes). The figure is
-that time less the same loop appending to a deque that nothing stores (the baseline), divided by the events:
+that time less the same loop appending to a deque that nothing stores (the baseline, measured just before each
+run), divided by the events; the median of a few interleaved rounds, as a busy machine drifts:
 
 - `before`: the writer as it was at the git revision `--before` (a thread in this process encoding and
   inserting every event), loaded from git;
@@ -14,7 +15,7 @@ that time less the same loop appending to a deque that nothing stores (the basel
 
 Every run checks that every event recorded reached the database.
 
-Usage: .venv/bin/python bench/event_writer.py [--rate 20000] [--seconds 10] [--url postgresql+psycopg://...]
+Usage: .venv/bin/python bench/event_writer.py [--rate 20000] [--seconds 5] [--rounds 3] [--url postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,15 +85,15 @@ def stored(db: Database) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=20_000, help="events a second")
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--url", help="a database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--before", default="f02d50c", help="git revision of the writer to compare with")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="sg-bench-events-"))
     db = Database(args.url or f"sqlite:///{folder}/events.db")
     schema.upgrade(db)
 
-    results = []
     queue: deque[tuple[object, ...]] = deque()
 
     def baseline_record(item: tuple[object, ...]) -> None:
@@ -99,35 +101,42 @@ def main() -> None:
         if len(queue) > 5000:
             queue.clear()
 
-    started = cpu()
-    sent = drive(baseline_record, args.rate, args.seconds)
-    baseline = (cpu() - started) / sent
-    print(f"baseline (the loop and a deque append): {baseline * 1e6:.2f} µs an event", flush=True)
+    def baseline() -> float:
+        started = cpu()
+        sent = drive(baseline_record, args.rate, args.seconds)
+        return (cpu() - started) / sent
 
-    cases = [("before", lambda spool: old_writer_class(args.before)(db, spool)),
+    old = old_writer_class(args.before)
+    cases = [("before", lambda spool: old(db, spool)),
              ("in-process", lambda spool: EventWriter(db, spool)),
              ("separate process", lambda spool: EventWriter(db, spool, separate_process=True))]
-    for name, make in cases:
-        with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM access_events"))
-        writer = make(folder / f"spool-{name.replace(' ', '-')}")
-        children_before = cpu(resource.RUSAGE_CHILDREN)
-        started = cpu()
-        writer.start()
-        sent = drive(writer.record, args.rate, args.seconds)
-        writer.stop()  # everything stored: its cost is counted too
-        spent = cpu() - started
-        child = cpu(resource.RUSAGE_CHILDREN) - children_before
-        count = stored(db)
-        cost = spent / sent - baseline
-        results.append((name, cost, child / sent, count, sent))
-        print(f"{name:>17}: {cost * 1e6:6.2f} µs an event in the serving process"
-              f"{f', {child / sent * 1e6:.2f} µs in the writer process' if child else ''}; "
-              f"stored {count:,} of {sent:,}", flush=True)
+    costs: dict[str, list[float]] = {name: [] for name, _ in cases}
+    children: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for round_ in range(args.rounds):  # interleaved, each against a baseline of its own: a busy machine drifts
+        for name, make in cases:
+            with db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM access_events"))
+            base = baseline()
+            writer = make(folder / f"spool-{round_}-{name.replace(' ', '-')}")
+            children_before = cpu(resource.RUSAGE_CHILDREN)
+            started = cpu()
+            writer.start()
+            sent = drive(writer.record, args.rate, args.seconds)
+            writer.stop()  # everything stored: its cost is counted too
+            costs[name].append((cpu() - started) / sent - base)
+            children[name].append((cpu(resource.RUSAGE_CHILDREN) - children_before) / sent)
+            count = stored(db)
+            print(f"round {round_ + 1} {name:>17}: {costs[name][-1] * 1e6:6.2f} µs an event in the serving "
+                  f"process (baseline {base * 1e6:.2f} µs), stored {count:,} of {sent:,}"
+                  f"{'' if count == sent else '  EVENTS MISSING'}", flush=True)
     db.dispose()
-    before = results[0][1]
-    for name, cost, _child, count, sent in results[1:]:
-        print(f"{name}: {cost / before:.2f} of before{'' if count == sent else '  (EVENTS MISSING)'}")
+    print(f"\nmedian of {args.rounds} rounds, {args.rate:,} events a second, {args.seconds:.0f} s each, "
+          f"{db.engine.dialect.name}:")
+    before = statistics.median(costs["before"])
+    for name, _ in cases:
+        cost, child = statistics.median(costs[name]), statistics.median(children[name])
+        print(f"{name:>17}: {cost * 1e6:6.2f} µs an event in the serving process ({cost / before:.2f} of before)"
+              f"{f'; the writer process {child * 1e6:.2f} µs' if child else ''}")
 
 
 if __name__ == "__main__":
