@@ -56,23 +56,17 @@ class EnforcerRuntime:
 
 
 def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> EnforcerRuntime:
-    """The shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
+    """The shared pieces for the service `name` (its events spool under state_dir/spool/name), for the gateway's
+    own school: its snapshot holds that school's devices and policy, its events carry that school's id."""
+    from deploy.site import resolve_site
+
     db = Database(config.database.url)
-    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
+    site_id = resolve_site(config, db)
+    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist, site_id=site_id)
     # Its own writer process stores the events (`rules.store.event_process`) with the school's id added to each
-    # row (`site_id`): this process only appends them.
-    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=_site_id(config, db), separate_process=True)
+    # row: this process only appends them.
+    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=site_id, separate_process=True)
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
-
-
-def _site_id(config: Config, db: Database) -> int:
-    """The school's id (`[site] name`), or a ConfigError saying to run `schoolgate init`."""
-    from deploy.site import SiteUnknown, resolve_site
-
-    try:
-        return resolve_site(config, db)
-    except SiteUnknown as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def dns_settings(config: Config) -> DnsSettings:

@@ -37,6 +37,7 @@ class EventWriter:
                  batch_size: int = 20_000, *, site_id: int = 1, separate_process: bool = False,
                  drain_interval: float = 0.5) -> None:
         self.db = db
+        self.site_id = int(site_id)  # the gateway's school: a constant column the writer adds, never a record's field
         self.spool_dir = spool_dir
         self.interval = interval
         self.max_queue = max_queue
@@ -45,9 +46,9 @@ class EventWriter:
         self.stats = WriterStats()
         self._queue: deque[EventRow] = deque()
         self._segment = SegmentAppender(spool_dir)
-        self._drainer = SpoolDrainer(db, spool_dir, site_id, batch_size, stats=self.stats)
+        self._drainer = SpoolDrainer(db, spool_dir, self.site_id, batch_size, stats=self.stats)
         self._process = WriterProcess(WriterSettings(
-            url=db.url, spool_dir=str(spool_dir), site_id=site_id, batch_size=batch_size, interval=drain_interval,
+            url=db.url, spool_dir=str(spool_dir), site_id=self.site_id, batch_size=batch_size, interval=drain_interval,
             log_level=logging.getLogger().getEffectiveLevel())) if separate_process else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
