@@ -23,13 +23,18 @@ sys.path.insert(0, str(ROOT))
 from rules.store import schema  # noqa: E402
 from rules.store.access_log import LogFilter, page  # noqa: E402
 from rules.store.db import Database  # noqa: E402
-from rules.store.event_writer import EventRecord, EventWriter  # noqa: E402
+from rules.store.event_drain import write_events  # noqa: E402
+from rules.store.event_record import EventRecord  # noqa: E402
 
 HOSTS = [f"www.site{i}.example.org" for i in range(5000)] + ["www.facebook.com", "www.tiktok.com", "nordvpn.com"]
 
 
+def store(db: Database, batch: list[EventRecord]) -> None:
+    with db.engine.begin() as conn:
+        write_events(conn, batch, 1)
+
+
 def fill(db: Database, rows: int, folder: Path) -> None:
-    writer = EventWriter(db, folder / "spool", batch_size=50_000)
     rnd = random.Random(1)
     start = time.time() - 90 * 86400
     step = 90 * 86400 / rows
@@ -44,10 +49,10 @@ def fill(db: Database, rows: int, folder: Path) -> None:
             action="block" if blocked else "allow", category="social_media" if blocked else None, rule=None,
             reason="category" if blocked else "default", search_term=None, signal=None, transport="udp", port=None))
         if len(batch) == 50_000:
-            writer._write(batch)
+            store(db, batch)
             batch = []
     if batch:
-        writer._write(batch)
+        store(db, batch)
 
 
 def timed(fn, runs: int = 5) -> float:  # type: ignore[no-untyped-def]

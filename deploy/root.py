@@ -63,7 +63,9 @@ def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> Enfor
     db = Database(config.database.url)
     site_id = resolve_site(config, db)
     store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist, site_id=site_id)
-    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=site_id)
+    # Its own writer process stores the events (`rules.store.event_process`) with the school's id added to each
+    # row: this process only appends them.
+    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=site_id, separate_process=True)
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
 
 

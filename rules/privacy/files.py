@@ -1,32 +1,33 @@
 """Personal data in files under the state folder: weekly reports (they name banned pupils), earlier exports, and
-access events spooled while the database was down.
+access events waiting in the spool (the database was down, or the writer has not stored them yet).
 
 A subject access export quotes the report lines that name the person. An erasure rewrites those lines and
 deletes earlier exports about the person, which are whole copies of what is being erased. Spooled events
-(`spool/SERVICE/events-*.jsonl`, see `rules.store.event_writer`) are replayed into the database when it answers
-again: their devices' events are taken out of the spool and others' are rid of their name, or the replay would
-write back what was erased. Files are planned inside the erasure's transaction and changed only once it has
-committed, so a failed erasure changes no file.
+(`spool/SERVICE/events-*.seg`, see `rules.store.event_spool`) are written into the database by the event writer:
+their devices' events are taken out of the spool and others' are rid of their name, or the writer would write
+back what was erased. Files are planned inside the erasure's transaction and changed only once it has committed,
+so a failed erasure changes no file; a spool segment is rewritten as it is then (it grows while DNS answers),
+under its lock, keeping its frames' numbers (`rules.store.event_spool.rewrite`).
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rules.privacy.terms import Kind, Term, found_in_any, scrub
+from rules.store.event_spool import DamagedSegment, Row, rewrite, segments
 
 log = logging.getLogger(__name__)
 REPORTS = "reports"
 EXPORTS = "exports"
 SPOOL = "spool"
-# Where the device and its MAC are in a spooled event (`rules.store.event_writer.EventRecord`'s field order).
+# Where the device and its MAC are in a spooled event (`rules.store.event_record.EventRecord`'s field order).
 SPOOL_DEVICE_ID, SPOOL_MAC = 2, 4
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _TAG = re.compile(r"<[^>]*>")  # a report is a few kilobytes; anything bigger is not one of ours
@@ -69,6 +70,8 @@ class FilePlan:
 
     rewrite: dict[Path, str] = field(default_factory=dict)
     delete: list[Path] = field(default_factory=list)
+    spool: list[Path] = field(default_factory=list)  # segments that hold their events or name
+    spool_change: Callable[[Row], Row | None] | None = None  # what becomes of each spooled event
     spooled_events: int = 0  # their devices' events taken out of the spool
 
     def apply(self) -> list[str]:
@@ -88,6 +91,12 @@ class FilePlan:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 problems.append(f"could not delete {path}: {exc}")
+        for path in self.spool:  # a segment stored and retired meanwhile: its rows were in the database, now erased
+            try:
+                if self.spool_change is not None:
+                    rewrite(path, self.spool_change)
+            except (OSError, DamagedSegment) as exc:
+                problems.append(f"could not rewrite {path}: {exc}")
         for problem in problems:
             log.error("erasure: %s", problem)
         return problems
@@ -114,34 +123,29 @@ def plan_erasure(state_dir: Path, terms: Iterable[Term], devices: Iterable[int] 
 
 
 def _plan_spool(plan: FilePlan, spool: Path, terms: list[Term], devices: set[int], macs: set[str]) -> None:
-    """Spooled events: theirs (by device or MAC) dropped, the rest without their name; a file left empty goes."""
+    """Spooled events: theirs (by device or MAC) dropped, the rest without their name."""
     try:
         folders = sorted(p for p in spool.iterdir() if p.is_dir() and not p.is_symlink())
     except FileNotFoundError:
         return
+
+    def change(row: Row) -> Row | None:
+        if len(row) > SPOOL_MAC and (row[SPOOL_DEVICE_ID] in devices or str(row[SPOOL_MAC] or "").casefold() in macs):
+            return None
+        if not any(isinstance(value, str) and found_in_any(terms, value) for value in row):
+            return row
+        return tuple(scrub(terms, value) if isinstance(value, str) else value for value in row)
+
+    plan.spool_change = change
     for folder in folders:
-        for path in (p for p in _files(folder) if p.name.startswith("events-") and p.suffix == ".jsonl"):
-            text = _read(path)
-            if text is None:
+        for path in segments(folder):
+            try:
+                dropped, changed = rewrite(path, change, dry_run=True)
+            except (OSError, DamagedSegment):
                 continue
-            kept, dropped = [], 0
-            for line in text.splitlines():
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    item = None
-                if isinstance(item, list) and len(item) > SPOOL_MAC and (
-                        item[SPOOL_DEVICE_ID] in devices or str(item[SPOOL_MAC] or "").casefold() in macs):
-                    dropped += 1
-                    continue
-                kept.append(scrub(terms, line) if found_in_any(terms, line) else line)
-            if dropped == 0 and kept == text.splitlines():
-                continue
-            plan.spooled_events += dropped
-            if any(line.strip() for line in kept):
-                plan.rewrite[path] = "".join(f"{line}\n" for line in kept)
-            else:
-                plan.delete.append(path)
+            if changed:
+                plan.spooled_events += dropped
+                plan.spool.append(path)
 
 
 def _with_html_forms(terms: Iterable[Term]) -> list[Term]:

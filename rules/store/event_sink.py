@@ -1,10 +1,9 @@
 """Write one batch of access events to the database: COPY on PostgreSQL, executemany on SQLite.
 
-This is the one place a batch of events meets the database, whoever holds the batch: the event writer's
-thread today (`rules.store.event_writer.EventWriter._write`), a writer process tomorrow. It is a plain
-function of an engine and rows, so a caller in another process needs nothing else from schoolgate.
-
-    write_events(engine, rows, site_id)
+This is the one place a batch of events meets the database, whoever holds the batch: the event writer
+(`rules.store.event_drain`, in its own process for the services) writes inside its own transaction, which also
+records how far each spool segment is stored, so it calls `write_events_in(conn, rows, site_id)`; tools and the
+bench call `write_events(engine, rows, site_id)`, which is the same in a transaction of its own.
 
 - `rows`: `EventRecord`s, or plain tuples in `EventRecord._fields` order (`ts` a float of Unix seconds).
 - `site_id`: the gateway's school, added to every row as a constant column (the hot path never carries it).
@@ -25,10 +24,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from rules.store import partitions
-from rules.store.event_writer import EventRecord, EventRow
+from rules.store.event_record import EventRecord, EventRow
 
 log = logging.getLogger(__name__)
 TABLE = "access_events"
@@ -42,13 +41,24 @@ def write_events(engine: Engine, rows: Sequence[EventRow], site_id: int = 1) -> 
     """Write `rows` for school `site_id` in one transaction; return how many were written."""
     if not rows:
         return 0
+    with engine.begin() as conn:
+        return write_events_in(conn, rows, site_id)
+
+
+def write_events_in(conn: Connection, rows: Sequence[EventRow], site_id: int = 1) -> int:
+    """Write `rows` for school `site_id` inside the caller's transaction on `conn`; return how many.
+
+    A day's missing partition is made first in a transaction of its own (on the engine), so the caller's
+    transaction holds no DDL lock and a failure there never undoes the caller's other work."""
+    if not rows:
+        return 0
     days: set[int] = set()
     encoded = encode(rows, site_id, days)
-    if engine.dialect.name == "sqlite":
+    if conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(COLUMNS))
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({marks})", encoded)
+        conn.exec_driver_sql(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({marks})", encoded)
         return len(encoded)
+    engine = conn.engine
     known = _known_days.setdefault(str(engine.url), set())
     if not days <= known:
         try:
@@ -56,7 +66,7 @@ def write_events(engine: Engine, rows: Sequence[EventRow], site_id: int = 1) -> 
             known |= days
         except Exception as exc:  # the default partition takes the rows; the next batch tries again
             log.warning("cannot make access-event partitions (%s)", str(exc).splitlines()[0])
-    _copy(engine, encoded)
+    _copy(conn, encoded)
     return len(encoded)
 
 
@@ -80,13 +90,12 @@ def encode(rows: Sequence[EventRow], site_id: int, days: set[int] | None = None)
     return out
 
 
-def _copy(engine: Engine, encoded: list[tuple[Any, ...]]) -> None:
-    """COPY the encoded rows in one transaction through the psycopg connection under SQLAlchemy's."""
+def _copy(conn: Connection, encoded: list[tuple[Any, ...]]) -> None:
+    """COPY the encoded rows through the psycopg connection under SQLAlchemy's, in its open transaction."""
     statement = f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
-    with engine.begin() as conn:
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            write_row = copy.write_row
-            for row in encoded:
-                write_row(row)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        write_row = copy.write_row
+        for row in encoded:
+            write_row(row)

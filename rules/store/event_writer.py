@@ -1,187 +1,129 @@
-"""The batched writer of access events: the hot path appends, a thread writes, nothing is lost.
+"""The access events' writer, as the serving process sees it: the hot path appends, nothing is lost.
 
-DNS and the proxy call `EventWriter.record()` with an `EventRecord`; that is one `deque.append`, and
-never waits for the database. A thread drains the queue about every half second
-and writes each batch in one transaction (`rules.store.event_sink.write_events`: COPY on PostgreSQL,
-executemany on SQLite). When the database cannot take a batch (it is down,
-locked, full), the batch is appended to a spool file on disk, and the spool is replayed, oldest first,
-once the database answers again. When the queue grows past its bound, the thread spools the excess
-at once instead of letting memory grow.
+DNS and the proxy call `EventWriter.record()` with an `EventRecord` (or a plain tuple in its field order); that
+is one `deque.append`, and never waits for a disk or the database. About every 50 ms a thread appends what
+has been queued to this process's spool segment (`rules.store.event_spool`: one frame, one system call), so
+once an event is 50 ms old a `kill -9` of the process cannot lose it. The database work is the writer's
+(`rules.store.event_drain`): in a process of its own for the services (`separate_process=True`,
+`rules.store.event_process`), so the serving process pays only for the append (measured by
+`bench/event_writer.py`); in this process's thread for tools and tests. When the database is down the events
+wait in the segments and are written when it answers; when the spool cannot be written either (disk full), the
+queue is kept up to `max_queue` events and the oldest beyond that are dropped and counted.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from rules.store.db import Database
+from rules.store.event_drain import SpoolDrainer, WriterStats
+from rules.store.event_process import WriterProcess, WriterSettings
+from rules.store.event_record import EventRecord, EventRow, event
+from rules.store.event_spool import SegmentAppender, encode
+
+__all__ = ["EventRecord", "EventRow", "EventWriter", "WriterStats", "event"]
 
 log = logging.getLogger(__name__)
 
-class EventRecord(NamedTuple):
-    """One access event on its way to the `access_events` table (`rules.store.models.AccessEvent`).
-
-    A NamedTuple rather than a dataclass because DNS makes one for every query it answers: it is built like
-    a tuple and handed to `executemany` as one, and its fields are the table's columns in this order (the
-    INSERT is made from `_fields`). The first four fields are what `PolicySnapshot.event_head()` returns, so
-    the hot paths can build a record positionally from the head and a cached tail.
-
-    `transport` is how the device reached us ("udp" or "tcp"): a completed TCP connection proves the source
-    address was the sender's own, a UDP datagram does not (its source can be forged). `port` is the
-    destination port a gateway catcher saw (blocked ports, DNS over TLS). `signal` is a
-    `rules.monitoring.signals.SignalKind`, or None for an ordinary event.
-
-    The writer also takes a plain tuple in this field order: DNS's cache-hit path appends one, because
-    building a NamedTuple there costs more than half the rest of answering from the cache (measured:
-    1.2 µs a query with a tuple, 1.95 µs with `_make`).
-    """
-
-    ts: float
-    client_ip: str
-    device_id: int | None
-    device: str | None
-    mac: str | None
-    source: str
-    qtype: str | None
-    host: str
-    url: str | None
-    action: str
-    category: str | None
-    rule: str | None
-    reason: str | None
-    search_term: str | None
-    signal: str | None
-    transport: str | None
-    port: int | None
-
-
-# What the writer takes: a record, or a plain tuple in its field order (DNS's cache-hit path).
-EventRow = EventRecord | tuple[object, ...]
-
-
-def event(ts: float, client_ip: str, source: str, host: str, action: str, *, device_id: int | None = None,
-          device: str | None = None, mac: str | None = None, qtype: str | None = None, url: str | None = None,
-          category: str | None = None, rule: str | None = None, reason: str | None = None,
-          search_term: str | None = None, signal: str | None = None, transport: str | None = None,
-          port: int | None = None) -> EventRecord:
-    """An `EventRecord` with only the fields that matter given, the rest None (for tests and tools)."""
-    return EventRecord(ts=ts, client_ip=client_ip, device_id=device_id, device=device, mac=mac, source=source,
-                       qtype=qtype, host=host, url=url, action=action, category=category, rule=rule, reason=reason,
-                       search_term=search_term, signal=signal, transport=transport, port=port)
-
-
-@dataclass
-class WriterStats:
-    written: int = 0
-    spooled: int = 0
-    batches: int = 0
-    failures: int = 0
-
 
 class EventWriter:
-    """Collects access events and writes them in batches; see the module docstring."""
+    """Collects access events and hands them to the writer; see the module docstring."""
 
-    def __init__(self, db: Database, spool_dir: Path, interval: float = 0.5, max_queue: int = 500_000,
-                 batch_size: int = 20_000, site_id: int = 1) -> None:
+    def __init__(self, db: Database, spool_dir: Path, interval: float = 0.05, max_queue: int = 500_000,
+                 batch_size: int = 20_000, *, site_id: int = 1, separate_process: bool = False,
+                 drain_interval: float = 0.5) -> None:
         self.db = db
-        self.site_id = int(site_id)  # the gateway's school, written with every event (`rules.store.event_sink`)
-        from rules.store.event_sink import write_events  # here: event_sink imports EventRecord from this module
-
-        self._write_events = write_events
+        self.site_id = int(site_id)  # the gateway's school: a constant column the writer adds, never a record's field
         self.spool_dir = spool_dir
         self.interval = interval
         self.max_queue = max_queue
         self.batch_size = batch_size
+        self.drain_interval = drain_interval
         self.stats = WriterStats()
         self._queue: deque[EventRow] = deque()
+        self._segment = SegmentAppender(spool_dir)
+        self._drainer = SpoolDrainer(db, spool_dir, self.site_id, batch_size, stats=self.stats)
+        self._process = WriterProcess(WriterSettings(
+            url=db.url, spool_dir=str(spool_dir), site_id=self.site_id, batch_size=batch_size, interval=drain_interval,
+            log_level=logging.getLogger().getEffectiveLevel())) if separate_process else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # one drain at a time (thread or flush())
+        self._lock = threading.Lock()  # one append (and drain) at a time: the thread's or flush()'s
+        self._spool_failing = False
         self.record = self._queue.append  # the hot path: one C call
 
     def start(self) -> EventWriter:
+        if self._process is not None:
+            self._process.start()
         self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Append what is queued, then let the writer store everything (its last pass) and stop."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        self.flush()
+        with self._lock:
+            self._append()
+            if self._process is not None:
+                written = self._process.stop()
+                self.stats.written, self.stats.batches = written.written, written.batches
+                self.stats.failures += written.failures
+            else:
+                self._drain(final=True)
+        self._segment.close()
 
     def pending(self) -> int:
         return len(self._queue)
 
     def flush(self) -> None:
-        """Write everything queued now (and replay the spool if the database answers)."""
+        """Append everything queued to the spool now; without a writer process, store the spool too."""
         with self._lock:
-            self._drain()
+            self._append()
+            if self._process is None:
+                self._drain(final=True)
 
     def _run(self) -> None:
+        next_drain = time.monotonic() + self.drain_interval
         while not self._stop.wait(self.interval):
             try:
-                self.flush()
+                with self._lock:
+                    self._append()
+                    if self._process is not None:
+                        self._process.check()
+                    elif time.monotonic() >= next_drain:
+                        next_drain = time.monotonic() + self.drain_interval
+                        self._drain(final=False)
             except Exception:  # never let the writer thread die
                 log.exception("event writer cycle failed")
 
-    def _drain(self) -> None:
+    def _append(self) -> None:
         queue = self._queue
-        while len(queue) > self.max_queue:
-            self._spool([queue.popleft() for _ in range(min(self.batch_size, len(queue) - self.max_queue))])
-        database_ok = True
-        if self._spool_files():
-            database_ok = self._replay()
         while queue:
-            batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
-            if database_ok and self._write(batch):
-                self.stats.written += len(batch)
-            else:
-                database_ok = False
-                self._spool(batch)
+            batch = [queue.popleft() for _ in range(min(len(queue), self.batch_size))]
+            try:
+                self._segment.append(encode(batch))
+            except OSError as exc:
+                queue.extendleft(reversed(batch))
+                if not self._spool_failing:
+                    self._spool_failing = True
+                    log.error("cannot append access events to the spool in %s (%s); keeping up to %d in memory",
+                              self.spool_dir, exc, self.max_queue)
+                break
+            self.stats.spooled += len(batch)
+            self._spool_failing = False
+        excess = len(queue) - self.max_queue
+        if excess > 0:
+            for _ in range(excess):
+                queue.popleft()
+            self.stats.dropped += excess
+            log.error("dropped %d access events: neither the spool nor memory could take them", excess)
 
-    def _write(self, batch: Sequence[EventRow]) -> bool:
-        try:
-            self._write_events(self.db.engine, batch, self.site_id)
-        except Exception as exc:
-            self.stats.failures += 1
-            log.warning("cannot write %d access events (%s); spooling to disk", len(batch),
-                        str(exc).splitlines()[0])
-            return False
-        self.stats.batches += 1
-        return True
-
-    def _spool(self, batch: Sequence[EventRow]) -> None:
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"events-{time.time_ns()}.jsonl"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for item in batch:
-                handle.write(json.dumps(item, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.rename(path)
-        self.stats.spooled += len(batch)
-
-    def _spool_files(self) -> list[Path]:
-        if not self.spool_dir.is_dir():
-            return []
-        return sorted(self.spool_dir.glob("events-*.jsonl"))
-
-    def _replay(self) -> bool:
-        for path in self._spool_files():
-            with open(path, encoding="utf-8") as handle:
-                batch = [EventRecord(*json.loads(line)) for line in handle if line.strip()]
-            if batch and not self._write(batch):
-                return False
-            path.unlink()
-            self.stats.written += len(batch)
-        return True
+    def _drain(self, final: bool) -> None:
+        with self._drainer.hold():
+            self._drainer.drain(final=final)

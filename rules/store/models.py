@@ -316,6 +316,17 @@ class AccessEvent(Base):
     port: Mapped[int | None] = mapped_column(Integer)  # the destination port a gateway catcher saw
 
 
+class EventSpoolMark(Base):
+    """How far the event writer has stored one spool segment (`rules.store.event_drain`): the sequence number of
+    the segment's last frame whose events are in `access_events`. It is written in the same transaction as those
+    events, so a writer that dies after committing and before deleting the segment never stores a frame twice."""
+
+    __tablename__ = "event_spool_marks"
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)  # the file's name, unique (time, random)
+    frame: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AuditEntry(Base):
     """Who changed what, when and why; also every view of a device's access log. Never edited."""
 

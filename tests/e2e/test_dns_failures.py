@@ -9,6 +9,7 @@ import dns.rcode
 import psycopg
 import pytest
 
+from rules.store.event_spool import SEGMENT_GLOB
 from tests.conftest import PG_ADMIN_URL, Cli
 from tests.dns_block.stub import Stub
 from tests.e2e.dnsserver import DnsProcess, free_port, wait_until, write_config
@@ -64,7 +65,9 @@ def test_database_down_mid_run_loses_no_event(tmp_path: Path, pg_url: str) -> No
                     assert server.ask(host).answer  # answering goes on without the database
                 blocked = server.ask("badsite.test")  # the snapshot it has still blocks
                 assert [rd.to_text() for rrset in blocked.answer for rd in rrset] == ["127.0.0.1"]
-                spooled = wait_until(lambda: list(spool.glob("events-*.jsonl")), timeout=10, interval=0.2)
+                # the writer process found the database down and left the events in the spool
+                spooled = wait_until(lambda: "spooling to disk" in server.log() and list(spool.glob(SEGMENT_GLOB)),
+                                     timeout=10, interval=0.2)
                 assert spooled, "events were not spooled while the database was down\n" + server.log()
             finally:
                 _set_connections(name, True)
@@ -76,7 +79,7 @@ def test_database_down_mid_run_loses_no_event(tmp_path: Path, pg_url: str) -> No
                 return {json.loads(line)["host"] for line in out.splitlines()}
 
             assert wait_until(lambda: wanted <= logged(), timeout=15, interval=0.3), server.log()
-            assert wait_until(lambda: not list(spool.glob("events-*.jsonl")), timeout=5)
+            assert wait_until(lambda: not list(spool.glob(SEGMENT_GLOB)), timeout=5)
         finally:
             assert server.stop() == 0
         assert "spooling to disk" in server.log()

@@ -23,6 +23,7 @@ from rules.privacy.export import NothingHeld, export_person
 from rules.privacy.subject import SubjectError
 from rules.privacy.terms import ERASED
 from rules.store.db import Database
+from rules.store.event_spool import SEGMENT_GLOB
 from rules.store.event_writer import EventRecord, EventWriter
 from rules.store.models import (
     AccessEvent,
@@ -254,7 +255,7 @@ def test_events_spooled_while_the_database_was_down_do_not_bring_the_pupil_back(
                                None, None, None, "sam pupil again", None, "tcp", None))
     offline.flush()
     down.dispose()
-    assert offline.stats.spooled == 2 and list(spool.glob("events-*.jsonl"))
+    assert offline.stats.spooled == 2 and list(spool.glob(SEGMENT_GLOB))
 
     done = erase(db, SAM, "ann.head@school.test", state)
     assert done.counts["spooled_events"] == 1
