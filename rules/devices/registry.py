@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.policy.networks import normalize_ip as normalize_address
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.models import Device, DeviceAddress, Group
 
@@ -43,8 +44,10 @@ class DeviceChange:
 
 
 def register_device(session: Session, *, ip: str, name: str, group: str, mac: str | None = None,
-                    person: str | None = None, actor: str) -> DeviceChange:
-    """Register a device, or update the one that already has this MAC (or else this address).
+                    person: str | None = None, actor: str, site_id: int = DEFAULT_SITE_ID) -> DeviceChange:
+    """Register a device in the school `site_id`, or update the one there that already has this MAC (or else this
+    address). Groups, MACs and addresses are looked up within that school: another school's 10.1.0.5 is another
+    device.
 
     A device keeps one identity when its address changes: the MAC finds it first. An address belongs
     to one device at a time, so giving it to this device takes it from any other.
@@ -53,20 +56,20 @@ def register_device(session: Session, *, ip: str, name: str, group: str, mac: st
     mac_norm = normalize_mac(mac) if mac else None
     if not name.strip():
         raise DeviceError("a device needs a name")
-    group_row = session.scalar(select(Group).where(Group.name == group))
+    group_row = session.scalar(select(Group).where(Group.name == group, Group.site_id == site_id))
     if group_row is None:
-        known = ", ".join(session.scalars(select(Group.name).order_by(Group.name)))
+        known = ", ".join(session.scalars(select(Group.name).where(Group.site_id == site_id).order_by(Group.name)))
         raise DeviceError(f"no group named {group!r}; groups: {known}")
     device = None
     if mac_norm:
-        device = session.scalar(select(Device).where(Device.mac == mac_norm))
-    held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == address))
+        device = session.scalar(select(Device).where(Device.mac == mac_norm, Device.site_id == site_id))
+    held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == address, DeviceAddress.site_id == site_id))
     if device is None and held is not None:
         device = held.device
     created = device is None
     before = None if device is None else describe(device)
     if device is None:
-        device = Device(name=name.strip(), mac=mac_norm)
+        device = Device(name=name.strip(), mac=mac_norm, site_id=site_id)
         session.add(device)
     device.name = name.strip()
     if mac_norm:
@@ -81,11 +84,11 @@ def register_device(session: Session, *, ip: str, name: str, group: str, mac: st
         session.flush()
         held = None
     if held is None:
-        session.add(DeviceAddress(device_id=device.id, ip=address, source="static"))
+        session.add(DeviceAddress(device_id=device.id, ip=address, source="static", site_id=site_id))
     session.flush()
     session.refresh(device)
     audit(session, actor, "device.register" if created else "device.update", f"device #{device.id}",
-          before=before, after=describe(device))
+          before=before, after=describe(device), site_id=site_id)
     return DeviceChange(device, created)
 
 
