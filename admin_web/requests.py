@@ -72,7 +72,7 @@ def new() -> ResponseReturnValue:
 def show(request_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         req = _load(db_session, request_id)
-        locked = service.locked_category_of(db_session, req.host) if req.status == "open" else None
+        locked = service.locked_category_of(db_session, req.host, req.site_id) if req.status == "open" else None
         decide_form = _authoriser_form(db_session, req.site_id)
         scope_label = _scope_label(req)
         whole = _whole_service(db_session, req)
@@ -86,7 +86,7 @@ def _whole_service(db_session: Session, req: AccessRequest) -> dict[str, object]
     found = FAMILIES.get(req.service) if req.service else family_of(req.host)
     if found is None:
         return None
-    opening, locked = service.service_domains(db_session, found.key)
+    opening, locked = service.service_domains(db_session, found.key, req.site_id)
     if req.service and req.status == "approved":
         opening = service.opened_domains(db_session, req)
         locked = {d: c for d, c in locked.items() if d not in opening}

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from rules.policy.families import family, family_of
@@ -91,24 +91,28 @@ def add_technical_note(session: Session, req: AccessRequest, user: User, note: s
           after={"technical_note": req.technical_note, "reviewed_by": req.reviewed_by}, site_id=req.site_id)
 
 
-def locked_category_of(session: Session, host: str) -> str | None:
-    """The locked category that holds `host` (or a parent of it), if any: no exception can open it."""
+def locked_category_of(session: Session, host: str, site_id: int | None = None) -> str | None:
+    """The locked category that holds `host` (or a parent of it), if any: no exception can open it. With `site_id`,
+    only the trust's categories and that school's own count (another school's locked list is not this one's)."""
     names = parent_domains(host)
+    ours = true() if site_id is None else (Category.site_id.is_(None) | (Category.site_id == site_id))
     listed = session.scalar(select(Category.name).join(ListEntry, ListEntry.category_id == Category.id)
-                            .where(Category.locked.is_(True), ListEntry.domain.in_(names)).limit(1))
+                            .where(Category.locked.is_(True), ours, ListEntry.domain.in_(names)).limit(1))
     if listed is not None:
         return listed
     return session.scalar(select(Category.name).join(Rule, Rule.category_id == Category.id)
-                          .where(Category.locked.is_(True), Rule.action == "block", Rule.enabled.is_(True),
+                          .where(Category.locked.is_(True), ours, Rule.action == "block", Rule.enabled.is_(True),
                                  Rule.domain.in_(names)).limit(1))
 
 
-def service_domains(session: Session, family_key: str) -> tuple[list[str], dict[str, str]]:
-    """The domains "the whole service" opens, and those it cannot (domain -> the locked category holding it)."""
+def service_domains(session: Session, family_key: str,
+                    site_id: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """The domains "the whole service" opens, and those it cannot (domain -> the locked category holding it), for
+    the school `site_id` (None: any school's locked category counts)."""
     opening: list[str] = []
     locked: dict[str, str] = {}
     for domain in family(family_key).domains:
-        category = locked_category_of(session, domain)
+        category = locked_category_of(session, domain, site_id)
         if category is None:
             opening.append(domain)
         else:
@@ -166,7 +170,7 @@ def decide_request(session: Session, request_id: int, user: User, *, approved: b
         raise RequestError("this request was decided by someone else a moment ago")
     session.refresh(req)
     if approved and approval is not None:
-        domains = service_domains(session, approval.service)[0] if approval.service else [req.host]
+        domains = service_domains(session, approval.service, req.site_id)[0] if approval.service else [req.host]
         rules = [Rule(site_id=req.site_id, action="allow", kind="domain", domain=domain, scope=approval.scope,
                       group_id=approval.group_id, device_id=approval.device_id, expires_at=approval.expires_at,
                       source="request", reason=f"access request #{req.id}: {reasons.strip()}"[:2000],
@@ -193,7 +197,7 @@ def _check_approval(session: Session, req: AccessRequest, approval: Approval, no
         raise RequestError("choose the device the exception covers")
     if approval.expires_at <= now:
         raise RequestError("the end date must be in the future")
-    locked = locked_category_of(session, req.host)
+    locked = locked_category_of(session, req.host, req.site_id)
     if locked is not None:
         raise RequestError(f"{req.host} is in the locked category {locked!r}: no exception can open it")
     if approval.service is not None:

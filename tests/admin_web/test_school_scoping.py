@@ -35,8 +35,8 @@ from rules.store.models import (
     User,
     UserSite,
 )
-from rules.workflows.accounts import TRUST_ADMIN_POWERS
-from tests.admin_web.conftest import ACCOUNTS, csrf_token, sign_in
+from rules.workflows.accounts import TRUST_ADMIN_POWERS, create_user
+from tests.admin_web.conftest import ACCOUNTS, PASSWORD, csrf_token, sign_in
 from tests.admin_web.two_schools import A_MARK, B_MARK, B_NAME, B_STAFF, School, make_two_schools
 
 BLUEPRINTS = {"home", "requests", "reports", "logs", "registry", "bans", "audit", "accounts", "unlocks", "ca", "auth",
@@ -351,3 +351,47 @@ def test_a_headteacher_manages_her_schools_accounts_only(app: Flask, schools: tu
         assert set(session.scalars(select(UserSite.site_id).where(UserSite.user_id == tina.id))) == {a.site}
         assert session.scalar(select(User.id).where(User.email == "tim@school.test")) is None
         assert set(session.scalars(select(UserSite.site_id).where(UserSite.user_id == b.account))) == {a.site, b.site}
+
+
+def test_a_member_of_two_schools_sees_both_and_files_in_the_chosen_one(app: Flask,
+                                                                        schools: tuple[School, School]) -> None:
+    a, b = schools
+    db = app.extensions["schoolgate_db"]
+    with db.session() as session:
+        create_user(session, email="hana.both@trust.test", name="Hana Both", roles=["headteacher"], password=PASSWORD,
+                    actor="test", site_ids=[a.site, b.site])
+    client = app.test_client()
+    assert client.post("/signin", data={"email": "hana.both@trust.test", "password": PASSWORD,
+                                        "csrf_token": csrf_token(client)}).status_code == 302
+    page = client.get("/requests/").get_data(as_text=True).lower()
+    assert A_MARK in page and B_MARK in page and "<th>school</th>" in page
+    assert client.get("/").get_data(as_text=True).count('<option value="') == 2  # the switcher: her two schools
+    client.post("/school", data={"site_id": b.site, "next": "/requests/new", "csrf_token": csrf_token(client, "/")})
+    response = client.post("/requests/new", data={"full_url": "https://hana.example/", "site_content": "x",
+                                                  "reasons_for_access": "y", "risks_and_controls": "z",
+                                                  "csrf_token": csrf_token(client, "/requests/new")})
+    assert response.status_code == 302
+    with db.session(read_only=True) as session:
+        filed = session.scalars(select(AccessRequest).where(AccessRequest.host == "hana.example")).one()
+        assert filed.site_id == b.site
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "request.file")).one()
+        assert entry.site_id == b.site
+
+
+def test_another_schools_locked_category_does_not_close_this_schools_request(
+        app: Flask, schools: tuple[School, School]) -> None:
+    a, b = schools
+    db = app.extensions["schoolgate_db"]
+    with db.session() as session:  # B's own locked category blocks A's requested site; the trust's holds neither
+        session.add(Rule(site_id=b.site, action="block", domain="apple-request.example", category_id=b.category,
+                         reason="zebra's own"))
+    head = sign_in(app.test_client(), "headteacher")
+    response = head.post(f"/requests/{a.request}/decide",
+                         data={"approved": "yes", "reasons": "fine", "scope": "everyone", "until": _future(),
+                               "csrf_token": csrf_token(head, f"/requests/{a.request}")})
+    assert response.status_code == 302
+    with db.session(read_only=True) as session:
+        approved = session.get(AccessRequest, a.request)
+        assert approved is not None and approved.status == "approved"
+        rule = session.get(Rule, approved.rule_id)
+        assert rule is not None and rule.site_id == a.site
