@@ -66,8 +66,10 @@ def edit(user_id: int | None) -> ResponseReturnValue:
         else:
             form.schools.data = [current_site_id()]
     if form.validate_on_submit():
-        # the schools the viewer does not see stay as they were: a headteacher changes only her own schools'
-        chosen = set(form.schools.data or []) | {s for s in schools_before if s not in names}
+        # the schools the viewer does not see stay as they were: a headteacher changes only her own schools'; none
+        # ticked keeps an account's schools (a new one: the school being worked in)
+        ticked = set(form.schools.data or []) or (set(schools_before) if existing is not None else {current_site_id()})
+        chosen = ticked | {s for s in schools_before if s not in names}
         try:
             with database().session() as db_session:
                 if existing is None:

@@ -192,4 +192,4 @@ class AccountForm(FlaskForm):
     roles = SelectMultipleField("Roles", choices=opts([(r, r) for r in ROLES]), validators=[DataRequired()])
     active = BooleanField("Active (may sign in)", default=True)
     password = PasswordField("New password (leave empty to keep)", validators=[Optional(), Length(min=10, max=1024)])
-    schools = SelectMultipleField("Schools", coerce=record_id, validators=[DataRequired("Choose at least one school.")])
+    schools = SelectMultipleField("Schools", coerce=record_id, validators=[Optional()])  # none: kept

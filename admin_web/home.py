@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
-from admin_web.sites import can_see_site, site_filter, visible, visible_site_ids
+from admin_web.sites import acts_for_trust, can_see_site, site_filter, visible, visible_site_ids
 from rules.localtime import LONDON
 from rules.monitoring.bans import current_bans
 from rules.review.policy_review import next_review_date
@@ -79,7 +79,8 @@ def index() -> ResponseReturnValue:
         # proposals this headteacher may decide: her schools' categories (a trust admin: the trust's ones too)
         open_unlocks = db_session.scalar(select(func.count()).select_from(CategoryUnlock)
                                          .join(Category, Category.id == CategoryUnlock.category_id)
-                                         .where(CategoryUnlock.state == OPEN, site_filter(Category.site_id))) \
+                                         .where(CategoryUnlock.state == OPEN,
+                                                site_filter(Category.site_id, trust_wide=acts_for_trust()))) \
             if has("headteacher") else 0
         # posts on the school's accounts: the poster's own, and the approvers' queue
         may_post = bool(school_posts.postable_accounts(db_session, user.id))
