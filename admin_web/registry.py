@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.utils import secure_filename
 
-from admin_web.access import database, has, roles
+from admin_web.access import database, roles
 from admin_web.forms import CategoryForm, DeviceForm, GroupForm, ListImportForm, opts
 from admin_web.sites import acts_for_trust, current_site_id, get_visible_or_404, visible
 from rules.devices.registry import DeviceError, register_device
@@ -70,12 +70,11 @@ def category(category_id: int | None) -> ResponseReturnValue:
         form.group_ids.choices = opts(_group_choices(db_session, school))
         if existing is not None and not form.is_submitted():
             form.trust_wide.data = existing.site_id is None
-        if existing is not None and not form.is_submitted():
             form.group_ids.data = [g.id for g in existing.blocked_groups]
         waiting = open_proposal(db_session, existing.id) if existing is not None else None
     changeable = existing is None or may_change(existing)
     if form.is_submitted() and not (changeable and (existing is not None or not form.trust_wide.data
-                                                    or has("trust_admin"))):
+                                                    or acts_for_trust())):
         abort(403)  # the trust's categories are the trust admins' (the page says so)
     if form.validate_on_submit():
         unlock = existing is not None and existing.locked and not form.locked.data

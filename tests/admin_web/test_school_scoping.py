@@ -306,6 +306,9 @@ def test_trust_wide_categories_are_the_trust_admins(app: Flask, schools: tuple[S
     assert "only a trust admin changes it" in page
     token = csrf_token(ict, "/categories/")
     assert ict.post(f"/categories/{trust_id}", data={"name": "renamed", "csrf_token": token}).status_code == 403
+    listing = {"category_id": str(trust_id), "fmt": "domains", "csrf_token": token}
+    assert ict.post("/lists/import", data={**listing, "file": (io.BytesIO(b"x.example\n"), "l.txt")}).status_code == 403
+    assert f'<option value="{trust_id}"' not in ict.get("/categories/").get_data(as_text=True)  # nor offered
     # the technician's own category: made in school A, and changed
     assert ict.post("/categories/new", data={"name": "apple-extra", "block_everyone": "y",
                                              "csrf_token": token}).status_code == 302
@@ -317,8 +320,13 @@ def test_trust_wide_categories_are_the_trust_admins(app: Flask, schools: tuple[S
     response = trust.post(f"/categories/{trust_id}", data={"name": "trust-list", "description": "changed",
                                                           "locked": "y", "csrf_token": csrf_token(trust, "/")})
     assert response.status_code == 302
+    trust_token = csrf_token(trust, "/")
+    imported = trust.post("/lists/import", data={"category_id": str(trust_id), "fmt": "domains", "csrf_token":
+                                                 trust_token, "file": (io.BytesIO(b"x.example\n"), "l.txt")})
+    assert imported.status_code == 200
     with db.session(read_only=True) as session:
         assert session.get(Category, trust_id).description == "changed"  # type: ignore[union-attr]
+        assert list(session.scalars(select(ListEntry.domain).where(ListEntry.category_id == trust_id))) == ["x.example"]
 
 
 def test_a_headteacher_manages_her_schools_accounts_only(app: Flask, schools: tuple[School, School]) -> None:
