@@ -120,7 +120,7 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
                                 "skipped": report.skipped_total, "lines_by_format": dict(report.formats)}
     if kept:
         after["kept_while_locked"] = len(kept)
-    audit(session, actor, action, f"category {name}", before=before, after=after)
+    audit(session, actor, action, f"category {name}", before=before, after=after, site_id=category.site_id)
     return ImportResult(name, source, shown, report, count, created)
 
 
