@@ -3,6 +3,10 @@ follow-ups, screenshots. Headteacher only: it names parents and may show a pupil
 
 Screenshots are checked by `rules.school_media.screenshots` (type by the bytes, 5 MB) and served back only here,
 with the sniffed type, `nosniff` and a `Content-Disposition`, so a browser never reads one as a page.
+
+Each school has its own log: the headteacher sees their schools' entries; a new entry goes to the school they
+work in, and names only that school's accounts (an entry's accounts are of its school); another school's entry,
+follow-up or screenshot answers 404, as one that is not there.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from admin_web.abuse_forms import EntryForm, FollowUpForm, ScreenshotForm
 from admin_web.access import database, roles
 from admin_web.date_fields import day_of
 from admin_web.forms import opts
+from admin_web.sites import current_site_id, visible_site_ids
 from rules.localtime import LONDON
 from rules.school_media import abuse_log as service
 from rules.school_media.screenshots import EXTENSIONS, MAX_BYTES, CheckedImage, ScreenshotError, check_image, sniff
@@ -33,11 +38,23 @@ def _today() -> date:
     return datetime.now(LONDON).date()
 
 
-def _with_accounts(form: EntryForm, session: Session) -> EntryForm:
+def _with_accounts(form: EntryForm, session: Session, site_id: int) -> EntryForm:
+    """The form, its accounts those of the entry's school."""
+    accounts = session.scalars(select(SocialAccount).where(SocialAccount.site_id == site_id)
+                               .order_by(SocialAccount.name))
     form.account_id.choices = opts([(0, "— not a school account (say where below) —")] + [
-        (a.id, f"{a.name} ({service.PLATFORMS.get(a.platform, a.platform)})")
-        for a in session.scalars(select(SocialAccount).order_by(SocialAccount.name))])
+        (a.id, f"{a.name} ({service.PLATFORMS.get(a.platform, a.platform)})") for a in accounts])
     return form
+
+
+def _account_of(site_id: int, form: EntryForm) -> None:
+    """404 for an account of another school in the form (or none): as an id that does not exist."""
+    if not form.account_id.data:
+        return
+    with database().session(read_only=True) as session:
+        account = session.get(SocialAccount, form.account_id.data)
+    if account is None or account.site_id != site_id:
+        abort(404)
 
 
 def _input(form: EntryForm) -> service.EntryInput:
@@ -62,7 +79,7 @@ def _upload(field: object) -> CheckedImage | None:
 def index() -> ResponseReturnValue:
     today = _today()
     with database().session(read_only=True) as session:
-        rows = service.list_entries(session, today)
+        rows = service.list_entries(session, today, site_ids=visible_site_ids())
     return render_template("abuse/index.html", rows=rows, today=today.isoformat(), platform=service.platform_label,
                            who=lambda e: service.PostedBy(e.posted_by_kind).label, actions=service.actions_of)
 
@@ -70,14 +87,16 @@ def index() -> ResponseReturnValue:
 @bp.route("/new", methods=["GET", "POST"])
 @roles(*WHO)
 def new() -> ResponseReturnValue:
+    site_id = current_site_id()
     with database().session(read_only=True) as session:
-        form = _with_accounts(EntryForm(), session)
+        form = _with_accounts(EntryForm(), session, site_id)
     if form.validate_on_submit():
+        _account_of(site_id, form)
         try:
             shot = _upload(form.screenshot)
             with database().session() as session:
                 entry = service.create_entry(session, current_user.account.email, _input(form), today=_today(),
-                                             screenshot=shot)
+                                             screenshot=shot, site_id=site_id)
                 entry_id = entry.id
         except (ScreenshotError, service.AbuseLogError) as exc:
             flash(f"The entry was not saved: {exc}.", "error")
@@ -89,7 +108,7 @@ def new() -> ResponseReturnValue:
 
 def _load(session: Session, entry_id: int) -> AbuseLogEntry:
     try:
-        return service.get_entry(session, entry_id)
+        return service.get_entry(session, entry_id, visible_site_ids())
     except service.NotFound:
         abort(404)
 
@@ -115,7 +134,7 @@ def show(entry_id: int) -> ResponseReturnValue:
 def edit(entry_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as session:
         entry = _load(session, entry_id)
-        form = _with_accounts(EntryForm(obj=None), session)
+        form = _with_accounts(EntryForm(obj=None), session, entry.site_id)
         if not form.is_submitted():
             form.occurred_on.data = date.fromisoformat(entry.occurred_on)
             form.account_id.data = entry.account_id or 0
@@ -125,9 +144,11 @@ def edit(entry_id: int) -> ResponseReturnValue:
             form.actions.data = json.loads(entry.actions or "[]")
         session.expunge_all()
     if form.validate_on_submit():
+        _account_of(entry.site_id, form)
         try:
             with database().session() as session:
-                service.update_entry(session, entry_id, current_user.account.email, _input(form), today=_today())
+                service.update_entry(session, entry_id, current_user.account.email, _input(form), today=_today(),
+                                     site_ids=visible_site_ids())
         except service.AbuseLogError as exc:
             flash(f"The changes were not saved: {exc}.", "error")
         else:
@@ -139,6 +160,8 @@ def edit(entry_id: int) -> ResponseReturnValue:
 @bp.route("/<int:entry_id>/follow-ups", methods=["POST"])
 @roles(*WHO)
 def add_follow_up(entry_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as session:
+        _load(session, entry_id)  # 404 before the form is read: a bad form must not tell other schools' ids apart
     form = FollowUpForm()
     if not form.validate_on_submit():
         errors = "; ".join(msgs[0] for msgs in form.errors.values())
@@ -147,7 +170,7 @@ def add_follow_up(entry_id: int) -> ResponseReturnValue:
     try:
         with database().session() as session:
             service.add_follow_up(session, entry_id, current_user.account.email, day_of(form.due_on),
-                                  form.note.data or "")
+                                  form.note.data or "", visible_site_ids())
     except service.NotFound:
         abort(404)
     except service.AbuseLogError as exc:
@@ -164,10 +187,10 @@ def follow_up_done(follow_up_id: int) -> ResponseReturnValue:
         row = session.get(AbuseFollowUp, follow_up_id)
         if row is None:
             abort(404)
-        entry_id = row.entry_id
+        entry_id = _load(session, row.entry_id).id
     try:
         with database().session() as session:
-            service.mark_done(session, follow_up_id, current_user.account.email)
+            service.mark_done(session, follow_up_id, current_user.account.email, visible_site_ids())
     except service.NotFound:
         abort(404)
     except service.AbuseLogError as exc:
@@ -180,6 +203,8 @@ def follow_up_done(follow_up_id: int) -> ResponseReturnValue:
 @bp.route("/<int:entry_id>/screenshots", methods=["POST"])
 @roles(*WHO)
 def upload_screenshot(entry_id: int) -> ResponseReturnValue:
+    with database().session(read_only=True) as session:
+        _load(session, entry_id)  # 404 first, as for a follow-up
     form = ScreenshotForm()
     if not form.validate_on_submit():
         errors = "; ".join(msgs[0] for msgs in form.errors.values())
@@ -190,7 +215,7 @@ def upload_screenshot(entry_id: int) -> ResponseReturnValue:
         if shot is None:
             raise ScreenshotError("choose the screenshot file")
         with database().session() as session:
-            service.add_screenshot(session, entry_id, current_user.account.email, shot)
+            service.add_screenshot(session, entry_id, current_user.account.email, shot, visible_site_ids())
     except service.NotFound:
         abort(404)
     except ScreenshotError as exc:
@@ -205,7 +230,7 @@ def upload_screenshot(entry_id: int) -> ResponseReturnValue:
 def screenshot(screenshot_id: int) -> ResponseReturnValue:
     try:
         with database().session() as session:
-            shot = service.read_screenshot(session, screenshot_id, current_user.account.email)
+            shot = service.read_screenshot(session, screenshot_id, current_user.account.email, visible_site_ids())
             data, entry_id = shot.data, shot.entry_id
     except service.NotFound:
         abort(404)

@@ -4,7 +4,8 @@ Only the DSL and the headteacher reach these (everyone else 403); which concerns
 concerns: the headteacher only; concerns about the headteacher: nobody here) is decided by
 `rules.safeguarding.service`, which also writes every view and change to the audit log in the same
 transaction. A concern the viewer may not see answers 404, as one that does not exist: its existence is
-itself something they may not know.
+itself something they may not know; so does a concern of a school the viewer does not see (each call gives
+the service the viewer's `site_ids`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from admin_web.access import database, roles
 from admin_web.concern_forms import OUTCOMES, NoteForm, PersonForm, TriageForm
 from admin_web.params import ChoiceParam, IntParam, Query, TextParam, accepts
+from admin_web.sites import get_visible_or_404, visible_site_ids
 from rules.safeguarding import service
 from rules.safeguarding.categories import Severity
 from rules.safeguarding.states import ConcernState, category_label
@@ -48,7 +50,7 @@ def index(query: Query) -> ResponseReturnValue:
     page = query["page"] or 1
     with database().session(read_only=True) as db_session:
         rows = service.visible_concerns(db_session, set(current_user.roles), states=STATE_FILTER[state],
-                                        limit=QUEUE_LIMIT)
+                                        limit=QUEUE_LIMIT, site_ids=visible_site_ids())
     rows = [c for c in rows if (not query["severity"] or c.severity == query["severity"])
             and (not query["category"] or c.category == query["category"])]
     shown = rows[(page - 1) * PAGE:page * PAGE]
@@ -79,15 +81,23 @@ def show(concern_id: int) -> ResponseReturnValue:
 
 def _concern(db_session: Session, concern_id: int, viewer: User, viewer_roles: set[str]) -> Concern:
     try:
-        return service.get_concern(db_session, concern_id, viewer, viewer_roles)
+        return service.get_concern(db_session, concern_id, viewer, viewer_roles, site_ids=visible_site_ids())
     except (LookupError, PermissionError):
         abort(404)
+
+
+def _exists(concern_id: int) -> None:
+    """404 before the form is read, for a concern that is not there or of another school: a bad form must not
+    answer differently for those (ids must not be probeable)."""
+    with database().session(read_only=True) as db_session:
+        get_visible_or_404(db_session, Concern, concern_id)
 
 
 @bp.route("/<int:concern_id>/triage", methods=["POST"])
 @roles(*READERS)
 def triage(concern_id: int) -> ResponseReturnValue:
     """Close a concern as no concern (with a reason), record made, or escalated (to whom), with notes."""
+    _exists(concern_id)
     form = TriageForm()
     if not form.validate_on_submit():
         errors = [f"{field.label.text}: {e}" for field in form for e in field.errors]
@@ -98,7 +108,7 @@ def triage(concern_id: int) -> ResponseReturnValue:
         with database().session() as db_session:
             service.triage(db_session, concern_id, viewer, viewer_roles, state=form.state.data or "",
                            reason=form.reason.data or "", escalated_to=form.escalated_to.data or None,
-                           note=form.note.data or "")
+                           note=form.note.data or "", site_ids=visible_site_ids())
     except (LookupError, PermissionError):
         abort(404)
     except ValueError as exc:
@@ -111,6 +121,7 @@ def triage(concern_id: int) -> ResponseReturnValue:
 @bp.route("/<int:concern_id>/notes", methods=["POST"])
 @roles(*READERS)
 def note(concern_id: int) -> ResponseReturnValue:
+    _exists(concern_id)
     form = NoteForm()
     if not form.validate_on_submit():
         flash("Not saved: write the note (at most 4,000 characters).", "error")
@@ -118,7 +129,8 @@ def note(concern_id: int) -> ResponseReturnValue:
     viewer, viewer_roles = _viewer()
     try:
         with database().session() as db_session:
-            service.add_note(db_session, concern_id, viewer, viewer_roles, form.text.data or "")
+            service.add_note(db_session, concern_id, viewer, viewer_roles, form.text.data or "",
+                             site_ids=visible_site_ids())
     except (LookupError, PermissionError):
         abort(404)
     except ValueError as exc:
@@ -156,7 +168,7 @@ def person() -> ResponseReturnValue:
 def _person_page(db_session: Session, name: str, viewer: User, viewer_roles: set[str],
                  form: PersonForm) -> ResponseReturnValue:
     try:
-        overview = service.person_overview(db_session, name, viewer, viewer_roles)
+        overview = service.person_overview(db_session, name, viewer, viewer_roles, site_ids=visible_site_ids())
     except PermissionError:
         abort(403)
     except ValueError as exc:

@@ -5,6 +5,10 @@ Only the headteacher, the office manager and the DPO reach these pages (`READERS
 children; everyone else 403). Every view of a pupil's page and of a class is audited, and every change, by
 `rules.consent.records` in the same transaction. A pupil's name is never put in an address: the search is a
 POST, and pupils are reached by id.
+
+Schools: the search and a pupil's page cover the viewer's schools (another school's pupil answers 404, as one
+that does not exist); the classes, a class's page and its forms are those of the school the viewer works in
+(`current_site_id()`, the header's switcher), as two schools may both have a 4B.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import func, select
 from admin_web.access import database, roles
 from admin_web.consent_forms import ClassConsentForm, ConsentForm, SearchForm, field_name, pupil_rows, year_choices
 from admin_web.params import IntParam, Query, TextParam, accepts
+from admin_web.sites import current_site_id, get_visible_or_404, visible_site_ids
 from rules.consent import class_view, records
 from rules.consent.academic_year import academic_year_of, label
 from rules.consent.records import CHANGE_LABELS, READERS, Change, ConsentError, Entry, PupilNotFound
@@ -48,8 +53,10 @@ def _consent_form(years: list[int], change: Change) -> ConsentForm:
 
 def _index(search: SearchForm, found: list[Pupil] | None, status: int = 200) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
-        classes = class_view.classes(db_session)
-        off_roll = db_session.scalar(select(func.count()).select_from(Pupil).where(Pupil.on_roll.is_(False))) or 0
+        site = [current_site_id()]
+        classes = class_view.classes(db_session, site)
+        off_roll = db_session.scalar(select(func.count()).select_from(Pupil).where(Pupil.on_roll.is_(False),
+                                                                                  Pupil.site_id.in_(site))) or 0
     return render_template("consent/index.html", classes=classes, off_roll=off_roll, search=search, found=found,
                            year_label=label(academic_year_of(records.today()))), status
 
@@ -69,7 +76,7 @@ def search() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _index(form, None, 400)
     with database().session(read_only=True) as db_session:
-        found = class_view.search(db_session, form.q.data or "")
+        found = class_view.search(db_session, form.q.data or "", visible_site_ids())
     return _index(form, found)
 
 
@@ -87,9 +94,10 @@ def class_page(query: Query) -> ResponseReturnValue:
         abort(400, description=f"The value given for \u201cyear\u201d cannot be used: it must be one of "
                                f"{', '.join(str(y) for y in years)}.")
     with database().session() as db_session:
-        answer = class_view.class_consent(db_session, name, year, today)
+        site_id = current_site_id()
+        answer = class_view.class_consent(db_session, name, year, today, [site_id])
         audit(db_session, current_user.email, "consent.view_class", f"class {name}",
-              after={"academic_year": year, "pupils": len(answer.rows)})
+              after={"academic_year": year, "pupils": len(answer.rows)}, site_id=site_id)
     return _class_page(answer, years)
 
 
@@ -120,12 +128,12 @@ def record_class() -> ResponseReturnValue:
         if not name:
             return redirect(url_for("consent.index"))
         with database().session(read_only=True) as db_session:  # shown again with what was typed
-            answer = class_view.class_consent(db_session, name, years[0], today)
+            answer = class_view.class_consent(db_session, name, years[0], today, [current_site_id()])
         return _class_page(answer, years, form, 400)
     year = form.academic_year.data
     try:
         with database().session() as db_session:
-            answer = class_view.class_consent(db_session, name, year, today)
+            answer = class_view.class_consent(db_session, name, year, today, [current_site_id()])
             if not answer.rows:
                 abort(404)
             rows = pupil_rows(request.form, [r.pupil.id for r in answer.rows])
@@ -135,7 +143,7 @@ def record_class() -> ResponseReturnValue:
     except ConsentError as exc:
         flash(f"Nothing was recorded: {exc}.", "error")
         with database().session(read_only=True) as db_session:
-            answer = class_view.class_consent(db_session, name, year, today)
+            answer = class_view.class_consent(db_session, name, year, today, [current_site_id()])
         return _class_page(answer, years, form, 400)
     flash(f"Consent recorded for {len(entries)} pupil{'s' if len(entries) != 1 else ''} in {name} "
           f"({label(year)}).", "success")
@@ -149,7 +157,14 @@ def pupil(pupil_id: int) -> ResponseReturnValue:
     return _pupil_page(pupil_id)
 
 
+def _visible_pupil(pupil_id: int) -> None:
+    """404 for a pupil not there or of another school, before anything else is read or written."""
+    with database().session(read_only=True) as db_session:
+        get_visible_or_404(db_session, Pupil, pupil_id)
+
+
 def _pupil_page(pupil_id: int, failed: ConsentForm | None = None, status: int = 200) -> ResponseReturnValue:
+    _visible_pupil(pupil_id)
     years = class_view.years_to_choose(records.today())
     try:
         with database().session() as db_session:
@@ -171,6 +186,7 @@ def _pupil_page(pupil_id: int, failed: ConsentForm | None = None, status: int = 
 @roles(*READERS)
 def record(pupil_id: int) -> ResponseReturnValue:
     """Record consent given, an amendment or a withdrawal (a new row; the history is never edited)."""
+    _visible_pupil(pupil_id)
     years = class_view.years_to_choose(records.today())
     change_text = request.form.get("given-change") or request.form.get("amended-change") \
         or request.form.get("withdrawn-change") or ""

@@ -5,6 +5,10 @@ Roles: every member of staff reaches these pages, but only an authorised poster 
 the form (the service refuses anyone else: 403), and a post, which names pupils, is shown only to its author and
 to the approvers (`rules.school_media.post_states.APPROVERS`); to anyone else it does not exist (404). The consent
 of each pupil is shown to the approvers only, as the consent record is theirs and the DPO's to read.
+
+Schools: a post is of its account's school, and names only that school's pupils. The viewer sees their schools'
+posts; another school's post is 404 (checked before any form is read). A new post is written in the school the
+viewer works in: its accounts and pupils are that school's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy.orm import Session
 from admin_web.access import ANY, database, roles
 from admin_web.forms import opts
 from admin_web.post_forms import ActionForm, ApproveForm, PostForm, ReasonForm
+from admin_web.sites import current_site_id, visible_site_ids
 from rules.school_media import post_approval, posts
 from rules.school_media.post_checklist import BEFORE_INTRO, CONTENT_INTRO, CRITERIA, CRITERIA_INTRO, stored_ticks
 from rules.school_media.post_consent import post_pupils
@@ -31,21 +36,30 @@ bp = Blueprint("posts", __name__, url_prefix="/posts")
 
 def _load(db_session: Session, post_id: int) -> SocialPost:
     try:
-        return posts.get_post(db_session, post_id, current_user.account, current_user.roles)
+        return posts.get_post(db_session, post_id, current_user.account, current_user.roles, visible_site_ids())
     except posts.NotFound:
         abort(404)
 
 
+def _guard(post_id: int) -> None:
+    """404 for a post not there, not theirs to see, or of another school, before anything else is read."""
+    with database().session(read_only=True) as db_session:
+        _load(db_session, post_id)
+
+
 def _post_form(db_session: Session, post: SocialPost | None = None) -> PostForm:
-    """The poster's form, its choices from the accounts they may post on and the roll."""
+    """The poster's form, its choices from the accounts they may post on and the roll, of the post's school (a
+    new post's: the school the viewer works in)."""
     form = PostForm(obj=None)
-    accounts = posts.postable_accounts(db_session, current_user.account.id)
+    site_id = post.site_id if post is not None else current_site_id()
+    accounts = posts.postable_accounts(db_session, current_user.account.id, [site_id])
     if post is not None and all(a.id != post.account_id for a in accounts):
         accounts = []
     form.account_id.choices = opts([(a.id, a.name) for a in accounts])
     form.classes.choices = opts([(c, f"{c} ({n} pupil{'s' if n != 1 else ''})")
-                                 for c, n in posts.roll_classes(db_session)])
-    form.pupil_ids.choices = opts([(p.id, f"{p.name} ({p.class_name})") for p in posts.roll_pupils(db_session)])
+                                 for c, n in posts.roll_classes(db_session, site_id)])
+    form.pupil_ids.choices = opts([(p.id, f"{p.name} ({p.class_name})")
+                                   for p in posts.roll_pupils(db_session, site_id)])
     return form
 
 
@@ -64,13 +78,15 @@ def _form_errors(form: PostForm) -> str:
 def index() -> ResponseReturnValue:
     user, user_roles = current_user.account, current_user.roles
     deciding = posts.may_decide(user_roles)
+    ids = visible_site_ids()
     with database().session(read_only=True) as db_session:
-        mine = posts.list_posts(db_session, user, user_roles, mine=True)
-        waiting = posts.list_posts(db_session, user, user_roles, PostStatus.SUBMITTED) if deciding else []
-        decided = [p for p in posts.list_posts(db_session, user, user_roles) if p.status not in WAITING][:50] \
+        mine = posts.list_posts(db_session, user, user_roles, mine=True, site_ids=ids)
+        waiting = posts.list_posts(db_session, user, user_roles, PostStatus.SUBMITTED, site_ids=ids) \
             if deciding else []
-        stale = posts.approved_posts_no_longer_covered(db_session, posts.london_today()) if deciding else []
-        may_submit = bool(posts.postable_accounts(db_session, user.id))
+        decided = [p for p in posts.list_posts(db_session, user, user_roles, site_ids=ids)
+                   if p.status not in WAITING][:50] if deciding else []
+        stale = posts.approved_posts_no_longer_covered(db_session, posts.london_today(), ids) if deciding else []
+        may_submit = bool(posts.postable_accounts(db_session, user.id, [current_site_id()]))
         names = posts.account_names(db_session)
     return render_template("posts/index.html", mine=mine, waiting=waiting, decided=decided, stale=stale,
                            deciding=deciding, may_submit=may_submit, names=names)
@@ -86,7 +102,8 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             with database().session() as db_session:
-                post = posts.submit(db_session, current_user.account, _draft(form, form.account_id.data))
+                post = posts.submit(db_session, current_user.account, _draft(form, form.account_id.data),
+                                    site_ids=[current_site_id()])
         except posts.NotAuthorised:
             abort(403)
         except posts.PostError as exc:
@@ -181,6 +198,7 @@ def _act(post_id: int, not_done: str, change: Callable[[Session], object], done:
 @bp.route("/<int:post_id>/withdraw", methods=["POST"])
 @roles(*ANY)
 def withdraw(post_id: int) -> ResponseReturnValue:
+    _guard(post_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     return _act(post_id, "The post was not withdrawn",
@@ -192,6 +210,7 @@ def withdraw(post_id: int) -> ResponseReturnValue:
 @roles(*ANY)
 def remove_pupil(post_id: int, pupil_id: int) -> ResponseReturnValue:
     """The author (while the post waits) or an approver takes one pupil out of the post."""
+    _guard(post_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     user = current_user.account
@@ -208,6 +227,7 @@ def remove_pupil(post_id: int, pupil_id: int) -> ResponseReturnValue:
 @bp.route("/<int:post_id>/approve", methods=["POST"])
 @roles(*APPROVERS)
 def approve(post_id: int) -> ResponseReturnValue:
+    _guard(post_id)
     form = ApproveForm()
     if not form.validate_on_submit():
         flash("The post was not approved: reload it and try again.", "error")
@@ -221,6 +241,7 @@ def approve(post_id: int) -> ResponseReturnValue:
 
 
 def _close(post_id: int, refuse: bool) -> ResponseReturnValue:
+    _guard(post_id)
     form = ReasonForm()
     verb = "refused" if refuse else "sent back"
     if not form.validate_on_submit():
@@ -250,6 +271,7 @@ def send_back(post_id: int) -> ResponseReturnValue:
 @roles(*APPROVERS)
 def take_down(post_id: int) -> ResponseReturnValue:
     """Record that an approved post was removed from the platform (after consent was withdrawn or amended)."""
+    _guard(post_id)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash("Not recorded: say what was done.", "error")

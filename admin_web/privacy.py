@@ -2,6 +2,10 @@
 
 Both are POST forms with the CSRF token (a download of a child's data must never follow a link another site
 planted), both are audited by the service in `rules.privacy`, and erasing asks for the name to be typed twice.
+
+Both cover only the viewer's schools (`visible_site_ids()`): a school's headteacher finds, downloads and erases
+their own school's records of a person, never another school's. The files under the state folder (weekly
+reports, earlier exports) are this web's own gateway's, so they are included only for a viewer who sees its school.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from wtforms.validators import DataRequired, Length
 
 from admin_web.access import database, roles
 from admin_web.forms import opts
+from admin_web.sites import can_see_site, visible_site_ids
 from rules.localtime import LONDON
 from rules.privacy.counts import describe
 from rules.privacy.erasure import erase
@@ -48,7 +53,10 @@ class EraseForm(FlaskForm):
                                                                       _same_person])
 
 
-def _state_dir() -> Path:
+def _state_dir() -> Path | None:
+    """The state folder, when its files are of a school the viewer sees (this web's own gateway's school)."""
+    if not can_see_site(current_app.config["SCHOOLGATE_SITE_ID"]):
+        return None
     return Path(current_app.config["SCHOOLGATE_STATE_DIR"])
 
 
@@ -72,8 +80,8 @@ def export() -> ResponseReturnValue:
     # keeps no copy.
     text = io.TextIOWrapper(tempfile.TemporaryFile(), encoding="utf-8")
     try:
-        counts = write(database(), person, fmt, text, _state_dir())
-        record(database(), current_user.email, person, counts, [name])
+        counts = write(database(), person, fmt, text, _state_dir(), visible_site_ids())
+        record(database(), current_user.email, person, counts, [name], visible_site_ids())
     except SubjectError as exc:
         text.close()
         flash(f"Nothing exported: {exc}.", "error")
@@ -97,7 +105,7 @@ def erase_person() -> ResponseReturnValue:
                                hint=PERSON_HINT), 400
     try:
         done = erase(database(), form.person.data or "", current_user.email, _state_dir(),
-                     actor_user_id=current_user.account.id)
+                     actor_user_id=current_user.account.id, site_ids=visible_site_ids())
     except SubjectError as exc:
         flash(f"Nothing erased: {exc}.", "error")
         return render_template("privacy/index.html", export=ExportForm(prefix="export"), erase=form,

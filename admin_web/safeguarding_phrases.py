@@ -4,6 +4,12 @@ each was closed as "no concern"), the school's list (add a line, remove one, imp
 Every change goes through `rules.safeguarding.service`, which parses the row with the phrase-file parser
 (nothing the matcher cannot compile is stored), writes the audit entry, and replaces an imported list whole or
 not at all. The scheduler's watcher notices the change and matches with the new list.
+
+The list is the trust's: one list, matched in every school. So it is changed only by someone who sees every
+school it changes (`may_edit`): a trust admin, or a DSL or headteacher whose schools are all the trust's (in a
+trust of one school, that school's DSL, as before). A school's DSL in a trust of several schools reads the list
+and proposes changes to the trust; a change of theirs would alter what is watched in schools whose concerns they
+never see. The false-positive counts count only the viewer's schools' concerns.
 """
 
 from __future__ import annotations
@@ -11,26 +17,44 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from admin_web.access import database, roles
 from admin_web.concern_forms import ConfirmForm, PhraseForm, PhraseImportForm
+from admin_web.sites import visible_site_ids
 from rules.safeguarding import service
 from rules.safeguarding.categories import Category
 from rules.safeguarding.phrasefile import MAX_BYTES
+from rules.store.models import Site
 
 bp = Blueprint("phrases", __name__, url_prefix="/safeguarding/phrases")
 MANAGERS = ("dsl", "headteacher")
 
 
+def may_edit() -> bool:
+    """Whether the viewer may change the trust's list: they see every school (see the module's docstring)."""
+    ids = visible_site_ids()
+    if ids is None:
+        return True
+    with database().session(read_only=True) as db_session:
+        every = set(db_session.scalars(select(Site.id)))
+    return every <= ids
+
+
+def _editor() -> None:
+    if not may_edit():
+        abort(403)
+
+
 def _page(form: PhraseForm | None = None, upload: PhraseImportForm | None = None,
           errors: list[str] | None = None, status: int = 200) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
-        counts = service.false_positive_counts(db_session)
+        counts = service.false_positive_counts(db_session, site_ids=visible_site_ids())
         rows = service.school_phrases(db_session)
     return render_template("concerns/phrases.html", counts=counts, rows=rows, form=form or PhraseForm(),
                            upload=upload or PhraseImportForm(), remove=ConfirmForm(), errors=errors or [],
-                           labels={c.value: c.label for c in Category}), status
+                           labels={c.value: c.label for c in Category}, may_edit=may_edit()), status
 
 
 @bp.route("/")
@@ -42,6 +66,7 @@ def index() -> ResponseReturnValue:
 @bp.route("/add", methods=["POST"])
 @roles(*MANAGERS)
 def add() -> ResponseReturnValue:
+    _editor()
     form = PhraseForm()
     if not form.validate_on_submit():
         return _page(form=form, status=400)
@@ -59,6 +84,7 @@ def add() -> ResponseReturnValue:
 @bp.route("/<int:phrase_id>/remove", methods=["POST"])
 @roles(*MANAGERS)
 def remove(phrase_id: int) -> ResponseReturnValue:
+    _editor()
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -74,6 +100,7 @@ def remove(phrase_id: int) -> ResponseReturnValue:
 @roles(*MANAGERS)
 def import_file() -> ResponseReturnValue:
     """Replace the school's list with a file's rows: all of them, or none when any line is bad."""
+    _editor()
     upload = PhraseImportForm()
     if not upload.validate_on_submit():
         return _page(upload=upload, status=400)

@@ -1,7 +1,9 @@
 """The social media site creation approval form: any member of staff files it, the marketing officer then the
 headteacher sign it (the headteacher's approval makes the school account), either may refuse; a printable view.
 
-Who sees a form: the member of staff who filed it, the marketing officer and the headteacher (they sign).
+Who sees a form: the member of staff who filed it, the marketing officer and the headteacher (they sign), of
+the viewer's schools; another school's form answers 404. A form is filed in the school the member of staff is
+working in, and its administrators and posters are chosen from that school's staff.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from admin_web.school_account_forms import (
     SiteCreationWTForm,
     error_text,
 )
+from admin_web.sites import current_site_id, visible_site_ids
 from rules.policy.families import FAMILIES
 from rules.school_media import accounts, site_approval, site_forms
 from rules.school_media.site_forms import AUDIENCE_BOXES, FormError, FormStatus, SiteProposal
@@ -39,15 +42,16 @@ def hours_choices(db_session: Session) -> list[SelectChoice]:
                                      for s in accounts.schedules(db_session)])
 
 
-def staff_choices(db_session: Session) -> list[tuple[int, str]]:
-    """Active staff accounts, by name: who may administer a site or post on it."""
-    return [(u.id, f"{u.name} ({u.email})")
-            for u in db_session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.id))]
+def staff_choices(db_session: Session, site_id: int) -> list[tuple[int, str]]:
+    """The school's active staff accounts, by name: who may administer its sites or post on them."""
+    query = select(User).where(User.active.is_(True), User.id.in_(accounts.staff_of(site_id)))
+    return [(u.id, f"{u.name} ({u.email})") for u in db_session.scalars(query.order_by(User.name, User.id))]
 
 
 def _load(db_session: Session, form_id: int) -> SiteCreationForm:
     try:
-        return site_forms.get_form(db_session, form_id, current_user.account, current_user.roles)
+        return site_forms.get_form(db_session, form_id, current_user.account, current_user.roles,
+                                   visible_site_ids())
     except site_forms.NotFound:
         abort(404)
 
@@ -57,7 +61,8 @@ def _load(db_session: Session, form_id: int) -> SiteCreationForm:
 @accepts(ChoiceParam("status", STATUSES))
 def index(query: Query) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
-        rows = site_forms.list_forms(db_session, current_user.account, current_user.roles, query["status"])
+        rows = site_forms.list_forms(db_session, current_user.account, current_user.roles, query["status"],
+                                     visible_site_ids())
     return render_template("site_forms/index.html", rows=rows, status=query["status"], families=FAMILIES)
 
 
@@ -65,8 +70,9 @@ def index(query: Query) -> ResponseReturnValue:
 @roles(*ANY)
 def new() -> ResponseReturnValue:
     form = SiteCreationWTForm()
+    site_id = current_site_id()
     with database().session(read_only=True) as db_session:
-        form.administrator_ids.choices = opts(staff_choices(db_session))
+        form.administrator_ids.choices = opts(staff_choices(db_session, site_id))
     problem = None
     if form.is_submitted():
         if not form.validate():
@@ -83,7 +89,7 @@ def new() -> ResponseReturnValue:
                 security_measures=form.security_measures.data or "")
             try:
                 with database().session() as db_session:
-                    filed = site_forms.file_form(db_session, current_user.account, proposal)
+                    filed = site_forms.file_form(db_session, current_user.account, proposal, site_id)
             except FormError as exc:
                 problem = str(exc)
             else:
@@ -108,7 +114,7 @@ def show(form_id: int) -> ResponseReturnValue:
         form = _load(db_session, form_id)
         context = _context(db_session, form)
         head_form = HeadteacherSignForm()
-        head_form.poster_ids.choices = opts(staff_choices(db_session))
+        head_form.poster_ids.choices = opts(staff_choices(db_session, form.site_id))
         head_form.schedule_id.choices = hours_choices(db_session)
         opening, locked = service_domains(db_session, form.platform)
     return render_template("site_forms/show.html", **context, marketing_form=MarketingSignForm(),
@@ -128,16 +134,23 @@ def _back(form_id: int) -> ResponseReturnValue:
     return redirect(url_for("site_forms.show", form_id=form_id))
 
 
+def _exists(form_id: int) -> None:
+    """404 before a signing form is read, for a form not there or of another school (ids are not probeable)."""
+    with database().session(read_only=True) as db_session:
+        _load(db_session, form_id)
+
+
 @bp.route("/<int:form_id>/marketing", methods=["POST"])
 @roles("marketing")
 def sign_marketing(form_id: int) -> ResponseReturnValue:
+    _exists(form_id)
     form = MarketingSignForm()
     if not form.validate_on_submit():
         flash(f"Not signed. {error_text(form)}", "error")
         return _back(form_id)
     try:
         with database().session() as db_session:
-            site_approval.sign_as_marketing(db_session, form_id, current_user.account)
+            site_approval.sign_as_marketing(db_session, form_id, current_user.account, site_ids=visible_site_ids())
     except site_forms.NotFound:
         abort(404)
     except FormError as exc:
@@ -150,6 +163,7 @@ def sign_marketing(form_id: int) -> ResponseReturnValue:
 @bp.route("/<int:form_id>/headteacher", methods=["POST"])
 @roles("headteacher")
 def sign_headteacher(form_id: int) -> ResponseReturnValue:
+    _exists(form_id)
     form = HeadteacherSignForm()
     if not form.validate_on_submit():
         flash(f"Not signed. {error_text(form)}", "error")
@@ -158,7 +172,8 @@ def sign_headteacher(form_id: int) -> ResponseReturnValue:
                                           schedule_id=form.schedule_id.data or None)
     try:
         with database().session() as db_session:
-            _, account = site_approval.sign_as_headteacher(db_session, form_id, current_user.account, approval)
+            _, account = site_approval.sign_as_headteacher(db_session, form_id, current_user.account, approval,
+                                                           site_ids=visible_site_ids())
     except site_forms.NotFound:
         abort(404)
     except FormError as exc:
@@ -172,6 +187,7 @@ def sign_headteacher(form_id: int) -> ResponseReturnValue:
 @bp.route("/<int:form_id>/refuse", methods=["POST"])
 @roles("marketing", "headteacher")
 def refuse(form_id: int) -> ResponseReturnValue:
+    _exists(form_id)
     form = RefuseForm()
     if not form.validate_on_submit():
         flash("Not refused: give the reason for refusing.", "error")
@@ -179,7 +195,7 @@ def refuse(form_id: int) -> ResponseReturnValue:
     try:
         with database().session() as db_session:
             site_approval.refuse(db_session, form_id, current_user.account, set(current_user.roles),
-                                 form.reason.data or "")
+                                 form.reason.data or "", site_ids=visible_site_ids())
     except site_forms.NotFound:
         abort(404)
     except FormError as exc:

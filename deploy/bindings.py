@@ -5,6 +5,8 @@ from another MAC: a pupil who gives a laptop a classmate's address must not act 
 classmate. An address is bound when the registry says so (a DeviceAddress of source "static" or "dhcp" on
 a device with a MAC, exactly the snapshot's `bindings`), and while a DHCP lease says so.
 
+The sets are the gateway's own school's (`site_id`): another school's registry binds addresses on another LAN.
+
 The device sync (scheduler, every 30 s; `schoolgate devices sync`) calls `sync_bindings`. It reads what the
 kernel holds and, only when that differs, flushes and refills the four sets in one `nft -f -` transaction:
 the sets are never half-filled, and the ruleset (and its counters) is never reloaded for it. Without nft,
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from deploy.nftables import BINDING_SETS, TABLE
 from rules.devices.leases import Sighting
 from rules.policy.compile import BINDING_SOURCES
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.db import Database
 from rules.store.models import Device, DeviceAddress
 
@@ -43,10 +46,12 @@ class BindingsResult:
     why: str = ""
 
 
-def registry_bindings(session: Session) -> dict[str, str]:
-    """Address -> MAC for every address the registry binds (as rules/policy/compile.py does for the snapshot)."""
+def registry_bindings(session: Session, site_id: int = DEFAULT_SITE_ID) -> dict[str, str]:
+    """Address -> MAC for every address the school's registry binds (as rules/policy/compile.py does for the
+    snapshot)."""
     rows = session.execute(select(DeviceAddress.ip, Device.mac).join(Device, DeviceAddress.device_id == Device.id)
-                           .where(DeviceAddress.source.in_(BINDING_SOURCES), Device.mac.is_not(None)))
+                           .where(DeviceAddress.source.in_(BINDING_SOURCES), Device.mac.is_not(None),
+                                  DeviceAddress.site_id == site_id))
     return {ip: mac.lower() for ip, mac in rows if mac}
 
 
@@ -125,11 +130,11 @@ def sync_bindings(bindings: Mapping[str, str], nft: Sequence[str] | None = None)
     return BindingsResult("updated", bound)
 
 
-def current_bindings(db: Database, leases: Iterable[Sighting] = ()) -> dict[str, str]:
-    """The registry's bindings, and every current DHCP lease (a lease wins: it is what the DHCP server says
-    now, and the sync has just written it into the registry anyway)."""
+def current_bindings(db: Database, leases: Iterable[Sighting] = (), site_id: int = DEFAULT_SITE_ID) -> dict[str, str]:
+    """The school's registry bindings, and every current DHCP lease (a lease wins: it is what the DHCP server
+    says now, and the sync has just written it into the registry anyway)."""
     with db.session(read_only=True) as session:
-        bindings = registry_bindings(session)
+        bindings = registry_bindings(session, site_id)
     for sighting in leases:
         if sighting.source == "dhcp":
             bindings[sighting.ip] = sighting.mac.lower()
@@ -137,14 +142,14 @@ def current_bindings(db: Database, leases: Iterable[Sighting] = ()) -> dict[str,
 
 
 def sync_gateway_bindings(lan_interfaces: Sequence[str], db: Database, leases: Iterable[Sighting] = (),
-                          nft: Sequence[str] | None = None) -> BindingsResult:
+                          nft: Sequence[str] | None = None, site_id: int = DEFAULT_SITE_ID) -> BindingsResult:
     """What the device sync calls: only on a gateway (`[gateway] lan_interfaces` set); a failure is logged,
     never raised, so it cannot stop the registry's own sync."""
     if not lan_interfaces:
         log.debug("bindings: no [gateway] lan_interfaces (not a gateway); address-to-MAC sets not kept")
         return BindingsResult("skipped", why="no [gateway] lan_interfaces")
     try:
-        return sync_bindings(current_bindings(db, leases), nft)
+        return sync_bindings(current_bindings(db, leases, site_id), nft)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         log.warning("bindings: address-to-MAC sets not updated: %s", exc)
         return BindingsResult("failed", why=str(exc))

@@ -67,7 +67,8 @@ def devices_add(app, ip: str, mac: str | None, name: str, group: str, person: st
     db = app.ready_database()
     try:
         with db.session() as session:
-            change = register_device(session, ip=ip, mac=mac, name=name, group=group, person=person, actor=app.actor)
+            change = register_device(session, ip=ip, mac=mac, name=name, group=group, person=person, actor=app.actor,
+                                     site_id=app.site_id)
             device_id = change.device.id
     except DeviceError as exc:
         raise CommandError(str(exc)) from None
@@ -86,8 +87,8 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
     config = app.config
     report = read_sightings(lease_files or config.gateway.lease_files, config.gateway.lan_interfaces, neigh)
     with db.session() as session:
-        result = sync_devices(session, report.sightings)
-    bindings = sync_gateway_bindings(config.gateway.lan_interfaces, db, report.sightings)
+        result = sync_devices(session, report.sightings, site_id=app.site_id)
+    bindings = sync_gateway_bindings(config.gateway.lan_interfaces, db, report.sightings, site_id=app.site_id)
     if bindings.outcome in ("updated", "unchanged", "failed"):
         click.echo(f"address-to-MAC sets {bindings.outcome}: "
                    + (bindings.why if bindings.outcome == "failed" else f"{bindings.bound} addresses bound"))
@@ -108,11 +109,11 @@ def devices_sync(app, lease_files: tuple[str, ...], neigh: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def devices_list(app, as_json: bool) -> None:
-    """The registry, with last-seen address and group."""
+    """The registry of this gateway's school, with last-seen address and group."""
     db = app.ready_database()
     with db.session(read_only=True) as session:
         rows = list(session.scalars(select(Device).options(selectinload(Device.addresses), selectinload(Device.group))
-                                    .order_by(Device.name, Device.id)))
+                                    .where(Device.site_id == app.site_id).order_by(Device.name, Device.id)))
         data = [{"id": d.id, "name": d.name, "mac": d.mac, "ip": d.last_ip,
                  "addresses": sorted(a.ip for a in d.addresses), "group": d.group.name if d.group else None,
                  "person": d.person, "status": d.status, "last_seen": iso_utc(d.last_seen)} for d in rows]
@@ -134,10 +135,10 @@ def bans() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def bans_list(app, show_all: bool, as_json: bool) -> None:
-    """Current bans: device, person, since, state, evidence, supervised access open now."""
+    """Current bans of this gateway's school: device, person, since, state, evidence, supervised access open now."""
     db = app.ready_database()
     with db.session(read_only=True) as session:
-        query = select(Ban).options(selectinload(Ban.device)).order_by(Ban.created_at)
+        query = select(Ban).options(selectinload(Ban.device)).where(Ban.site_id == app.site_id).order_by(Ban.created_at)
         if not show_all:
             query = query.where(Ban.state.in_(CURRENT_BAN_STATES))
         rows = list(session.scalars(query))
@@ -152,7 +153,7 @@ def bans_list(app, show_all: bool, as_json: bool) -> None:
         # --json prints each ban's evidence (sites and times): a view of evidence, audited as the web's is.
         with db.session() as session:
             audit(session, app.actor, "ban.evidence_view", "bans list --json",
-                  after={"bans": [b.id for b in rows]})
+                  after={"bans": [b.id for b in rows]}, site_id=app.site_id)
     if as_json:
         json_lines(data)
         return

@@ -26,12 +26,13 @@ def concerns_list(app, show_all: bool, as_json: bool) -> None:
     matched, source, state, routed_to. A view of safeguarding records: audited ("concern.list")."""
     db = app.ready_database()
     with db.session() as session:
-        query = select(Concern).order_by(Concern.opened_at.desc(), Concern.id.desc())
+        query = (select(Concern).where(Concern.site_id == app.site_id)  # this gateway's school only
+                 .order_by(Concern.opened_at.desc(), Concern.id.desc()))
         if not show_all:
             query = query.where(Concern.state == ConcernState.OPEN)
         rows = list(session.scalars(query))
         audit(session, app.actor, "concern.list", "concerns list" + (" --all" if show_all else ""),
-              after={"concerns": [c.id for c in rows]})
+              after={"concerns": [c.id for c in rows]}, site_id=app.site_id)
         data = [{"id": c.id, "opened": iso_utc(c.opened_at), "device": c.device_name, "person": c.person,
                  "category": c.category, "severity": c.severity, "matched": c.matched, "source": c.source,
                  "state": c.state, "routed_to": c.routed_to, "hits": c.hits, "last_seen": iso_utc(c.last_seen_at),

@@ -29,7 +29,7 @@ def data_export(app, person: str, out_dir: Path | None) -> None:
     db = app.ready_database()
     folder = out_dir or app.config.state_dir / EXPORTS
     try:
-        exported = export_person(db, person, folder, app.actor, app.config.state_dir)
+        exported = export_person(db, person, folder, app.actor, app.config.state_dir, (app.site_id,))
     except SubjectError as exc:
         raise CommandError(str(exc)) from None
     except OSError as exc:
@@ -48,11 +48,11 @@ def data_erase(app, person: str, confirm: bool) -> None:
     db = app.ready_database()
     try:
         if not confirm:
-            counts = preview(db, person)
+            counts = preview(db, person, (app.site_id,))
             click.echo(f"would remove or anonymise: {describe(counts)}")
             raise CommandError("nothing was erased: add --confirm to erase (it cannot be undone; "
                                "run `schoolgate data export` first if the school must keep a copy)")
-        done = erase(db, person, app.actor, app.config.state_dir)
+        done = erase(db, person, app.actor, app.config.state_dir, site_ids=(app.site_id,))
     except SubjectError as exc:
         raise CommandError(str(exc)) from None
     click.echo(f"erased; reference {done.reference}")

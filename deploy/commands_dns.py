@@ -8,6 +8,7 @@ from deploy.config import ConfigError
 from deploy.context import CommandError, pass_app
 from deploy.processes import run_workers
 from deploy.root import serve_dns
+from deploy.site import SiteUnknown
 
 
 @click.command()
@@ -30,6 +31,8 @@ def dns(app, workers: int, worker_index: int | None) -> None:
         raise CommandError(f"cannot start the DNS sinkhole: {exc}") from None
     except ConfigError as exc:
         raise CommandError(f"bad configuration: {exc}") from None
+    except SiteUnknown as exc:
+        raise CommandError(str(exc)) from None
 
 
 COMMANDS = [dns]

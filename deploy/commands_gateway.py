@@ -27,7 +27,7 @@ def gateway_nftables(app, workers: int) -> None:
     bindings, missing = None, ""
     try:
         sightings = read_sightings(app.config.gateway.lease_files, (), neighbours=False).sightings
-        bindings = wanted_sets(current_bindings(app.ready_database(), sightings))
+        bindings = wanted_sets(current_bindings(app.ready_database(), sightings, app.site_id))
     except Exception as exc:  # noqa: BLE001 - the ruleset must still be written; the comment says why
         missing = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     try:

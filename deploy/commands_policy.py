@@ -139,20 +139,21 @@ def check(app, host, client_ip, url, at_text, as_json) -> None:
 
 
 def current_snapshot(app: AppContext) -> PolicySnapshot:
-    """The policy in force: the one `check` kept, when the database says it is still current (SQLite: read
-    with the standard library, so an answer needs no SQLAlchemy), else compiled now and kept."""
+    """The configured school's policy in force: the one `check` kept, when the database says it is still current
+    (SQLite: read with the standard library, so an answer needs no SQLAlchemy), else compiled now and kept."""
     config = app.config
     allowlist = tuple(config.ban_allowlist)
+    school = config.site.name
     version = snapshot_cache.sqlite_policy_version(config.database.url)
     if version is not None:
-        kept = snapshot_cache.load(config.state_dir, (version, allowlist))
+        kept = snapshot_cache.load(config.state_dir, (version, allowlist, school))
         if kept is not None:
             return kept
     from rules.policy.compile import Compiler
 
-    compiler = Compiler(app.ready_database(), allowlist, keep_entries=True)
+    compiler = Compiler(app.ready_database(), allowlist, keep_entries=True, site_id=app.site_id)
     snapshot = compiler.compile()
-    snapshot_cache.save(config.state_dir, (snapshot.version, allowlist), snapshot, compiler.entries)
+    snapshot_cache.save(config.state_dir, (snapshot.version, allowlist, school), snapshot, compiler.entries)
     return snapshot
 
 
@@ -163,14 +164,17 @@ def current_snapshot(app: AppContext) -> PolicySnapshot:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_app
 def logs(app, client_ip, since_text, limit, as_json) -> None:
-    """The access log: what each device asked for and what was decided."""
+    """The access log: what each device asked for and what was decided.
+
+    Only this gateway's school's events ([site] name): another school's devices may share its addresses."""
     from sqlalchemy import select
 
     from rules.store.audit import audit
     from rules.store.models import AccessEvent
 
     db = app.ready_database()
-    query = select(AccessEvent).order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit)
+    query = (select(AccessEvent).where(AccessEvent.site_id == app.site_id)
+             .order_by(AccessEvent.ts.desc(), AccessEvent.id.desc()).limit(limit))
     if client_ip:
         try:
             query = query.where(AccessEvent.client_ip == normalize_ip(client_ip))
@@ -182,7 +186,7 @@ def logs(app, client_ip, since_text, limit, as_json) -> None:
         events = list(reversed(session.scalars(query).all()))
         # Every read of the access log is recorded, as on the web: the whole log (every device) as much as one.
         audit(session, app.actor, "access_log.view", f"client {client_ip}" if client_ip else "access log",
-              after={"since": since_text, "events": len(events)})
+              after={"since": since_text, "events": len(events)}, site_id=app.site_id)
     if as_json:
         json_lines({"ts": iso_utc(e.ts), "client_ip": e.client_ip, "device": e.device, "source": e.source,
                     "host": e.host, "url": e.url, "action": e.action, "category": e.category, "rule": e.rule,

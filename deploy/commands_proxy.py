@@ -60,7 +60,7 @@ def quiet_mitmproxy(verbose: bool) -> None:
 def proxy(app, workers: int, port: int | None, verbose: bool) -> None:
     """The filter proxy: blocks by host, URL and TLS server name, with block pages; never breaks allowed HTTPS."""
     config = app.config
-    app.ready_database()
+    _ = app.site_id  # the school must be known (a clear message here, not a traceback in the event loop)
     _, listen_port = parse_hostport(config.proxy.listen)
     if workers > 1 and port is None:
         config_path = str(config.path) if config.path is not None else None

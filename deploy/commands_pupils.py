@@ -36,7 +36,7 @@ def import_command(app, file: Path) -> None:
     """
     db = app.ready_database()
     try:
-        counts = import_pupil_file(db, file, app.actor)
+        counts = import_pupil_file(db, file, app.actor, site_id=app.site_id)  # this gateway's school's roll
     except PupilFileError as exc:
         raise CommandError(f"{file}: {exc}; nothing was imported") from None
     click.echo(f"pupils from {file.name}: {counts.summary()}")

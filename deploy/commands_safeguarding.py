@@ -118,22 +118,25 @@ def import_command(app: AppContext, file: Path) -> None:
 @pass_app
 def mark_command(app: AppContext, category: str, off: bool) -> None:
     """Mark a site category (as `lists import --category` made it) as safeguarding: a visit to any of its
-    sites raises a concern for the DSL, blocked or not. Audited."""
+    sites raises a concern for the DSL, blocked or not. Audited. A category of the trust, or this school's own
+    ([site] name); marking a trust's category marks it for every school."""
     from sqlalchemy import select
 
+    from rules.policy.compile import trust_or_own
     from rules.store.audit import audit
     from rules.store.models import Category
 
     db = app.ready_database()
+    visible = trust_or_own(Category.site_id, app.site_id)
     with db.session() as session:
-        row = session.scalar(select(Category).where(Category.name == category))
+        row = session.scalar(select(Category).where(Category.name == category, visible))
         if row is None:
-            names = ", ".join(session.scalars(select(Category.name).order_by(Category.name)))
+            names = ", ".join(session.scalars(select(Category.name).where(visible).order_by(Category.name)))
             raise CommandError(f"no category {category!r} (categories: {names or 'none'})")
         before = row.safeguarding
         row.safeguarding = not off
         audit(session, app.actor, "category.safeguarding", f"category {category}",
-              before={"safeguarding": before}, after={"safeguarding": row.safeguarding})
+              before={"safeguarding": before}, after={"safeguarding": row.safeguarding}, site_id=row.site_id)
     click.echo(f"{category}: visits {'no longer raise' if off else 'raise'} a safeguarding concern")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rules.policy.names import InvalidHost, normalize_host
-from rules.sites import SITE_NAME_PATTERN
+from rules.site_names import SITE_NAME_PATTERN
 
 ENV_CONFIG = "SCHOOLGATE_CONFIG"
 ENV_DATABASE = "SCHOOLGATE_DATABASE_URL"

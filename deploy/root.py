@@ -56,10 +56,14 @@ class EnforcerRuntime:
 
 
 def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> EnforcerRuntime:
-    """The shared pieces for the service `name` (its events spool under state_dir/spool/name)."""
+    """The shared pieces for the service `name` (its events spool under state_dir/spool/name), for the gateway's
+    own school: its snapshot holds that school's devices and policy, its events carry that school's id."""
+    from deploy.site import resolve_site
+
     db = Database(config.database.url)
-    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist)
-    writer = EventWriter(db, config.state_dir / "spool" / name)
+    site_id = resolve_site(config, db)
+    store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist, site_id=site_id)
+    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=site_id)
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
 
 

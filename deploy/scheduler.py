@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from deploy.bindings import sync_gateway_bindings
 from deploy.config import Config
+from deploy.site import resolve_site
 from rules.jobs.devices_sync import sync_devices_job
 from rules.jobs.expiry import expire
 from rules.jobs.lists_refresh import refresh_lists
@@ -69,10 +70,11 @@ def retention_periods(config: Config) -> RetentionPeriods:
 
 
 def sync_devices(config: Config, db: Database) -> object:
-    """The registry from leases and the neighbour table, then the gateway's address-to-MAC sets from it."""
+    """The gateway's school's registry from its leases and neighbour table, then its address-to-MAC sets."""
     lans = config.gateway.lan_interfaces
-    return sync_devices_job(db, config.gateway.lease_files, lans,
-                            after=lambda report: sync_gateway_bindings(lans, db, report.sightings))
+    site_id = resolve_site(config, db)
+    return sync_devices_job(db, config.gateway.lease_files, lans, site_id=site_id,
+                            after=lambda report: sync_gateway_bindings(lans, db, report.sightings, site_id=site_id))
 
 
 JOBS: dict[str, JobSpec] = {
@@ -99,7 +101,7 @@ JOBS: dict[str, JobSpec] = {
                                    lambda c, db: send_digest(db, notify_settings(c))),
     "self_test": JobSpec("check locked and social-media categories are blocked for every group",
                          lambda: CronTrigger(hour=2, minute=0, timezone=LONDON),
-                         lambda c, db: run_self_test(db)),
+                         lambda c, db: run_self_test(db, site_id=resolve_site(c, db))),
     "weekly_report": JobSpec("the weekly report for the headteacher and the DSL",
                              lambda: CronTrigger(day_of_week="mon", hour=7, minute=0, timezone=LONDON),
                              lambda c, db: weekly_report(db, c.state_dir, mail_settings(c))),

@@ -8,6 +8,10 @@ different ban allowlist, a different schoolgate (the file records a fingerprint 
 is pickled: an upgrade that adds a field must not read an old file), or any doubt about the file means compiling
 again. PostgreSQL always compiles.
 
+The file is one school's (`[site] name` is in its name and its key): a gateway's snapshot holds only its own
+school's devices, and two schools' devices may share an address. The school is named rather than numbered so
+that the fast path needs no database to find its id.
+
 The domain table is not kept as it is: its keys are `hash(str)`, salted per process. The (domain, tag)
 pairs are kept instead and the table is built again on reading (a school's lists: milliseconds).
 """
@@ -29,8 +33,8 @@ from rules.policy.matcher import DomainTable
 if TYPE_CHECKING:
     from rules.policy.snapshot import PolicySnapshot
 
-FILE_NAME = "check-snapshot.pickle"
-Key = tuple[int, tuple[str, ...]]
+FILE_NAME = "check-snapshot-{site}.pickle"
+Key = tuple[int, tuple[str, ...], str]  # policy version, ban allowlist, school name
 # The modules whose classes a kept snapshot holds (the snapshot, its rules, decisions and bans, their states).
 _PICKLED_FROM = (Path(matcher.__file__).parent, Path(matcher.__file__).parent.parent / "monitoring" / "states.py")
 
@@ -60,10 +64,15 @@ def sqlite_policy_version(url: str) -> int | None:
     return int(row[0] or 0) if row else None
 
 
+def file_path(folder: Path, site: str) -> Path:
+    """Where the school `site` keeps its snapshot (its name is a slug: `rules.sites.SITE_NAME_PATTERN`)."""
+    return folder / FILE_NAME.format(site=site)
+
+
 def load(folder: Path, key: Key) -> PolicySnapshot | None:
     """The kept snapshot if it was compiled for `key`; None when there is none or it cannot be trusted
-    (not ours, writable by others, unreadable, or for another version)."""
-    path = folder / FILE_NAME
+    (not ours, writable by others, unreadable, or for another version or school)."""
+    path = file_path(folder, key[2])
     try:
         info = path.stat()
         if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -83,8 +92,8 @@ def load(folder: Path, key: Key) -> PolicySnapshot | None:
 def save(folder: Path, key: Key, snapshot: PolicySnapshot, entries: list[tuple[str, int]]) -> None:
     """Keep `snapshot`, with the (domain, tag) pairs its table was built from, for the next `check`; best
     effort (a read-only state folder just means compiling next time)."""
-    path = folder / FILE_NAME
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}")
+    path = file_path(folder, key[2])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -10,17 +10,15 @@ screens: one spelling, no quoting, no look-alike letters.
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from rules.site_names import DEFAULT_SITE, DEFAULT_SITE_ID, SITE_NAME_PATTERN
 from rules.store.models import Site
 
-DEFAULT_SITE = "default"
-DEFAULT_SITE_ID = 1  # made by migration 0009; rows written before sites existed belong to it
-SITE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+__all__ = ["DEFAULT_SITE", "DEFAULT_SITE_ID", "SITE_NAME_PATTERN", "SiteError", "check_site_name", "ensure_site",
+           "site_id_by_name", "site_names"]
 
 
 class SiteError(ValueError):

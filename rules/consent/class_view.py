@@ -4,15 +4,19 @@ For a class and an academic year, each pupil on roll in that class now, with ima
 as in force on the day asked about (today in the current year; the year's last day for a past year), and the
 counts. A pupil with nothing recorded for the year is "no consent recorded", which means no.
 Also here: the classes with their sizes, and the search by name, for the pupil list.
+
+Pupils are of a school (`Pupil.site_id`) and two schools may both have a 4B: each function takes the schools to
+look in (`site_ids`; None: every school).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from rules.consent.academic_year import academic_year_of, bounds
@@ -69,10 +73,16 @@ def day_for(academic_year: int, today: date) -> date:
     return min(max(today, first), last)
 
 
-def class_consent(session: Session, class_name: str, academic_year: int, today: date) -> ClassConsent:
-    """Each pupil on roll in `class_name` with the consent in force (see `day_for`)."""
+def _in(site_ids: Collection[int] | None) -> ColumnElement[bool]:
+    return true() if site_ids is None else Pupil.site_id.in_(sorted(site_ids))
+
+
+def class_consent(session: Session, class_name: str, academic_year: int, today: date,
+                  site_ids: Collection[int] | None = None) -> ClassConsent:
+    """Each pupil on roll in `class_name` (in these schools) with the consent in force (see `day_for`)."""
     day = day_for(academic_year, today)
-    pupils = list(session.scalars(select(Pupil).where(Pupil.class_name == class_name, Pupil.on_roll.is_(True))
+    pupils = list(session.scalars(select(Pupil).where(Pupil.class_name == class_name, Pupil.on_roll.is_(True),
+                                                      _in(site_ids))
                                   .order_by(Pupil.name, Pupil.id)))
     found = consent_on(session, [p.id for p in pupils], day)
     return ClassConsent(class_name, academic_year, day, [PupilConsent(p, found[p.id]) for p in pupils])
@@ -83,19 +93,20 @@ def natural(text: str) -> list[tuple[int, int, str]]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part.casefold()) for part in re.split(r"(\d+)", text)]
 
 
-def classes(session: Session) -> list[tuple[str, str, int]]:
-    """(class, year group, pupils on roll) for every class, in school order."""
+def classes(session: Session, site_ids: Collection[int] | None = None) -> list[tuple[str, str, int]]:
+    """(class, year group, pupils on roll) for every class of these schools, in school order."""
     rows = session.execute(select(Pupil.class_name, func.min(Pupil.year_group), func.count())
-                           .where(Pupil.on_roll.is_(True)).group_by(Pupil.class_name)).all()
+                           .where(Pupil.on_roll.is_(True), _in(site_ids)).group_by(Pupil.class_name)).all()
     return sorted(((c, y or "", n) for c, y, n in rows), key=lambda r: (natural(r[1]), natural(r[0])))
 
 
-def search(session: Session, text: str) -> list[Pupil]:
-    """Pupils (on roll or not) whose name holds every word typed, in any case; at most `SEARCH_LIMIT`."""
+def search(session: Session, text: str, site_ids: Collection[int] | None = None) -> list[Pupil]:
+    """Pupils (on roll or not, of these schools) whose name holds every word typed, in any case; at most
+    `SEARCH_LIMIT`."""
     words = text.split()[:8]
     if not words:
         return []
-    query = select(Pupil)
+    query = select(Pupil).where(_in(site_ids))
     for word in words:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Pupil.name.ilike(f"%{escaped}%", escape="\\"))

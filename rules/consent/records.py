@@ -106,7 +106,7 @@ def record_consent(session: Session, entry: Entry, *, academic_year: int, actor:
     after = consent_on(session, [pupil.id], entry.effective_on)[pupil.id]
     audit(session, actor, "consent.record", reference(pupil.id),
           before={"academic_year": academic_year, **_summary(before)},
-          after={"academic_year": academic_year, **_summary(after)})
+          after={"academic_year": academic_year, **_summary(after)}, site_id=pupil.site_id)
     return row
 
 
@@ -170,5 +170,6 @@ def view_pupil(session: Session, pupil_id: int, actor: str, *, on: date | None =
     if pupil is None:
         raise PupilNotFound(pupil_id)
     in_force = consent_on(session, [pupil.id], day)[pupil.id]
-    audit(session, actor, "consent.view", reference(pupil.id), after={"academic_year": academic_year_of(day)})
+    audit(session, actor, "consent.view", reference(pupil.id), after={"academic_year": academic_year_of(day)},
+          site_id=pupil.site_id)
     return pupil, in_force, history(session, pupil.id)

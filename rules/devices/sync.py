@@ -23,6 +23,9 @@ that nothing else vouches for; a neighbour sighting is logged, reported as ignor
 
 Neighbour sightings therefore only add or move "neigh" addresses between devices that have no binding
 (devices the sync discovered from the neighbour table), and never remove a bound address.
+
+A gateway sees only its own school's LAN, so a sync is of one school (`site_id`): MACs and addresses are looked
+up, and devices made, in that school alone.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from rules.devices.leases import LeaseReport, Sighting, parse_lease_file, parse_neigh_json, parse_proc_arp
 from rules.policy.compile import BINDING_SOURCES
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.models import Device, DeviceAddress, Group, utcnow
 
@@ -100,19 +104,22 @@ def _neighbour_table() -> LeaseReport:
         return LeaseReport()
 
 
-def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime | None = None) -> SyncResult:
-    """Register new MACs as unknown devices and move addresses to the device that now holds them."""
+def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime | None = None,
+                 site_id: int = DEFAULT_SITE_ID) -> SyncResult:
+    """Register new MACs as unknown devices of the school `site_id` and move addresses to the device that now
+    holds them."""
     moment = now or utcnow()
     result = SyncResult()
     by_ip: dict[str, Sighting] = {}
     for sighting in sightings:
         if sighting.ip not in by_ip or by_ip[sighting.ip].source != "dhcp":  # DHCP knows the hostname
             by_ip[sighting.ip] = sighting
-    default_group = session.scalar(select(Group.id).where(Group.is_default.is_(True)))
+    default_group = session.scalar(select(Group.id).where(Group.site_id == site_id, Group.is_default.is_(True)))
     for sighting in by_ip.values():
         result.seen += 1
-        device = session.scalar(select(Device).where(Device.mac == sighting.mac))
-        held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == sighting.ip))
+        device = session.scalar(select(Device).where(Device.site_id == site_id, Device.mac == sighting.mac))
+        held = session.scalar(select(DeviceAddress).where(DeviceAddress.site_id == site_id,
+                                                          DeviceAddress.ip == sighting.ip))
         if sighting.source == "neigh":
             why = _neighbour_refusal(device, held, sighting.mac)
             if why:
@@ -124,16 +131,18 @@ def sync_devices(session: Session, sightings: Iterable[Sighting], now: datetime 
             # registered by address alone: the DHCP server leased this address to this MAC, so it is that device
             device = held.device
             device.mac = sighting.mac
-            audit(session, ACTOR, "device.mac_learnt", f"device #{device.id}", after={"mac": sighting.mac})
+            audit(session, ACTOR, "device.mac_learnt", f"device #{device.id}", after={"mac": sighting.mac},
+                  site_id=site_id)
         created = device is None
         if device is None:
-            device = Device(name=sighting.hostname or f"Unknown device {sighting.mac}", mac=sighting.mac,
-                            status="unknown", group_id=default_group, first_seen=moment, last_seen=moment,
-                            last_ip=sighting.ip)
+            device = Device(site_id=site_id, name=sighting.hostname or f"Unknown device {sighting.mac}",
+                            mac=sighting.mac, status="unknown", group_id=default_group, first_seen=moment,
+                            last_seen=moment, last_ip=sighting.ip)
             session.add(device)
             session.flush()
             audit(session, ACTOR, "device.discovered", f"device #{device.id}",
-                  after={"name": device.name, "mac": device.mac, "ip": sighting.ip, "source": sighting.source})
+                  after={"name": device.name, "mac": device.mac, "ip": sighting.ip, "source": sighting.source},
+                  site_id=site_id)
             result.discovered.append(f"{device.name} ({sighting.mac}, {sighting.ip})")
         if held is not None and held.device_id == device.id:
             _touch(session, device, moment)
@@ -191,13 +200,15 @@ def _move_address(session: Session, device: Device, held: DeviceAddress | None, 
         if old.source in stale and ipaddress.ip_address(old.ip).version == version:
             device.addresses.remove(old)
     session.flush()
-    device.addresses.append(DeviceAddress(ip=sighting.ip, source=sighting.source, updated_at=moment))
+    device.addresses.append(DeviceAddress(site_id=device.site_id, ip=sighting.ip, source=sighting.source,
+                                          updated_at=moment))
     device.last_ip = sighting.ip
     device.last_seen = moment
     session.flush()
     if before["addresses"]:
         after = {"ip": sighting.ip, "addresses": sorted(a.ip for a in device.addresses)}
-        audit(session, ACTOR, "device.address_changed", f"device #{device.id}", before=before, after=after)
+        audit(session, ACTOR, "device.address_changed", f"device #{device.id}", before=before, after=after,
+              site_id=device.site_id)
     return previous
 
 

@@ -1,4 +1,7 @@
-"""The expiry job: record exceptions and supervised sessions whose time is up, end bans whose end passed."""
+"""The expiry job: record exceptions and supervised sessions whose time is up, end bans whose end passed.
+
+It runs once for the whole trust (every school's rows, by their own times); each audit entry names the row's
+school."""
 
 from __future__ import annotations
 
@@ -40,19 +43,21 @@ def expire(db: Database, now: datetime | None = None) -> ExpiryResult:
         for rule in rules:
             if f"rule #{rule.id}" not in done:
                 audit(session, ACTOR, "rule.expired", f"rule #{rule.id}",
-                      after={"domain": rule.domain, "action": rule.action, "expires_at": rule.expires_at})
+                      after={"domain": rule.domain, "action": rule.action, "expires_at": rule.expires_at},
+                      site_id=rule.site_id)
                 result.rules.append(rule.id)
         ended = list(session.scalars(select(SupervisedSession).where(SupervisedSession.ends_at <= moment)))
         done = _audited(session, "supervised_session.ended", [f"supervised session #{s.id}" for s in ended])
         for sess in ended:
             if f"supervised session #{sess.id}" not in done:
                 audit(session, ACTOR, "supervised_session.ended", f"supervised session #{sess.id}",
-                      after={"ban_id": sess.ban_id, "staff_name": sess.staff_name, "ends_at": sess.ends_at})
+                      after={"ban_id": sess.ban_id, "staff_name": sess.staff_name, "ends_at": sess.ends_at},
+                      site_id=session.scalar(select(Ban.site_id).where(Ban.id == sess.ban_id)))
                 result.sessions.append(sess.id)
         for ban in session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES),
                                                      Ban.ends_at.is_not(None), Ban.ends_at <= moment)):
             audit(session, ACTOR, "ban.expired", f"ban #{ban.id}", before={"state": ban.state},
-                  after={"state": BanState.EXPIRED, "ends_at": ban.ends_at})
+                  after={"state": BanState.EXPIRED, "ends_at": ban.ends_at}, site_id=ban.site_id)
             ban.state = BanState.EXPIRED
             result.bans.append(ban.id)
         if result.rules or result.sessions:

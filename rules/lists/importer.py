@@ -56,7 +56,8 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
                      source_name: str | None = None, location: str | None = None, create: bool = True,
                      locked: bool | None = None, description: str | None = None, builtin: bool = False,
                      action: str = "list.import", keep_if_unchanged: bool = False, require_entries: bool = False,
-                     by_person: bool = True, on_progress: Callable[[int], None] | None = None) -> ImportResult:
+                     by_person: bool = True, on_progress: Callable[[int], None] | None = None,
+                     site_id: int | None = None, own: bool = True) -> ImportResult:
     """Import `path` into the category `category_name` as the source `source_name` (the file's name).
 
     `location` is where a refresh reads the source again (the file's full path unless given). A missing
@@ -65,6 +66,9 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
     people). A locked category never loses a site through an import either, which would unlock it by another
     road: a person's import (`by_person`: the CLI, the web) that would drop sites its source listed, or move the
     source to another file, is refused; the refresh job and `init` keep the sites the source no longer lists.
+    `site_id` is the school importing (None: the trust, as the refresh job and `init` do): it may fill the trust's
+    categories and its own, never another school's own (names are unique across the trust); a category it
+    creates is its own when `own`, else the trust's.
     "auto" is stored as the source's format, so that a refresh reads each line in its own syntax
     again even if the file has changed what it mixes; the result names what was found. The file is read
     before the database is touched, so a long parse holds no lock.
@@ -90,12 +94,14 @@ def import_list_file(session: Session, actor: str, path: Path, category_name: st
     if require_entries and not unique:
         raise ListImportError(f"{location or path} holds no usable entries ({report.skipped_total} lines skipped)")
     category = session.scalar(select(Category).where(Category.name == name))
+    if category is not None and site_id is not None and category.site_id not in (None, site_id):
+        raise ListImportError(f"the category {name} is another school's own: choose another name")
     created = category is None
     if category is None:
         if not create:
             raise ListImportError(f"there is no category named {name}")
         category = Category(name=name, description=description or f"Imported from {path.name}",
-                            locked=bool(locked), builtin=builtin)
+                            locked=bool(locked), builtin=builtin, site_id=site_id if own else None)
         session.add(category)
         session.flush()
     elif locked and not category.locked:
@@ -145,11 +151,11 @@ def _kept_in_locked(session: Session, category: str, source: str, previous: List
 
 def import_list(db: Database, path: Path, category_name: str, fmt: str = "auto", *, actor: str,
                 on_progress: Callable[[int], None] | None = None, locked: bool | None = None,
-                description: str | None = None) -> ImportResult:
+                description: str | None = None, site_id: int | None = None, own: bool = True) -> ImportResult:
     """`import_list_file` in a transaction of its own, for the CLI: the import commits or nothing does."""
     with db.session() as session:
         return import_list_file(session, actor, path, category_name, fmt=fmt, on_progress=on_progress,
-                                locked=locked, description=description)
+                                locked=locked, description=description, site_id=site_id, own=own)
 
 
 def replace_source_entries(session: Session, category: Category, source_name: str, location: str, fmt: str,

@@ -14,16 +14,20 @@ from sqlalchemy import select
 
 from rules.localtime import LONDON
 from rules.mail import MailError, MailSettings, send
+from rules.site_members import members_of
 from rules.store.db import Database
 from rules.store.models import Ban, User
 
 log = logging.getLogger(__name__)
 
 
-def headteacher_addresses(db: Database) -> list[str]:
+def headteacher_addresses(db: Database, site_id: int | None = None) -> list[str]:
+    """The active headteachers' addresses (of the school `site_id`, when given)."""
     with db.session(read_only=True) as session:
-        users = session.scalars(select(User).where(User.active.is_(True)))
-        return [u.email for u in users if "headteacher" in u.roles.split(",")]
+        query = select(User).where(User.active.is_(True))
+        if site_id is not None:
+            query = query.where(members_of(site_id))
+        return [u.email for u in session.scalars(query) if "headteacher" in u.roles.split(",")]
 
 
 def compose(ban: Ban, device_name: str, public_url: str, sender: str, to: list[str]) -> EmailMessage:
@@ -49,7 +53,11 @@ def send_ban_notice(db: Database, mail: MailSettings, public_url: str, ban_id: i
     mail could not be sent (logged)."""
     if not mail.host:
         return False
-    recipients = list(dict.fromkeys([*headteacher_addresses(db), *mail.to]))
+    with db.session(read_only=True) as session:
+        site_id = session.scalar(select(Ban.site_id).where(Ban.id == ban_id))
+    if site_id is None:
+        return False
+    recipients = list(dict.fromkeys([*headteacher_addresses(db, site_id), *mail.to]))  # the ban's school's
     if not recipients:
         return False
     with db.session(read_only=True) as session:

@@ -3,6 +3,11 @@
 It runs in one process (the scheduler's), so there is one window per device whatever DNS and the proxy
 saw, and a ban is written once. A ban is policy data: writing it bumps the policy version, and DNS and
 the proxy enforce it within their next poll (about a second). No second path.
+
+One watcher serves every school of a trust: each event carries its school (`site_id`), read against that
+school's snapshot (its groups, devices, bindings); a device without a registration is keyed by school and
+address, since two schools' devices may share an address; a ban and its unknown device belong to the event's
+school.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def signal_from_event(event: AccessEvent, snapshot: PolicySnapshot) -> Signal | 
     kind = signal_kind(event)
     if kind is None:
         return None
-    key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.client_ip}"
+    key = f"device:{event.device_id}" if event.device_id is not None else f"ip:{event.site_id}:{event.client_ip}"
     host = event.host
     if event.port is not None and event.signal == SignalKind.BLOCKED_PORT:
         # what was tried, for the evidence and for "the same thing again counts once": address, port, service
@@ -99,9 +104,9 @@ class Watcher:
         self.thresholds = thresholds or {}
         self.default_threshold = default_threshold
         self.notify = notify
-        self.compiler = Compiler(db)
+        self._compilers: dict[int, Compiler] = {}  # one per school, each keeping its own domain table
+        self._snapshots: dict[int, PolicySnapshot] = {}
         self.last_id: int | None = None
-        self._snapshot: PolicySnapshot | None = None
 
     def start_position(self) -> None:
         """Begin with the events of the current window, so a restart does not forget recent signals."""
@@ -127,11 +132,10 @@ class Watcher:
             # can still be committing a lower id (PostgreSQL sequences may commit out of order).
             settled = session.scalar(select(func.max(AccessEvent.id)).where(
                 AccessEvent.ts < datetime.fromtimestamp(time.time() - SETTLE_SECONDS, UTC))) or 0
-        snapshot = self._current_snapshot() if events else None
+        version = read_version(self.db) if events else 0
         for event in events:
             self.last_id = event.id
-            if snapshot is None:
-                continue
+            snapshot = self._snapshot_of(event.site_id, version)
             signal = signal_from_event(event, snapshot)
             if signal is None:
                 continue
@@ -152,10 +156,13 @@ class Watcher:
             self.last_id = settled
         return outcomes
 
-    def _current_snapshot(self) -> PolicySnapshot:
-        if self._snapshot is None or self._snapshot.version != read_version(self.db):
-            self._snapshot = self.compiler.compile()
-        return self._snapshot
+    def _snapshot_of(self, site_id: int, version: int) -> PolicySnapshot:
+        """The policy in force for the event's school (compiled again when the trust's version moved)."""
+        snapshot = self._snapshots.get(site_id)
+        if snapshot is None or snapshot.version != version:
+            compiler = self._compilers.setdefault(site_id, Compiler(self.db, site_id=site_id))
+            snapshot = self._snapshots[site_id] = compiler.compile()
+        return snapshot
 
     @staticmethod
     def _group_of(snapshot: PolicySnapshot, event: AccessEvent) -> str:
@@ -173,12 +180,14 @@ class Watcher:
                     after["why_no_ban"] = NOT_PROVEN
                     log.warning("not banning %s (device #%d): %s; %s", device.name, device.id, verdict.summary(),
                                 NOT_PROVEN)
-                audit(session, ACTOR, "circumvention.alert", f"device #{device.id}", after=after)
+                audit(session, ACTOR, "circumvention.alert", f"device #{device.id}", after=after,
+                      site_id=device.site_id)
                 return Outcome("alert", device.id, None, verdict)
             existing = _active_ban(session, device)
             if existing is not None:
                 return Outcome("already_banned", device.id, existing.id, verdict)
-            ban = Ban(device_id=device.id, person=device.person, state=BanState.ACTIVE, created_by=ACTOR,
+            ban = Ban(site_id=device.site_id, device_id=device.id, person=device.person, state=BanState.ACTIVE,
+                      created_by=ACTOR,
                       reason=f"Trying to get round the filter: {verdict.summary()}",
                       evidence=json.dumps(evidence))
             session.add(ban)
@@ -187,7 +196,7 @@ class Watcher:
             # here would outlive the ban by years and be read on the audit page with no record of who looked.
             audit(session, ACTOR, "ban.create", f"ban #{ban.id}",
                   after={"device": device.name, "person": device.person, "summary": verdict.summary(),
-                         "evidence_items": len(evidence)})
+                         "evidence_items": len(evidence)}, site_id=device.site_id)
             log.warning("banned %s (device #%d): %s", device.name, device.id, verdict.summary())
             return Outcome("ban", device.id, ban.id, verdict)
 
@@ -201,27 +210,30 @@ class Watcher:
 
 
 def _device_for(session: Session, event: AccessEvent) -> Device:
-    """The event's device; an unregistered address becomes an 'unknown' device, so a ban has a subject."""
+    """The event's device; an unregistered address becomes an 'unknown' device of the event's school, so a ban
+    has a subject (an address names a device only within its school)."""
+    site_id = event.site_id
     if event.device_id is not None:
         device = session.get(Device, event.device_id)
-        if device is not None:
+        if device is not None and device.site_id == site_id:
             return device
-    held = session.scalar(select(DeviceAddress).where(DeviceAddress.ip == event.client_ip))
+    held = session.scalar(select(DeviceAddress).where(DeviceAddress.site_id == site_id,
+                                                      DeviceAddress.ip == event.client_ip))
     if held is not None:
         return held.device
-    default = session.scalar(select(Group).where(Group.is_default.is_(True)))
-    device = Device(name=f"Unknown device {event.client_ip}", status="unknown",
+    default = session.scalar(select(Group).where(Group.site_id == site_id, Group.is_default.is_(True)))
+    device = Device(site_id=site_id, name=f"Unknown device {event.client_ip}", status="unknown",
                     group_id=default.id if default else None, last_ip=event.client_ip)
     session.add(device)
     session.flush()
-    session.add(DeviceAddress(device_id=device.id, ip=event.client_ip, source="detector"))
+    session.add(DeviceAddress(site_id=site_id, device_id=device.id, ip=event.client_ip, source="detector"))
     audit(session, ACTOR, "device.register", f"device #{device.id}",
-          after={"name": device.name, "ip": event.client_ip, "status": "unknown"})
+          after={"name": device.name, "ip": event.client_ip, "status": "unknown"}, site_id=site_id)
     return device
 
 
 def _active_ban(session: Session, device: Device) -> Ban | None:
-    bans = session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES)))
+    bans = session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES), Ban.site_id == device.site_id))
     key = person_key(device.person)
     for ban in bans:
         if ban.device_id == device.id or (key is not None and person_key(ban.person) == key):

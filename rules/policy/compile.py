@@ -3,6 +3,11 @@
 The big part, the domain table of every list, is rebuilt only when a category's content changed: the
 `Compiler` keeps the last table keyed by each category's content version, so approving an exception
 recompiles in milliseconds even with a million list entries loaded.
+
+A snapshot is one school's (`site_id`; see `rules.sites`): its groups, devices and addresses, bans and school
+accounts, and the categories and rules that are the trust's (`site_id` NULL) or its own. Addresses overlap
+between schools, so only the school's own addresses may be in `devices_by_ip`. A school's own rules add to the
+trust's; they cannot open a trust-wide locked category, because `decide()` checks locked categories first.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rules.monitoring.states import CURRENT_BAN_STATES
 from rules.policy.catalogue import builtin_categories
@@ -23,6 +28,7 @@ from rules.policy.families import family
 from rules.policy.matcher import DomainTable
 from rules.policy.snapshot import CompiledBan, CompiledRule, GroupInfo, PolicySnapshot, WeeklyHours, person_key
 from rules.school_media.posters import OpenAccount, open_accounts
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.db import Database
 from rules.store.models import (
     Ban,
@@ -41,6 +47,11 @@ from rules.store.models import (
 FALLBACK_GROUP = "pupils"
 
 
+def trust_or_own(column: InstrumentedAttribute[int | None], site_id: int) -> ColumnElement[bool]:
+    """Rows that are the whole trust's (NULL) or the school's own: what a school's policy is made of."""
+    return or_(column.is_(None), column == site_id)
+
+
 def read_version(db: Database) -> int:
     """The current policy version (one small read: this is what the enforcers poll)."""
     with db.engine.connect() as conn:
@@ -51,8 +62,10 @@ def read_version(db: Database) -> int:
 class Compiler:
     """Builds snapshots from the database, reusing the domain table while the lists are unchanged."""
 
-    def __init__(self, db: Database, ban_allowlist: Iterable[str] = (), keep_entries: bool = False) -> None:
+    def __init__(self, db: Database, ban_allowlist: Iterable[str] = (), keep_entries: bool = False,
+                 site_id: int = DEFAULT_SITE_ID) -> None:
         self.db = db
+        self.site_id = site_id
         self.ban_allowlist = frozenset(ban_allowlist)
         self._table_key: tuple[tuple[int, int], ...] | None = None
         self._table: DomainTable | None = None
@@ -64,8 +77,10 @@ class Compiler:
     def compile(self) -> PolicySnapshot:
         with self.db.session(read_only=True) as session:
             version = int(session.scalar(select(PolicyState.version).where(PolicyState.id == 1)) or 0)
-            groups = {g.id: g for g in session.scalars(select(Group))}
-            categories = list(session.scalars(select(Category).order_by(Category.locked.desc(), Category.id)))
+            site = self.site_id
+            groups = {g.id: g for g in session.scalars(select(Group).where(Group.site_id == site))}
+            categories = list(session.scalars(select(Category).where(trust_or_own(Category.site_id, site))
+                                              .order_by(Category.locked.desc(), Category.id)))
             specs = _category_specs(session, categories, groups)
             bit_of = {c.id: i for i, c in enumerate(specs)}
             table_key = tuple((c.id, c.content_version) for c in categories)
@@ -78,16 +93,17 @@ class Compiler:
                 category_names=tuple(c.name for c in specs),
                 **category_masks(specs, (g.name for g in groups.values())),
                 **_groups(groups),
-                **_rules(session, categories, groups, _default_group(groups)),
-                **_devices(session, groups),
-                **_bans(session),
+                **_rules(session, site, categories, groups, _default_group(groups)),
+                **_devices(session, site, groups),
+                **_bans(session, site),
                 ban_allowlist=self.ban_allowlist,
             )
 
     def _build_table(self, session: Session, bit_of: dict[int, int]) -> DomainTable:
-        count = session.scalar(select(func.count()).select_from(ListEntry)) or 0
+        mine = ListEntry.category_id.in_(list(bit_of))  # another school's own lists are not read at all
+        count = session.scalar(select(func.count()).select_from(ListEntry).where(mine)) or 0
         rows = session.execute(
-            select(ListEntry.domain, ListEntry.category_id).execution_options(yield_per=50_000)
+            select(ListEntry.domain, ListEntry.category_id).where(mine).execution_options(yield_per=50_000)
         )
         if not self.keep_entries:
             return domain_table(rows, bit_of, count)
@@ -166,16 +182,21 @@ def _default_group(groups: dict[int, Group]) -> str:
     return next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
 
 
-def _rules(session: Session, categories: list[Category], groups: dict[int, Group],
+def _rules(session: Session, site_id: int, categories: list[Category], groups: dict[int, Group],
            default_group: str) -> dict[str, Any]:
     category_by_id = {c.id: c for c in categories}
     schedules = {s.id: WeeklyHours.parse(s.days, s.start_time, s.end_time) for s in session.scalars(select(Schedule))}
     now = datetime.now(UTC)
     by_domain: dict[str, list[CompiledRule]] = defaultdict(list)
     device_specific: set[int] = set()
-    for row in session.scalars(select(Rule).where(Rule.enabled.is_(True))):
+    own_devices = set(session.scalars(select(Device.id).where(Device.site_id == site_id)))
+    for row in session.scalars(select(Rule).where(Rule.enabled.is_(True), trust_or_own(Rule.site_id, site_id))):
         if row.expires_at is not None and row.expires_at <= now:
             continue  # expired rules stay in the table for the record, but never apply again
+        if ((row.group_id is not None and row.group_id not in groups)
+                or (row.device_id is not None and row.device_id not in own_devices)
+                or (row.category_id is not None and row.category_id not in category_by_id)):
+            continue  # a trust-wide row made for another school's group or device, or in its own category
         category = category_by_id.get(row.category_id) if row.category_id else None
         group = groups.get(row.group_id) if row.group_id else None
         rule = CompiledRule(
@@ -190,7 +211,7 @@ def _rules(session: Session, categories: list[Category], groups: dict[int, Group
         by_domain[row.domain].append(rule)
         if row.device_id is not None:
             device_specific.add(row.device_id)
-    for rule in school_account_rules(open_accounts(session, groups, default_group)):
+    for rule in school_account_rules(open_accounts(session, groups, default_group, site_id)):
         by_domain[rule.domain].append(rule)
         device_specific.add(rule.device_id)  # type: ignore[arg-type]
     return {"rules_by_domain": {k: tuple(v) for k, v in by_domain.items()},
@@ -213,11 +234,11 @@ def school_account_rules(accounts: Iterable[OpenAccount]) -> Iterator[CompiledRu
 BINDING_SOURCES = frozenset({"static", "dhcp"})
 
 
-def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
+def _devices(session: Session, site_id: int, groups: dict[int, Group]) -> dict[str, Any]:
     default = next((g.name for g in groups.values() if g.is_default), FALLBACK_GROUP)
     infos: dict[int, DeviceInfo] = {}
     by_mac: dict[str, DeviceInfo] = {}
-    for device in session.scalars(select(Device)):
+    for device in session.scalars(select(Device).where(Device.site_id == site_id)):
         group = groups.get(device.group_id) if device.group_id else None
         info = DeviceInfo(device.id, device.name, group.name if group else default, device.mac, device.person)
         infos[device.id] = info
@@ -225,7 +246,7 @@ def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
             by_mac[device.mac.lower()] = info
     by_ip: dict[str, DeviceInfo] = {}
     bindings: dict[str, str] = {}
-    for addr in session.scalars(select(DeviceAddress)):
+    for addr in session.scalars(select(DeviceAddress).where(DeviceAddress.site_id == site_id)):
         holder = infos.get(addr.device_id)
         if holder is None:
             continue
@@ -235,14 +256,15 @@ def _devices(session: Session, groups: dict[int, Group]) -> dict[str, Any]:
     return {"devices_by_ip": by_ip, "devices_by_mac": by_mac, "bindings": bindings}
 
 
-def _bans(session: Session) -> dict[str, Any]:
+def _bans(session: Session, site_id: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     supervised: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for sess in session.scalars(select(SupervisedSession).where(SupervisedSession.ends_at > now)):
+    for sess in session.scalars(select(SupervisedSession).join(Ban, Ban.id == SupervisedSession.ban_id)
+                                .where(SupervisedSession.ends_at > now, Ban.site_id == site_id)):
         supervised[sess.ban_id].append((sess.starts_at, sess.ends_at))
     by_device: dict[int, list[CompiledBan]] = defaultdict(list)
     by_person: dict[str, list[CompiledBan]] = defaultdict(list)
-    for row in session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES))):
+    for row in session.scalars(select(Ban).where(Ban.state.in_(CURRENT_BAN_STATES), Ban.site_id == site_id)):
         if row.ends_at is not None and row.ends_at <= now:
             continue
         key = person_key(row.person)

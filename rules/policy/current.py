@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from rules.policy.compile import Compiler, catalogue_snapshot, read_version
 from rules.policy.snapshot import PolicySnapshot
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,12 @@ log = logging.getLogger(__name__)
 class SnapshotStore:
     """The current `PolicySnapshot`, kept up to date from the database."""
 
-    def __init__(self, db: Database, poll_seconds: float = 1.0, ban_allowlist: tuple[str, ...] = ()) -> None:
+    def __init__(self, db: Database, poll_seconds: float = 1.0, ban_allowlist: tuple[str, ...] = (),
+                 site_id: int = DEFAULT_SITE_ID) -> None:
         self.db = db
         self.poll_seconds = poll_seconds
-        self._compiler = Compiler(db, ban_allowlist)
+        self.site_id = site_id  # the gateway's school: the version is the trust's, the snapshot this school's
+        self._compiler = Compiler(db, ban_allowlist, site_id=site_id)
         self._snapshot: PolicySnapshot = catalogue_snapshot(ban_allowlist)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

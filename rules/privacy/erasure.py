@@ -22,6 +22,9 @@ What happens, in order (a failure at any step rolls all of it back):
 7. one audit entry records the erasure: when, by whom, a reference ("E-20261127-a1b2c3") and the counts, never
    the name. Files (weekly reports naming them, earlier exports, their events spooled while the database was
    down, which a replay would write back) are changed after the commit.
+
+An erasure for some schools (`site_ids`, see `rules.privacy.scope`) finds and changes only their rows; the
+audit entry is the school's when there is one school.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from rules.localtime import LONDON
 from rules.privacy.export import NothingHeld
 from rules.privacy.files import EXPORTS, REPORTS, FilePlan, plan_erasure
 from rules.privacy.holdings import events_filter
+from rules.privacy.scope import SiteIds, in_schools, single_site
 from rules.privacy.scrub import find_rows, scrub_tables
 from rules.privacy.subject import Subject, SubjectError, erased_email, find_subject
 from rules.privacy.terms import ERASED, Term, found_in_any
@@ -82,10 +86,10 @@ def new_reference(now: datetime | None = None) -> str:
     return f"E-{(now or utcnow()).astimezone(LONDON):%Y%m%d}-{secrets.token_hex(3)}"
 
 
-def preview(db: Database, person: str) -> dict[str, int]:
-    """How much an erasure would remove or anonymise; changes nothing."""
+def preview(db: Database, person: str, site_ids: SiteIds = None) -> dict[str, int]:
+    """How much an erasure in these schools (None: every school) would remove or anonymise; changes nothing."""
     with db.session(read_only=True) as session:
-        subject = find_subject(session, person)
+        subject = find_subject(session, person, site_ids)
         if not subject.found:
             raise NothingHeld(subject.person)
         events = session.scalar(select(func.count()).select_from(AccessEvent).where(events_filter(subject))) \
@@ -99,13 +103,14 @@ def preview(db: Database, person: str) -> dict[str, int]:
 
 
 def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, *,
-          actor_user_id: int | None = None) -> Erasure:
-    """Erase `person` (see the module's description); `actor_user_id`, when given, may not be among theirs."""
+          actor_user_id: int | None = None, site_ids: SiteIds = None) -> Erasure:
+    """Erase `person` in these schools (None: every school; see the module's description); `actor_user_id`,
+    when given, may not be among theirs."""
     with db.session(read_only=True) as session:  # the long search of the logs, before the write lock is taken
-        terms = find_subject(session, person).terms(with_references=False)
-        found = find_rows(session, terms)
+        terms = find_subject(session, person, site_ids).terms(with_references=False)
+        found = find_rows(session, terms, site_ids)
     with db.session() as session:
-        subject = find_subject(session, person)
+        subject = find_subject(session, person, site_ids)
         if not subject.found:
             raise NothingHeld(subject.person)
         if actor_user_id is not None and actor_user_id in subject.users:
@@ -122,7 +127,7 @@ def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, 
         counts.update(_delete_pupils(session, subject))
         counts["records"] = _replace_in_records(session, subject)
         counts["audit_evidence"] = _drop_copied_evidence(session, subject)
-        counts["scrubbed"] = scrub_tables(session, terms, found)
+        counts["scrubbed"] = scrub_tables(session, terms, found, site_ids)
         plan = plan_erasure(state_dir, terms, subject.devices, subject.macs) if state_dir is not None else FilePlan()
         counts["report_files"] = sum(1 for path in plan.rewrite if path.parent.name == REPORTS)
         counts["export_files"] = sum(1 for path in plan.delete if path.parent.name == EXPORTS)
@@ -130,7 +135,7 @@ def erase(db: Database, person: str, actor: str, state_dir: Path | None = None, 
             counts["spooled_events"] = plan.spooled_events
         bump_policy_version(session)  # devices and bans are policy data; bulk changes skip the flush hook
         reference = new_reference()
-        audit(session, actor, "data.erase", reference, after=counts)
+        audit(session, actor, "data.erase", reference, after=counts, site_id=single_site(site_ids))
     return Erasure(reference, counts, tuple(sorted(subject.shared_names)), plan.apply())
 
 
@@ -217,7 +222,8 @@ def _replace_in_records(session: Session, subject: Subject) -> int:
     for record in session.scalars(select(ConsentRecord).where(ConsentRecord.id.in_(subject.consent_given))):
         record.given_by = ERASED  # the consent stays the pupil's record; who gave it is no longer known
         changed += 1
-    for given in session.scalars(select(SupervisedSession)):
+    bans = select(Ban.id).where(in_schools(Ban.site_id, subject.site_ids))
+    for given in session.scalars(select(SupervisedSession).where(SupervisedSession.ban_id.in_(bans))):
         if _names(subject, given.staff_name):
             given.staff_name = ERASED
             changed += 1

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from rules.localtime import LONDON
 from rules.privacy.holdings import SECTIONS, access_events, count_events, gather
+from rules.privacy.scope import SiteIds, single_site
 from rules.privacy.subject import Subject, SubjectError, find_subject
 from rules.store.audit import audit
 from rules.store.db import Database
@@ -68,8 +69,10 @@ class Exported:
     counts: dict[str, int]
 
 
-def export_person(db: Database, person: str, folder: Path, actor: str, state_dir: Path | None) -> Exported:
-    """Write the JSON and the HTML file into `folder` (created 0700); the files are 0600."""
+def export_person(db: Database, person: str, folder: Path, actor: str, state_dir: Path | None,
+                  site_ids: SiteIds = None) -> Exported:
+    """Write the JSON and the HTML file of what these schools (None: every school) hold into `folder` (created
+    0700); the files are 0600."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     stem = f"subject-access-{utcnow().astimezone(LONDON):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -77,8 +80,8 @@ def export_person(db: Database, person: str, folder: Path, actor: str, state_dir
     try:
         for path, fmt in zip(paths, FORMATS, strict=True):
             with _private(path) as out:
-                counts = write(db, person, fmt, out, state_dir)
-        record(db, actor, person, counts, [p.name for p in paths])
+                counts = write(db, person, fmt, out, state_dir, site_ids)
+        record(db, actor, person, counts, [p.name for p in paths], site_ids)
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)
@@ -86,12 +89,14 @@ def export_person(db: Database, person: str, folder: Path, actor: str, state_dir
     return Exported(paths, counts)
 
 
-def write(db: Database, person: str, fmt: str, out: TextIO, state_dir: Path | None) -> dict[str, int]:
-    """Write one format to `out` (not audited: callers `record` once the file is complete); the counts."""
+def write(db: Database, person: str, fmt: str, out: TextIO, state_dir: Path | None,
+          site_ids: SiteIds = None) -> dict[str, int]:
+    """Write one format of what these schools (None: every school) hold to `out` (not audited: callers `record`
+    once the file is complete); the counts."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     with db.session(read_only=True) as session:
-        subject = find_subject(session, person)
+        subject = find_subject(session, person, site_ids)
         if not subject.found:
             raise NothingHeld(subject.person)
         sections = gather(session, subject, state_dir)
@@ -102,9 +107,11 @@ def write(db: Database, person: str, fmt: str, out: TextIO, state_dir: Path | No
     return counts
 
 
-def record(db: Database, actor: str, person: str, counts: dict[str, int], files: list[str]) -> None:
+def record(db: Database, actor: str, person: str, counts: dict[str, int], files: list[str],
+           site_ids: SiteIds = None) -> None:
     with db.session() as session:
-        audit(session, actor, "data.export", person.strip()[:255], after={"files": files, "counts": counts})
+        audit(session, actor, "data.export", person.strip()[:255], after={"files": files, "counts": counts},
+              site_id=single_site(site_ids))
 
 
 def _private(path: Path) -> TextIO:

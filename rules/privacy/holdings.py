@@ -3,6 +3,7 @@
 Every column of each row is given (a subject access answer must be complete), but never an account's password
 hash or session counter. A ban's evidence is parsed from its JSON, and so are an audit entry's before and
 after. Access events can number hundreds of thousands, so they are read in batches, never all at once.
+Only the schools the subject was searched in are read (`Subject.site_ids`, see `rules.privacy.scope`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from rules.privacy.files import lines_naming
+from rules.privacy.scope import in_schools
 from rules.privacy.subject import Subject
 from rules.privacy.terms import Kind, found_in_any
 from rules.store.models import (
@@ -37,6 +39,7 @@ from rules.store.models import (
     DeviceAddress,
     Pupil,
     SiteCreationForm,
+    SocialAccount,
     SocialAccountMember,
     SocialPost,
     SocialPostPupil,
@@ -72,8 +75,10 @@ def parsed(text: str | None) -> Any:
 
 
 def events_filter(subject: Subject) -> ColumnElement[bool]:
-    """Their devices' access events: by the device, or by its MAC when the event was not tied to a device."""
-    return or_(AccessEvent.device_id.in_(subject.devices), AccessEvent.mac.in_(subject.macs))
+    """Their devices' access events: by the device, or by its MAC when the event was not tied to a device (in
+    the schools searched: a MAC seen in another school is that school's record)."""
+    return or_(AccessEvent.device_id.in_(subject.devices),
+               AccessEvent.mac.in_(subject.macs) & in_schools(AccessEvent.site_id, subject.site_ids))
 
 
 def count_events(session: Session, subject: Subject) -> int:
@@ -98,6 +103,7 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["bans"] = [_ban(session, b) for b in _rows(session, Ban, Ban.id.in_(subject.bans))]
     given = or_(SupervisedSession.staff_name.in_(subject.names),
                 SupervisedSession.created_by.in_(subject.emails.values()))
+    given = given & SupervisedSession.ban_id.in_(select(Ban.id).where(in_schools(Ban.site_id, subject.site_ids)))
     sections["supervision_given"] = [row(s) for s in _rows(session, SupervisedSession, given)
                                      if s.id not in subject.supervised_sessions]
     requests = _rows(session, AccessRequest, AccessRequest.id.in_(subject.requests))
@@ -107,14 +113,18 @@ def gather(session: Session, subject: Subject, state_dir: Path | None) -> dict[s
     sections["pupils"] = [_pupil(session, p) for p in _rows(session, Pupil, Pupil.id.in_(subject.pupils))]
     sections["consent_given"] = [row(r) for r in _rows(session, ConsentRecord,
                                                        ConsentRecord.id.in_(subject.consent_given))]
-    sections["posts_written"] = [row(p) for p in _rows(session, SocialPost, SocialPost.author_id.in_(subject.users))]
+    sections["posts_written"] = [row(p) for p in _rows(session, SocialPost, SocialPost.author_id.in_(subject.users)
+                                                       & in_schools(SocialPost.site_id, subject.site_ids))]
     if subject.users:
         filed_or_signed = or_(SiteCreationForm.requester_id.in_(subject.users),
                               SiteCreationForm.marketing_id.in_(subject.users),
                               SiteCreationForm.headteacher_id.in_(subject.users))
+        filed_or_signed = filed_or_signed & in_schools(SiteCreationForm.site_id, subject.site_ids)
         sections["site_forms"] = [row(f) for f in _rows(session, SiteCreationForm, filed_or_signed)]
-        sections["school_account_roles"] = [row(m) for m in _rows(session, SocialAccountMember,
-                                                                  SocialAccountMember.user_id.in_(subject.users))]
+        their_accounts = select(SocialAccount.id).where(in_schools(SocialAccount.site_id, subject.site_ids))
+        sections["school_account_roles"] = [row(m) for m in _rows(
+            session, SocialAccountMember, SocialAccountMember.user_id.in_(subject.users)
+            & SocialAccountMember.account_id.in_(their_accounts))]
     sections["abuse_log"] = [_abuse_entry(session, e) for e in _rows(session, AbuseLogEntry,
                                                                      AbuseLogEntry.id.in_(subject.abuse_entries))]
     terms = subject.terms()
@@ -134,7 +144,8 @@ def mentions(session: Session, subject: Subject) -> list[dict[str, Any]]:
     sqlite = session.get_bind().dialect.name == "sqlite"
     holds = or_(*(column.like(term.like, escape="\\") if sqlite else column.ilike(term.like, escape="\\")
                   for column in MENTION_TEXT for term in terms))
-    query = select(AccessEvent).where(holds).order_by(AccessEvent.ts, AccessEvent.id)
+    query = select(AccessEvent).where(holds, in_schools(AccessEvent.site_id, subject.site_ids))
+    query = query.order_by(AccessEvent.ts, AccessEvent.id)
     if subject.devices:
         query = query.where(~events_filter(subject))
     return [{key: getattr(event, key) for key in MENTION_COLUMNS} for event in session.scalars(query)
@@ -143,12 +154,14 @@ def mentions(session: Session, subject: Subject) -> list[dict[str, Any]]:
 
 def audit_entries(session: Session, subject: Subject) -> list[AuditEntry]:
     """Entries about them: they acted (their email is the actor), or an entry names them, their email, their
-    devices' names or MACs, or one of their rows ("ban #4")."""
+    devices' names or MACs, or one of their rows ("ban #4"); of the schools searched (a school's search leaves out
+    the trust's own entries, as its audit page does)."""
     terms = subject.terms()
     columns = (AuditEntry.target, AuditEntry.before, AuditEntry.after, AuditEntry.reason)
     emails = {email.casefold() for email in subject.emails.values()}
     mentions = [column.ilike(term.like, escape="\\") for term in terms for column in columns]
-    query = select(AuditEntry).where(or_(AuditEntry.actor.in_(subject.emails.values()), *mentions))
+    query = select(AuditEntry).where(or_(AuditEntry.actor.in_(subject.emails.values()), *mentions),
+                                     in_schools(AuditEntry.site_id, subject.site_ids))
     return [entry for entry in session.scalars(query.order_by(AuditEntry.ts, AuditEntry.id))
             if entry.actor.casefold() in emails
             or found_in_any(terms, entry.target, entry.before, entry.after, entry.reason)]

@@ -9,6 +9,9 @@ Reading every text value of a log of millions of events takes seconds per millio
 erasure's transaction holds the one write lock meanwhile. So the append-only tables (rows are added, never
 edited) are searched first in a read-only transaction (`find_rows`); inside the erasure only the rows found
 then, and the rows added since, are read again.
+
+An erasure for some schools (`site_ids`) rewrites only their rows (`rules.privacy.scope.table_in_schools`): a
+table that belongs to no school is left as it is then.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, ColumnElement, Integer, String, Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from rules.privacy.scope import SiteIds, table_in_schools
 from rules.privacy.terms import Kind, Term, found_in_any, scrub
 from rules.store.models import Base
 
@@ -51,22 +55,27 @@ def _key(table: Table) -> Column[int] | None:
     return None
 
 
-def find_rows(session: Session, terms: Sequence[Term]) -> dict[str, Found]:
-    """Search the append-only tables (run before the erasure's transaction, in a read-only one)."""
+def find_rows(session: Session, terms: Sequence[Term], site_ids: SiteIds = None) -> dict[str, Found]:
+    """Search the append-only tables of these schools (run before the erasure's transaction, in a read-only
+    one)."""
     terms = [term for term in terms if term.kind != Kind.REFERENCE]
     found: dict[str, Found] = {}
     for table in _tables():
         key = _key(table)
-        if table.name not in APPEND_ONLY or key is None or not terms:
+        scope = table_in_schools(table, site_ids)
+        if table.name not in APPEND_ONLY or key is None or not terms or scope is None:
             continue
         last = session.scalar(select(func.max(key))) or 0
-        ids = session.scalars(select(key).where(key <= last, _holds_a_term(session, text_columns(table), terms)))
+        ids = session.scalars(select(key).where(key <= last, _holds_a_term(session, text_columns(table), terms),
+                                                scope))
         found[table.name] = Found(frozenset(ids), last)
     return found
 
 
-def scrub_tables(session: Session, terms: Sequence[Term], found: dict[str, Found] | None = None) -> dict[str, int]:
-    """Rewrite every row that holds a term; return the number of rows changed per table (tables changed only).
+def scrub_tables(session: Session, terms: Sequence[Term], found: dict[str, Found] | None = None,
+                 site_ids: SiteIds = None) -> dict[str, int]:
+    """Rewrite every row of these schools (None: every row) that holds a term; return the number of rows
+    changed per table (tables changed only).
 
     `found`, from `find_rows` with the same terms, narrows the append-only tables to the rows found then and
     those added since."""
@@ -76,9 +85,12 @@ def scrub_tables(session: Session, terms: Sequence[Term], found: dict[str, Found
         return changed
     session.flush()
     for table in _tables():
+        scope = table_in_schools(table, site_ids)
+        if scope is None:
+            continue
         columns = text_columns(table)
         keys = list(table.primary_key.columns)
-        where = _holds_a_term(session, columns, terms)
+        where = _holds_a_term(session, columns, terms) & scope
         earlier, key = (found or {}).get(table.name), _key(table)
         if earlier is not None and key is not None and len(earlier.ids) <= MAX_NARROWED:
             where = where & or_(key.in_(earlier.ids), key > earlier.last_id)

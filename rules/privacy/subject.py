@@ -6,6 +6,9 @@ devices assigned to them, bans on them or their devices, requests and reports th
 concern their devices or name them. A pupil of the consent record (`Pupil`, imported from the MIS) is found
 by their name too, and their consent history follows; so is whoever gave a pupil's consent (a parent), by the
 consent records they gave; and whoever the headteacher's abuse log names as the poster of an entry.
+
+Only the rows of the schools asked for are found (`site_ids`, see `rules.privacy.scope`; None: every school):
+a school's headteacher finds, exports and erases their own school's records of a person, never another's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from rules.privacy.scope import SiteIds, covered_users, in_schools
 from rules.privacy.terms import Kind, Term, with_json_forms
 from rules.store.models import (
     AbuseLogEntry,
@@ -27,6 +31,7 @@ from rules.store.models import (
     Pupil,
     SupervisedSession,
     User,
+    UserSite,
 )
 
 MAX_PERSON = 255
@@ -41,6 +46,7 @@ class Subject:
     """Everything that is theirs, by id, and how they were found."""
 
     person: str
+    site_ids: frozenset[int] | None = None  # the schools searched (None: every school)
     names: set[str] = field(default_factory=set)
     emails: dict[int, str] = field(default_factory=dict)  # user id -> email
     users: list[int] = field(default_factory=list)
@@ -98,8 +104,9 @@ def _candidates(column: InstrumentedAttribute[str | None] | InstrumentedAttribut
     return column.ilike(like, escape="\\")
 
 
-def find_subject(session: Session, person: str) -> Subject:
-    """Every row that is theirs; `Subject.found` is False when nothing matches."""
+def find_subject(session: Session, person: str, site_ids: SiteIds = None) -> Subject:
+    """Every row that is theirs in these schools (None: every school); `Subject.found` is False when nothing
+    matches."""
     asked = person.strip()
     if not asked:
         raise SubjectError("give the person's name, or a member of staff's email address")
@@ -107,14 +114,18 @@ def find_subject(session: Session, person: str) -> Subject:
         raise SubjectError(f"a name or email is at most {MAX_PERSON} characters")
     key = asked.casefold()
     like = Term(asked, Kind.NAME).like[1:-1]  # one % each side: "50%" ends with an escaped one, which stays
-    subject = Subject(person=asked)
-    for user in session.scalars(select(User).where(or_(_candidates(User.name, like), _candidates(User.email, like)))):
-        if _same(user.name, key) or _same(user.email, key):
+    subject = Subject(person=asked, site_ids=None if site_ids is None else frozenset(site_ids))
+    users = list(session.scalars(select(User).where(or_(_candidates(User.name, like), _candidates(User.email, like)))
+                                 .order_by(User.id)))
+    covered = covered_users(session, site_ids, [u.id for u in users])
+    for user in users:
+        if user.id in covered and (_same(user.name, key) or _same(user.email, key)):
             subject.users.append(user.id)
             subject.names.add(user.name)
             subject.emails[user.id] = user.email
             subject.matched_by.append(f"user #{user.id} ({'email' if _same(user.email, key) else 'name'})")
-    for device in session.scalars(select(Device).where(_candidates(Device.person, like)).order_by(Device.id)):
+    for device in session.scalars(select(Device).where(_candidates(Device.person, like),
+                                                       in_schools(Device.site_id, site_ids)).order_by(Device.id)):
         if _same(device.person, key):
             subject.devices.append(device.id)
             subject.device_names[device.id] = device.name
@@ -125,7 +136,7 @@ def find_subject(session: Session, person: str) -> Subject:
     ban_filter = _candidates(Ban.person, like)
     if subject.devices:
         ban_filter = or_(ban_filter, Ban.device_id.in_(subject.devices))
-    for ban in session.scalars(select(Ban).where(ban_filter).order_by(Ban.id)):
+    for ban in session.scalars(select(Ban).where(ban_filter, in_schools(Ban.site_id, site_ids)).order_by(Ban.id)):
         if _same(ban.person, key) or ban.device_id in subject.devices:
             subject.bans.append(ban.id)
             if _same(ban.person, key):
@@ -138,7 +149,8 @@ def find_subject(session: Session, person: str) -> Subject:
     if subject.users:
         report_filter = or_(report_filter, ContentReport.reporter_id.in_(subject.users),
                             ContentReport.actioned_by_id.in_(subject.users))
-    for report in session.scalars(select(ContentReport).where(report_filter).order_by(ContentReport.id)):
+    reports = select(ContentReport).where(report_filter, in_schools(ContentReport.site_id, site_ids))
+    for report in session.scalars(reports.order_by(ContentReport.id)):
         named = _same(report.individual, key)
         if named or report.reporter_id in subject.users or report.actioned_by_id in subject.users:
             subject.reports.append(report.id)
@@ -148,11 +160,13 @@ def find_subject(session: Session, person: str) -> Subject:
     if subject.users or subject.devices:
         subject.requests = list(session.scalars(select(AccessRequest.id).where(or_(
             AccessRequest.requester_id.in_(subject.users), AccessRequest.authoriser_id.in_(subject.users),
-            AccessRequest.device_id.in_(subject.devices))).order_by(AccessRequest.id)))
+            AccessRequest.device_id.in_(subject.devices)), in_schools(AccessRequest.site_id, site_ids))
+            .order_by(AccessRequest.id)))
     concern_filter = _candidates(Concern.person, like)
     if subject.devices:
         concern_filter = or_(concern_filter, Concern.device_id.in_(subject.devices))
-    for concern in session.scalars(select(Concern).where(concern_filter).order_by(Concern.id)):
+    for concern in session.scalars(select(Concern).where(concern_filter, in_schools(Concern.site_id, site_ids))
+                                   .order_by(Concern.id)):
         if _same(concern.person, key) or concern.device_id in subject.devices:
             subject.concerns.append(concern.id)
             if concern.state == "open":
@@ -160,18 +174,21 @@ def find_subject(session: Session, person: str) -> Subject:
             if _same(concern.person, key):
                 subject.names.add(concern.person or asked)
                 subject.matched_by.append(f"concern #{concern.id} (about them)")
-    for pupil in session.scalars(select(Pupil).where(_candidates(Pupil.name, like)).order_by(Pupil.id)):
+    for pupil in session.scalars(select(Pupil).where(_candidates(Pupil.name, like), in_schools(Pupil.site_id, site_ids))
+                                 .order_by(Pupil.id)):
         if _same(pupil.name, key):
             subject.pupils.append(pupil.id)
             subject.names.add(pupil.name)
             subject.matched_by.append(f"pupil #{pupil.id} (the consent record)")
-    for record in session.scalars(select(ConsentRecord).where(_candidates(ConsentRecord.given_by, like))
+    for record in session.scalars(select(ConsentRecord).join(Pupil, Pupil.id == ConsentRecord.pupil_id)
+                                  .where(_candidates(ConsentRecord.given_by, like), in_schools(Pupil.site_id, site_ids))
                                   .order_by(ConsentRecord.id)):
         if _same(record.given_by, key):
             subject.consent_given.append(record.id)
             subject.names.add(record.given_by)
             subject.matched_by.append(f"consent record #{record.id} (given by them)")
-    for entry in session.scalars(select(AbuseLogEntry).where(_candidates(AbuseLogEntry.posted_by_name, like))
+    for entry in session.scalars(select(AbuseLogEntry).where(_candidates(AbuseLogEntry.posted_by_name, like),
+                                                             in_schools(AbuseLogEntry.site_id, site_ids))
                                  .order_by(AbuseLogEntry.id)):
         if _same(entry.posted_by_name, key):
             subject.abuse_entries.append(entry.id)
@@ -189,13 +206,27 @@ def _shared(session: Session, subject: Subject) -> set[str]:
 
     Such a name does not identify them: a first name alone ("Sam", when there is also a "Sam Jones"), or two
     pupils' tablets both called "iPad". Searching for it would bring in other people's records, and replacing
-    it everywhere would rewrite them; their own rows are still found and erased by id."""
+    it everywhere would rewrite them; their own rows are still found and erased by id. Only the schools
+    searched count: the others' names are neither rewritten nor to be hinted at."""
     folded = {name.casefold() for name in subject.names}
-    people = {value for column in (Device.person, Ban.person, ContentReport.individual, User.name,
-                                   SupervisedSession.staff_name, Pupil.name, ConsentRecord.given_by,
-                                   AbuseLogEntry.posted_by_name)
-              for value in session.scalars(select(column).distinct()) if value and value.casefold() not in folded}
-    devices = set(session.scalars(select(Device.name).where(Device.id.not_in(subject.devices)).distinct()))
+    ids = subject.site_ids
+    queries = [select(Device.person).where(in_schools(Device.site_id, ids)),
+               select(Ban.person).where(in_schools(Ban.site_id, ids)),
+               select(ContentReport.individual).where(in_schools(ContentReport.site_id, ids)),
+               select(SupervisedSession.staff_name).join(Ban, Ban.id == SupervisedSession.ban_id)
+               .where(in_schools(Ban.site_id, ids)),
+               select(Pupil.name).where(in_schools(Pupil.site_id, ids)),
+               select(ConsentRecord.given_by).join(Pupil, Pupil.id == ConsentRecord.pupil_id)
+               .where(in_schools(Pupil.site_id, ids)),
+               select(AbuseLogEntry.posted_by_name).where(in_schools(AbuseLogEntry.site_id, ids))]
+    staff = select(User.name)
+    if ids is not None:  # the staff of any of these schools
+        staff = staff.where(User.id.in_(select(UserSite.user_id).where(in_schools(UserSite.site_id, ids))))
+    queries.append(staff)
+    people = {value for query in queries for value in session.scalars(query.distinct())
+              if value and value.casefold() not in folded}
+    devices = set(session.scalars(select(Device.name).where(Device.id.not_in(subject.devices),
+                                                            in_schools(Device.site_id, ids)).distinct()))
     shared = {name for name in subject.names if any(Term(name, Kind.NAME).found_in(other) for other in people)}
     return shared | {name for name in subject.device_names.values()
                      if not name.strip() or any(Term(name, Kind.DEVICE).found_in(other) for other in devices)}

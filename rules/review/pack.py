@@ -43,9 +43,9 @@ class Period:
         return f"{show(self.start)} to {show(self.end)}"
 
 
-def default_period(session: Session, today: date) -> Period:
-    """Since the last recorded review (the day after it), else the 12 months up to today."""
-    last = last_review_date(session)
+def default_period(session: Session, today: date, site_id: int | None = None) -> Period:
+    """Since the school's last recorded review (the day after it), else the 12 months up to today."""
+    last = last_review_date(session, site_id)
     if last is not None and last < today:
         return Period(last + timedelta(days=1), today)
     try:
@@ -86,22 +86,25 @@ class Pack:
         return sum(1 for row in rows if getattr(row, attr) == value)
 
 
-def build_pack(session: Session, actor: str, period: Period, today: date) -> Pack:
-    """Gather the pack for `period` and audit the view (`review_pack.view`) in the caller's transaction."""
+def build_pack(session: Session, actor: str, period: Period, today: date, site_id: int | None = None) -> Pack:
+    """Gather school `site_id`'s pack (None: the whole trust's) for `period` and audit the view
+    (`review_pack.view`) in the caller's transaction."""
     redactor = Redactor.from_store(session)
     span = period.span
     consent_day = min(period.end, today)
-    rules = sections.rules_added(session, span, redactor)
-    pack = Pack(period=period, made_at=utcnow(), next_review_on=next_review_date(session),
-                last_review_on=last_review_date(session),
-                categories=sections.categories(session, redactor), rules=rules[:sections.MAX_ROWS],
-                rules_total=len(rules), requests=sections.access_requests(session, span, redactor),
-                reports=sections.content_reports(session, span),
-                exceptions=sections.exceptions(session, span, redactor), bans=sections.bans(session, span),
-                self_tests=sections.self_tests(session, span), concerns=sections.concern_counts(session, span),
-                accounts=sections.school_accounts(session, span, redactor), consent_day=consent_day,
+    site = site_id  # every section: the school's rows, with the trust's own categories and rules
+    rules = sections.rules_added(session, span, redactor, site)
+    pack = Pack(period=period, made_at=utcnow(), next_review_on=next_review_date(session, site),
+                last_review_on=last_review_date(session, site),
+                categories=sections.categories(session, redactor, site), rules=rules[:sections.MAX_ROWS],
+                rules_total=len(rules), requests=sections.access_requests(session, span, redactor, site),
+                reports=sections.content_reports(session, span, site),
+                exceptions=sections.exceptions(session, span, redactor, site), bans=sections.bans(session, span, site),
+                self_tests=sections.self_tests(session, span, site),
+                concerns=sections.concern_counts(session, span, site),
+                accounts=sections.school_accounts(session, span, redactor, site), consent_day=consent_day,
                 consent_year=year_label(sections.academic_year(consent_day)),
-                consent=sections.consent_coverage(session, consent_day))
+                consent=sections.consent_coverage(session, consent_day, site))
     audit(session, actor, "review_pack.view", "annual review pack",
-          after={"from": period.start.isoformat(), "to": period.end.isoformat()})
+          after={"from": period.start.isoformat(), "to": period.end.isoformat()}, site_id=site_id)
     return pack

@@ -3,6 +3,9 @@
 
 Each function takes the session, the period's instants (UTC, from the London days the headteacher chose) and,
 where it shows text, the redactor; each returns plain frozen records for the template.
+
+The pack is a school's (the policy is reviewed per school): `site` (None: every school) keeps each section to that
+school's rows, with the trust's own categories and rules (site_id NULL), which apply in every school.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from rules.consent.academic_year import academic_year_of
@@ -75,12 +78,22 @@ class RuleRow:
     scope_kind: str = "everyone"  # everyone | group | device, as stored
 
 
-def categories(session: Session, redactor: Redactor) -> list[CategoryRow]:
-    """Every category: what it is, locked or not, for whom it is blocked, and how many domains it lists."""
+def _of(column: object, site: int | None, *, trust_wide: bool = False) -> ColumnElement[bool]:
+    """The school's rows of `column`'s table (with the trust's own, site_id NULL, when `trust_wide`)."""
+    if site is None:
+        return true()
+    clause: ColumnElement[bool] = column == site  # type: ignore[assignment]
+    return (clause | column.is_(None)) if trust_wide else clause  # type: ignore[attr-defined]
+
+
+def categories(session: Session, redactor: Redactor, site: int | None = None) -> list[CategoryRow]:
+    """Every category in force in the school: what it is, locked or not, for whom it is blocked, and how many
+    domains it lists."""
     sizes = dict(session.execute(select(ListEntry.category_id, func.count()).group_by(ListEntry.category_id))
                  .all())
     rows = []
-    for cat in session.scalars(select(Category).order_by(Category.name)):
+    for cat in session.scalars(select(Category).where(_of(Category.site_id, site, trust_wide=True))
+                               .order_by(Category.name)):
         who = "everyone" if cat.block_everyone else (", ".join(sorted(g.name for g in cat.blocked_groups))
                                                      or "nobody (no group chosen)")
         rows.append(CategoryRow(redactor.text(cat.name), redactor.text(cat.description), cat.locked,
@@ -105,8 +118,9 @@ def _grouped(rules: list[Rule]) -> list[list[Rule]]:
     return list(groups.values())
 
 
-def _added(session: Session, span: Span, *where: object) -> list[list[Rule]]:
+def _added(session: Session, span: Span, site: int | None, *where: object) -> list[list[Rule]]:
     return _grouped(list(session.scalars(select(Rule).where(Rule.created_at >= span.start, Rule.created_at < span.end,
+                                                            _of(Rule.site_id, site, trust_wide=True),
                                                             *where)  # type: ignore[arg-type]
                                          .order_by(Rule.created_at, Rule.id))))
 
@@ -121,10 +135,10 @@ def _row(rules: list[Rule], groups: dict[int, str], redactor: Redactor) -> RuleR
                    len(rules), first.scope)
 
 
-def rules_added(session: Session, span: Span, redactor: Redactor) -> list[RuleRow]:
+def rules_added(session: Session, span: Span, redactor: Redactor, site: int | None = None) -> list[RuleRow]:
     """Rules people added in the period (blocks and exceptions), with their reasons, oldest first."""
     groups = dict(session.execute(select(Group.id, Group.name)).all())
-    return [_row(rules, groups, redactor) for rules in _added(session, span)]
+    return [_row(rules, groups, redactor) for rules in _added(session, span, site)]
 
 
 @dataclass(frozen=True)
@@ -148,9 +162,10 @@ class ReportRow:
     actioned_at: datetime | None
 
 
-def access_requests(session: Session, span: Span, redactor: Redactor) -> list[RequestRow]:
+def access_requests(session: Session, span: Span, redactor: Redactor, site: int | None = None) -> list[RequestRow]:
     found = session.scalars(select(AccessRequest).where(AccessRequest.created_at >= span.start,
-                                                        AccessRequest.created_at < span.end)
+                                                        AccessRequest.created_at < span.end,
+                                                        _of(AccessRequest.site_id, site))
                             .order_by(AccessRequest.created_at, AccessRequest.id))
     return [RequestRow(r.id, r.created_at, redactor.text(r.host), r.status, r.decided_at,
                        "one device" if r.scope == "device" else (r.scope or ""),
@@ -158,10 +173,11 @@ def access_requests(session: Session, span: Span, redactor: Redactor) -> list[Re
                        redactor.text(r.decision_reasons)) for r in found]
 
 
-def content_reports(session: Session, span: Span) -> list[ReportRow]:
+def content_reports(session: Session, span: Span, site: int | None = None) -> list[ReportRow]:
     """Reports filed in the period: never the individual named on the form, nor what the content was."""
     found = session.scalars(select(ContentReport).where(ContentReport.created_at >= span.start,
-                                                        ContentReport.created_at < span.end)
+                                                        ContentReport.created_at < span.end,
+                                                        _of(ContentReport.site_id, site))
                             .order_by(ContentReport.created_at, ContentReport.id))
     return [ReportRow(r.id, r.created_at, len([u for u in r.full_urls.splitlines() if u.strip()]), r.status,
                       r.actioned_at) for r in found]
@@ -182,11 +198,11 @@ class Exceptions:
         return max(0, round((self.longest.expires_at - self.longest.starts_at).total_seconds() / 86400))
 
 
-def exceptions(session: Session, span: Span, redactor: Redactor) -> Exceptions:
+def exceptions(session: Session, span: Span, redactor: Redactor, site: int | None = None) -> Exceptions:
     """Exceptions (allow rules) granted in the period: how many decisions, for whom, and the longest; an approval
     that opened a whole service counts once, with its domains counted apart."""
     groups = dict(session.execute(select(Group.id, Group.name)).all())
-    granted = [_row(rules, groups, redactor) for rules in _added(session, span, Rule.action == "allow")]
+    granted = [_row(rules, groups, redactor) for rules in _added(session, span, site, Rule.action == "allow")]
     by_scope = Counter(r.scope_kind for r in granted)
     timed = [r for r in granted if r.expires_at is not None]
     longest = max(timed, key=lambda r: r.expires_at - r.starts_at, default=None)  # type: ignore[operator]
@@ -204,11 +220,13 @@ class Bans:
     dates: list[tuple[datetime, str, datetime | None, bool]]  # made, state, lifted, false positive
 
 
-def bans(session: Session, span: Span) -> Bans:
+def bans(session: Session, span: Span, site: int | None = None) -> Bans:
     """Bans made in the period and what became of them; lifts in the period (of bans made at any time)."""
-    made = list(session.scalars(select(Ban).where(Ban.created_at >= span.start, Ban.created_at < span.end)
+    made = list(session.scalars(select(Ban).where(Ban.created_at >= span.start, Ban.created_at < span.end,
+                                                  _of(Ban.site_id, site))
                                 .order_by(Ban.created_at, Ban.id)))
-    lifted = list(session.scalars(select(Ban).where(Ban.lifted_at >= span.start, Ban.lifted_at < span.end)))
+    lifted = list(session.scalars(select(Ban).where(Ban.lifted_at >= span.start, Ban.lifted_at < span.end,
+                                                    _of(Ban.site_id, site))))
     states = Counter(b.state for b in made)
     return Bans(len(made), {s: states.get(s, 0) for s in ("active", "confirmed", "lifted", "expired")}, len(lifted),
                 sum(1 for b in lifted if b.false_positive),
@@ -225,21 +243,24 @@ class SelfTests:
     failures: list[datetime]
 
 
-def self_tests(session: Session, span: Span) -> SelfTests:
-    """The nightly self-test's record: its audit entries (`self-test`, `self_test.pass` / `self_test.fail`)."""
+def self_tests(session: Session, span: Span, site: int | None = None) -> SelfTests:
+    """The nightly self-test's record: its audit entries (`self-test`, `self_test.pass` / `self_test.fail`), the
+    school's gateway's (and those written without a school)."""
     runs = list(session.execute(select(AuditEntry.ts, AuditEntry.action)
                                 .where(AuditEntry.actor == SELF_TEST_ACTOR, AuditEntry.ts >= span.start,
-                                       AuditEntry.ts < span.end).order_by(AuditEntry.ts)).all())
+                                       AuditEntry.ts < span.end, _of(AuditEntry.site_id, site, trust_wide=True))
+                                .order_by(AuditEntry.ts)).all())
     fails = [ts for ts, action in runs if action == "self_test.fail"]
     return SelfTests(sum(1 for _, action in runs if action == "self_test.pass"), len(fails),
                      runs[0][0] if runs else None, runs[-1][0] if runs else None,
                      (runs[-1][1] == "self_test.pass") if runs else None, fails[:MAX_ROWS])
 
 
-def concern_counts(session: Session, span: Span) -> list[tuple[str, int, int]]:
+def concern_counts(session: Session, span: Span, site: int | None = None) -> list[tuple[str, int, int]]:
     """Safeguarding concerns opened in the period by category: (label, all, still open). No names, no devices."""
     rows = session.execute(select(Concern.category, Concern.state, func.count())
-                           .where(Concern.opened_at >= span.start, Concern.opened_at < span.end)
+                           .where(Concern.opened_at >= span.start, Concern.opened_at < span.end,
+                                  _of(Concern.site_id, site))
                            .group_by(Concern.category, Concern.state)).all()
     total: Counter[str] = Counter()
     still_open: Counter[str] = Counter()
@@ -264,7 +285,7 @@ class AccountRow:
     refused: int
 
 
-def school_accounts(session: Session, span: Span, redactor: Redactor) -> list[AccountRow]:
+def school_accounts(session: Session, span: Span, redactor: Redactor, site: int | None = None) -> list[AccountRow]:
     """Every school account (name, platform, state, posters now) and its posts submitted in the period."""
     posters = dict(session.execute(select(SocialAccountMember.account_id, func.count())
                                    .where(SocialAccountMember.role == POSTER,
@@ -277,7 +298,8 @@ def school_accounts(session: Session, span: Span, redactor: Redactor) -> list[Ac
             .group_by(SocialPost.account_id, SocialPost.status)).all():
         posts.setdefault(account_id, Counter())[status] += n
     rows = []
-    for account in session.scalars(select(SocialAccount).order_by(SocialAccount.name, SocialAccount.id)):
+    for account in session.scalars(select(SocialAccount).where(_of(SocialAccount.site_id, site))
+                                   .order_by(SocialAccount.name, SocialAccount.id)):
         counts = posts.get(account.id, Counter())
         platform = FAMILIES[account.platform].label if account.platform in FAMILIES else account.platform
         rows.append(AccountRow(redactor.text(account.name), platform, account.state, posters.get(account.id, 0),
@@ -294,10 +316,11 @@ class ClassConsent:
     nothing: int
 
 
-def consent_coverage(session: Session, day: date) -> list[ClassConsent]:
+def consent_coverage(session: Session, day: date, site: int | None = None) -> list[ClassConsent]:
     """Per class, for pupils on roll: how many may appear in images, in videos, and have nothing recorded, as on
     `day` (its academic year). Counts only."""
-    pupils = list(session.execute(select(Pupil.id, Pupil.class_name).where(Pupil.on_roll.is_(True))).all())
+    pupils = list(session.execute(select(Pupil.id, Pupil.class_name).where(Pupil.on_roll.is_(True),
+                                                                          _of(Pupil.site_id, site))).all())
     consent = consent_on(session, [pid for pid, _ in pupils], day)
     classes: dict[str, list[int]] = {}
     for pid, class_name in pupils:

@@ -43,7 +43,8 @@ class Finding:
 def _fold_target(session: Session, event: AccessEvent, finding: Finding) -> Concern | None:
     query = select(Concern).where(Concern.state == ConcernState.OPEN, Concern.phrase == finding.phrase,
                                   Concern.category == finding.category,
-                                  Concern.last_seen_at >= event.ts - timedelta(seconds=FOLD_SECONDS))
+                                  Concern.last_seen_at >= event.ts - timedelta(seconds=FOLD_SECONDS),
+                                  Concern.site_id == event.site_id)
     if event.device_id is not None:
         query = query.where(Concern.device_id == event.device_id)
     else:
@@ -64,23 +65,27 @@ def raise_from_event(session: Session, event: AccessEvent, finding: Finding, cha
     if device is None and event.device:
         who = Who(event.device_id, event.device, None, who.subject)
     concern = _new(session, who, finding, chair_email, raised_by=ACTOR, client_ip=event.client_ip,
-                   when=event, event_id=event.id)
+                   when=event, event_id=event.id, site_id=event.site_id)
     freeze_before(session, concern, event)
     return concern, True
 
 
 def open_manual(session: Session, *, device_id: int | None, person: str | None, subject: Subject,
-                category: Category, severity: Severity, what: str, raised_by: str, chair_email: str = "") -> Concern:
-    """A concern raised by hand; the device's last events are frozen as its context when a device is named."""
+                category: Category, severity: Severity, what: str, raised_by: str, chair_email: str = "",
+                site_id: int | None = None) -> Concern:
+    """A concern raised by hand in school `site_id` (None: the device's, else the default school); the
+    device's last events are frozen as its context when a device is named (it must be of that school)."""
     device = None
     if device_id is not None:
         device = session.get(Device, device_id)
-        if device is None:
+        if device is None or (site_id is not None and device.site_id != site_id):
             raise ValueError(f"no device #{device_id}")
+    if site_id is None and device is not None:
+        site_id = device.site_id
     who = who_for(session, device, person, subject)
     finding = Finding(Source.MANUAL, category.value, severity, "", "raised by a member of staff", what)
     concern = _new(session, who, finding, chair_email or _chair_email(), raised_by=raised_by,
-                   client_ip=device.last_ip if device else None, when=None, event_id=None)
+                   client_ip=device.last_ip if device else None, when=None, event_id=None, site_id=site_id)
     if device is None:
         concern.context_complete = True
     else:
@@ -89,8 +94,9 @@ def open_manual(session: Session, *, device_id: int | None, person: str | None, 
 
 
 def _new(session: Session, who: Who, finding: Finding, chair_email: str, *, raised_by: str,
-         client_ip: str | None, when: AccessEvent | None, event_id: int | None) -> Concern:
-    routed = route(session, who, chair_email)
+         client_ip: str | None, when: AccessEvent | None, event_id: int | None,
+         site_id: int | None = None) -> Concern:
+    routed = route(session, who, chair_email, site_id)
     at = when.ts if when is not None else utcnow()
     concern = Concern(opened_at=at, last_seen_at=at, hits=1, device_id=who.device_id, device_name=who.device_name,
                       client_ip=client_ip, person=who.person, subject=who.subject.value, category=finding.category,
@@ -98,12 +104,15 @@ def _new(session: Session, who: Who, finding: Finding, chair_email: str, *, rais
                       matched=finding.matched[:MAX_MATCHED], phrase=finding.phrase, why=finding.why,
                       event_id=event_id, routed_to=routed.value, raised_by=raised_by, state=ConcernState.OPEN.value,
                       context_complete=False)
+    if site_id is not None:  # else the column's default: the default school
+        concern.site_id = site_id
     session.add(concern)
     session.flush()
     # No names and no search term in the audit entry: the audit log is read more widely than concerns are.
     audit(session, raised_by, "concern.raise", f"concern #{concern.id}",
           after={"source": concern.source, "category": concern.category, "severity": concern.severity,
-                 "subject": concern.subject, "routed_to": concern.routed_to, "device_id": concern.device_id})
+                 "subject": concern.subject, "routed_to": concern.routed_to, "device_id": concern.device_id},
+          site_id=site_id)
     return concern
 
 

@@ -40,7 +40,9 @@ def is_automatic(event: AccessEvent) -> bool:
 def _same_device(concern: Concern) -> ColumnElement[bool]:
     if concern.device_id is not None:
         return AccessEvent.device_id == concern.device_id
-    return (AccessEvent.client_ip == (concern.client_ip or "")) & AccessEvent.device_id.is_(None)
+    # An unregistered device is known by its address within its school: two schools may use the same addresses.
+    return ((AccessEvent.client_ip == (concern.client_ip or "")) & AccessEvent.device_id.is_(None)
+            & (AccessEvent.site_id == concern.site_id))
 
 
 def _copy(concern: Concern, position: int, event: AccessEvent) -> ConcernEvent:

@@ -55,7 +55,8 @@ def _about(concern: Concern) -> str:
 def _to(session: Session, concern: Concern, settings: NotifySettings) -> list[str]:
     # Only a concern about a member of staff leaves its subject out: a pupil may share the DSL's name.
     about = account_for(session, concern.person) if concern.subject != Subject.PUPIL else None
-    return recipients(session, concern.routed_to, settings.chair_email, about.email if about else None)
+    return recipients(session, concern.routed_to, settings.chair_email, about.email if about else None,
+                      site_id=concern.site_id)  # the concern's school's DSL or headteacher
 
 
 def compose_at_once(concern: Concern, settings: NotifySettings, to: list[str]) -> EmailMessage:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from rules.policy.snapshot import person_key
 from rules.safeguarding.states import DSL_ROLE, HEADTEACHER_ROLE, Route, Subject
+from rules.site_members import members_of
 from rules.store.models import Device, User
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,13 @@ def who_for(session: Session, device: Device | None, person: str | None = None,
                account.email if account else None)
 
 
-def route(session: Session, who: Who, chair_email: str) -> Route:
-    """Where a concern about `who` goes (see the module's docstring for the fallbacks)."""
+def route(session: Session, who: Who, chair_email: str, site_id: int | None = None) -> Route:
+    """Where a concern about `who` (in school `site_id`; None: any) goes (see the module's docstring for the
+    fallbacks)."""
     if who.subject == Subject.PUPIL:
         return Route.DSL
     if who.subject == Subject.STAFF:
-        if any(u.email != who.account for u in accounts_with(session, HEADTEACHER_ROLE)):
+        if any(u.email != who.account for u in accounts_with(session, HEADTEACHER_ROLE, site_id)):
             return Route.HEADTEACHER
         log.warning("a concern about a member of staff, but no active headteacher account: routed to the DSL")
         return Route.DSL
@@ -95,15 +97,20 @@ def route(session: Session, who: Who, chair_email: str) -> Route:
     return Route.DSL
 
 
-def accounts_with(session: Session, role: str) -> list[User]:
-    """Every active account with this role."""
-    return [u for u in session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
-            if role in _roles(u)]
+def accounts_with(session: Session, role: str, site_id: int | None = None) -> list[User]:
+    """Every active account with this role (of the school `site_id`, when given: a concern in one school of a
+    trust is never mailed to another school's DSL)."""
+    query = select(User).where(User.active.is_(True)).order_by(User.id)
+    if site_id is not None:
+        query = query.where(members_of(site_id))
+    return [u for u in session.scalars(query) if role in _roles(u)]
 
 
-def recipients(session: Session, routed_to: str, chair_email: str, about: str | None = None) -> list[str]:
-    """The email addresses a concern routed so is sent to, never the account it is about."""
+def recipients(session: Session, routed_to: str, chair_email: str, about: str | None = None,
+               site_id: int | None = None) -> list[str]:
+    """The email addresses a concern routed so is sent to (in the school `site_id`, when given), never the
+    account it is about."""
     if routed_to == Route.CHAIR:
         return [chair_email] if chair_email else []
     role = HEADTEACHER_ROLE if routed_to == Route.HEADTEACHER else DSL_ROLE
-    return [u.email for u in accounts_with(session, role) if u.email != about]
+    return [u.email for u in accounts_with(session, role, site_id) if u.email != about]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from rules.safeguarding.states import ConcernState, category_label
@@ -22,17 +22,20 @@ def _by_severity(counts: Counter[str]) -> str:
     return ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITIES)
 
 
-def safeguarding_lines(session: Session, start: datetime, end: datetime) -> tuple[str, ...]:
-    """Concerns opened and closed in [start, end), by category, severity and outcome, and how many are open."""
+def safeguarding_lines(session: Session, start: datetime, end: datetime,
+                       site_id: int | None = None) -> tuple[str, ...]:
+    """Concerns opened and closed in [start, end), by category, severity and outcome, and how many are open (of
+    the school `site_id`, when given)."""
+    school = true() if site_id is None else Concern.site_id == site_id
     opened = session.execute(select(Concern.category, Concern.severity, func.count())
-                             .where(Concern.opened_at >= start, Concern.opened_at < end)
+                             .where(Concern.opened_at >= start, Concern.opened_at < end, school)
                              .group_by(Concern.category, Concern.severity)).all()
     closed = dict(session.execute(select(Concern.state, func.count())
                                   .where(Concern.closed_at >= start, Concern.closed_at < end,
-                                         Concern.state != ConcernState.OPEN)
+                                         Concern.state != ConcernState.OPEN, school)
                                   .group_by(Concern.state)).all())
     still_open = Counter(dict(session.execute(select(Concern.severity, func.count())
-                                              .where(Concern.state == ConcernState.OPEN)
+                                              .where(Concern.state == ConcernState.OPEN, school)
                                               .group_by(Concern.severity)).all()))
     severities: Counter[str] = Counter()
     categories: dict[str, Counter[str]] = {}

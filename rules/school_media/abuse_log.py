@@ -5,16 +5,21 @@ Only the headteacher keeps and reads it (the web checks the role); every change 
 transaction, and the audit entry holds what changed, never a screenshot's bytes. Follow-ups are their own rows,
 so that several can be planned and each marked done once (a conditional UPDATE, as access requests are
 decided). The list puts entries with a follow-up due (today or earlier, not done) first: that is the work.
+
+Each school keeps its own log: an entry is of a school (`site_id`), its follow-ups and screenshots are its
+entry's, and every function a view calls takes the viewer's schools (`site_ids`; None: every school): another
+school's entry is NotFound, as one that is not there.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from rules.policy.families import FAMILIES
@@ -23,6 +28,8 @@ from rules.school_media.screenshots import CheckedImage
 from rules.store.audit import audit
 from rules.store.models import AbuseFollowUp, AbuseLogEntry, AbuseScreenshot, SocialAccount, utcnow
 from rules.workflows.form_urls import BadURL, parse_web_url
+
+type SiteIds = Collection[int] | None  # the schools a caller acts for; None: every school
 
 OTHER_PLATFORM = "other"
 PLATFORMS = {**{key: family.label for key, family in FAMILIES.items()}, OTHER_PLATFORM: "Elsewhere"}
@@ -107,14 +114,15 @@ def _summary(entry: AbuseLogEntry) -> dict[str, object]:
             "actions": json.loads(entry.actions or "[]"), "action_notes": entry.action_notes}
 
 
-def _checked(session: Session, data: EntryInput, today: date) -> dict[str, object]:
-    """The columns for `data`, or AbuseLogError naming the first thing wrong."""
+def _checked(session: Session, data: EntryInput, today: date, site_id: int | None = None) -> dict[str, object]:
+    """The columns for `data`, or AbuseLogError naming the first thing wrong; a school account named must be of
+    school `site_id` (when given)."""
     if data.occurred_on > today:
         raise AbuseLogError(f"the date {show(data.occurred_on)} is in the future: give the day it was posted")
     platform, where = data.platform, data.account_text.strip()
     if data.account_id is not None:
         account = session.get(SocialAccount, data.account_id)
-        if account is None:
+        if account is None or (site_id is not None and account.site_id != site_id):
             raise AbuseLogError("choose one of the school's accounts, or say where it was posted")
         platform = account.platform
     elif platform not in PLATFORMS:
@@ -147,58 +155,71 @@ def _checked(session: Session, data: EntryInput, today: date) -> dict[str, objec
 
 
 def create_entry(session: Session, actor: str, data: EntryInput, *, today: date,
-                 screenshot: CheckedImage | None = None) -> AbuseLogEntry:
-    """Log a new entry (with its first screenshot, if one came), audited as `abuse.create`."""
-    values = _checked(session, EntryInput(**{**data.__dict__, "has_screenshot": screenshot is not None}), today)
+                 screenshot: CheckedImage | None = None, site_id: int | None = None) -> AbuseLogEntry:
+    """Log a new entry in school `site_id` (None: the default school), with its first screenshot if one came;
+    audited as `abuse.create`."""
+    values = _checked(session, EntryInput(**{**data.__dict__, "has_screenshot": screenshot is not None}), today,
+                      site_id)
     now = utcnow()
     entry = AbuseLogEntry(created_by=actor, created_at=now, updated_at=now, **values)  # "changed" only when it was
+    if site_id is not None:
+        entry.site_id = site_id
     session.add(entry)
     session.flush()
-    audit(session, actor, "abuse.create", f"abuse log entry #{entry.id}", after=_summary(entry))
+    audit(session, actor, "abuse.create", f"abuse log entry #{entry.id}", after=_summary(entry),
+          site_id=entry.site_id)
     if screenshot is not None:
         add_screenshot(session, entry.id, actor, screenshot)
     return entry
 
 
-def update_entry(session: Session, entry_id: int, actor: str, data: EntryInput, *, today: date) -> AbuseLogEntry:
-    """Change an entry, audited as `abuse.edit` with what it was before."""
-    entry = get_entry(session, entry_id)
+def update_entry(session: Session, entry_id: int, actor: str, data: EntryInput, *, today: date,
+                 site_ids: SiteIds = None) -> AbuseLogEntry:
+    """Change an entry (of these schools), audited as `abuse.edit` with what it was before."""
+    entry = get_entry(session, entry_id, site_ids)
     kept = session.scalar(select(AbuseScreenshot.id).where(AbuseScreenshot.entry_id == entry.id).limit(1))
-    values = _checked(session, EntryInput(**{**data.__dict__, "has_screenshot": kept is not None}), today)
+    values = _checked(session, EntryInput(**{**data.__dict__, "has_screenshot": kept is not None}), today,
+                      entry.site_id)
     before = _summary(entry)
     for name, value in values.items():
         setattr(entry, name, value)
     entry.updated_at = utcnow()
     session.flush()
-    audit(session, actor, "abuse.edit", f"abuse log entry #{entry.id}", before=before, after=_summary(entry))
+    audit(session, actor, "abuse.edit", f"abuse log entry #{entry.id}", before=before, after=_summary(entry),
+          site_id=entry.site_id)
     return entry
 
 
-def get_entry(session: Session, entry_id: int) -> AbuseLogEntry:
+def get_entry(session: Session, entry_id: int, site_ids: SiteIds = None) -> AbuseLogEntry:
+    """The entry, when it is of one of these schools (None: any); else NotFound, as for one that is not there."""
     entry = session.get(AbuseLogEntry, entry_id)
-    if entry is None:
+    if entry is None or (site_ids is not None and entry.site_id not in site_ids):
         raise NotFound(entry_id)
     return entry
 
 
-def add_follow_up(session: Session, entry_id: int, actor: str, due_on: date, note: str) -> AbuseFollowUp:
+def add_follow_up(session: Session, entry_id: int, actor: str, due_on: date, note: str,
+                  site_ids: SiteIds = None) -> AbuseFollowUp:
     """Plan a follow-up on a day (any day: one planned for a day already gone is due at once)."""
-    entry = get_entry(session, entry_id)
+    entry = get_entry(session, entry_id, site_ids)
     if len(note.strip()) > MAX_TEXT:
         raise AbuseLogError(f"the note is longer than {MAX_TEXT} characters")
     follow_up = AbuseFollowUp(entry_id=entry.id, due_on=due_on.isoformat(), note=note.strip())
     session.add(follow_up)
     session.flush()
     audit(session, actor, "abuse.follow_up", f"abuse log entry #{entry.id}",
-          after={"follow_up_id": follow_up.id, "due_on": follow_up.due_on, "note": follow_up.note})
+          after={"follow_up_id": follow_up.id, "due_on": follow_up.due_on, "note": follow_up.note},
+          site_id=entry.site_id)
     return follow_up
 
 
-def mark_done(session: Session, follow_up_id: int, actor: str) -> AbuseFollowUp:
-    """Mark a follow-up done, once: a second press (or a second headteacher) changes nothing."""
+def mark_done(session: Session, follow_up_id: int, actor: str, site_ids: SiteIds = None) -> AbuseFollowUp:
+    """Mark a follow-up (of an entry of these schools) done, once: a second press (or a second headteacher)
+    changes nothing."""
     follow_up = session.get(AbuseFollowUp, follow_up_id)
     if follow_up is None:
         raise NotFound(follow_up_id)
+    entry = get_entry(session, follow_up.entry_id, site_ids)
     changed = session.execute(update(AbuseFollowUp)
                               .where(AbuseFollowUp.id == follow_up_id, AbuseFollowUp.done_at.is_(None))
                               .values(done_at=utcnow(), done_by=actor).execution_options(synchronize_session=False))
@@ -206,30 +227,32 @@ def mark_done(session: Session, follow_up_id: int, actor: str) -> AbuseFollowUp:
         raise AbuseLogError("this follow-up was already marked done")
     session.refresh(follow_up)
     audit(session, actor, "abuse.follow_up_done", f"abuse log entry #{follow_up.entry_id}",
-          after={"follow_up_id": follow_up.id, "due_on": follow_up.due_on})
+          after={"follow_up_id": follow_up.id, "due_on": follow_up.due_on}, site_id=entry.site_id)
     return follow_up
 
 
-def add_screenshot(session: Session, entry_id: int, actor: str, image: CheckedImage) -> AbuseScreenshot:
+def add_screenshot(session: Session, entry_id: int, actor: str, image: CheckedImage,
+                   site_ids: SiteIds = None) -> AbuseScreenshot:
     """Keep a checked screenshot on an entry; the audit entry holds its type, size and SHA-256."""
-    entry = get_entry(session, entry_id)
+    entry = get_entry(session, entry_id, site_ids)
     shot = AbuseScreenshot(entry_id=entry.id, content_type=image.content_type, size=image.size,
                            sha256=image.sha256, data=image.data, uploaded_by=actor)
     session.add(shot)
     session.flush()
     audit(session, actor, "abuse.screenshot", f"abuse log entry #{entry.id}",
           after={"screenshot_id": shot.id, "content_type": shot.content_type, "size": shot.size,
-                 "sha256": shot.sha256})
+                 "sha256": shot.sha256}, site_id=entry.site_id)
     return shot
 
 
-def read_screenshot(session: Session, screenshot_id: int, actor: str) -> AbuseScreenshot:
-    """A screenshot to show; the view is audited like a view of a device's log."""
+def read_screenshot(session: Session, screenshot_id: int, actor: str, site_ids: SiteIds = None) -> AbuseScreenshot:
+    """A screenshot (of an entry of these schools) to show; the view is audited like a view of a device's log."""
     shot = session.get(AbuseScreenshot, screenshot_id)
     if shot is None:
         raise NotFound(screenshot_id)
+    entry = get_entry(session, shot.entry_id, site_ids)
     audit(session, actor, "abuse.screenshot_view", f"abuse log entry #{shot.entry_id}",
-          after={"screenshot_id": shot.id})
+          after={"screenshot_id": shot.id}, site_id=entry.site_id)
     return shot
 
 
@@ -254,9 +277,10 @@ class ListedEntry:
     due: bool  # that follow-up is today or earlier
 
 
-def list_entries(session: Session, today: date, limit: int = 1000) -> list[ListedEntry]:
-    """Entries with a follow-up due first (the most overdue first), then the rest, newest first."""
-    entries = list(session.scalars(select(AbuseLogEntry)
+def list_entries(session: Session, today: date, limit: int = 1000, site_ids: SiteIds = None) -> list[ListedEntry]:
+    """These schools' entries (None: every school's) with a follow-up due first (the most overdue first), then
+    the rest, newest first."""
+    entries = list(session.scalars(_of_schools(select(AbuseLogEntry), site_ids)
                                    .order_by(AbuseLogEntry.occurred_on.desc(), AbuseLogEntry.id.desc()).limit(limit)))
     open_ups: dict[int, str] = {}
     for entry_id, due_on in session.execute(select(AbuseFollowUp.entry_id, AbuseFollowUp.due_on)
@@ -269,10 +293,18 @@ def list_entries(session: Session, today: date, limit: int = 1000) -> list[Liste
     return due + [item for item in listed if not item.due]
 
 
-def follow_ups_due(session: Session, today: date) -> int:
-    """How many follow-ups not done are due today or earlier (the headteacher's home page)."""
-    return session.scalar(select(func.count()).select_from(AbuseFollowUp)
-                          .where(AbuseFollowUp.done_at.is_(None), AbuseFollowUp.due_on <= today.isoformat())) or 0
+def follow_ups_due(session: Session, today: date, site_ids: SiteIds = None) -> int:
+    """How many follow-ups not done, of these schools' entries (None: every school's), are due today or earlier
+    (the headteacher's home page)."""
+    query = select(func.count()).select_from(AbuseFollowUp).where(AbuseFollowUp.done_at.is_(None),
+                                                                  AbuseFollowUp.due_on <= today.isoformat())
+    if site_ids is not None:
+        query = query.where(AbuseFollowUp.entry_id.in_(_of_schools(select(AbuseLogEntry.id), site_ids)))
+    return session.scalar(query) or 0
+
+
+def _of_schools[Q: Select](query: Q, site_ids: SiteIds) -> Q:
+    return query if site_ids is None else query.where(AbuseLogEntry.site_id.in_(sorted(site_ids)))
 
 
 def platform_label(entry: AbuseLogEntry) -> str:

@@ -8,24 +8,31 @@ version in the same transaction and the filter follows within a second or two. A
 
 Every change here is the headteacher's (the web checks the role) and is audited; removing and retiring happen once,
 with a conditional UPDATE, so two headteachers pressing the button together change one row.
+
+An account is of one school (`site_id`): its administrators and posters are that school's staff accounts
+(`staff_of`), and every function a view calls takes the viewer's schools (`site_ids`; None: every school), so
+another school's account is a LookupError, as one that is not there. Hours (`Schedule`) are the trust's: any
+school's account may use them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from rules.policy.families import FAMILIES
 from rules.policy.snapshot import WeeklyHours
 from rules.store.audit import audit
 from rules.store.db import bump_policy_version
-from rules.store.models import Schedule, SocialAccount, SocialAccountMember, User, utcnow
+from rules.store.models import Schedule, SocialAccount, SocialAccountMember, User, UserSite, utcnow
 
 MAX_REASON = 2000
+type SiteIds = Collection[int] | None  # the schools a caller acts for; None: every school
 
 
 class AccountState(StrEnum):
@@ -61,12 +68,22 @@ def _target(account: SocialAccount) -> str:
     return f"school account #{account.id}"
 
 
-def posters_from(session: Session, ids: list[int]) -> list[User]:
-    """The accounts the headteacher chose to authorise: distinct, active."""
+def staff_of(site_id: int) -> Select[int]:
+    """The ids of the school's staff accounts (those who belong to it): who may administer or post on its
+    accounts."""
+    return select(UserSite.user_id).where(UserSite.site_id == site_id)
+
+
+def posters_from(session: Session, ids: list[int], site_id: int | None = None) -> list[User]:
+    """The accounts the headteacher chose to authorise: distinct, active, and staff of school `site_id` (when
+    given)."""
     wanted = list(dict.fromkeys(ids))
     if len(wanted) > 100:
         raise AccountError("choose at most 100 people who may post")
-    found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted), User.active.is_(True)))}
+    query = select(User).where(User.id.in_(wanted), User.active.is_(True))
+    if site_id is not None:
+        query = query.where(User.id.in_(staff_of(site_id)))
+    found = {u.id: u for u in session.scalars(query)}
     if any(i not in found for i in wanted):
         raise AccountError("a person who may post must have an active staff account")
     return [found[i] for i in wanted]
@@ -83,13 +100,16 @@ def schedule_or_none(session: Session, schedule_id: int | None) -> Schedule | No
 
 
 def create_account(session: Session, actor: User, *, name: str, platform: str, url: str, administrators: list[User],
-                   posters: list[User], schedule: Schedule | None, reason: str) -> SocialAccount:
-    """Make the account with its administrators and posters; the caller (the headteacher's approval) audits the
-    approval, and this audits the account it made."""
+                   posters: list[User], schedule: Schedule | None, reason: str,
+                   site_id: int | None = None) -> SocialAccount:
+    """Make the account (in school `site_id`; None: the default school) with its administrators and posters;
+    the caller (the headteacher's approval) audits the approval, and this audits the account it made."""
     if platform not in FAMILIES:
         raise AccountError(f"unknown platform {platform!r}")
     account = SocialAccount(name=name, platform=platform, url=url, schedule_id=schedule.id if schedule else None,
                             state=AccountState.ACTIVE, created_by=actor.email, retire_reason="")
+    if site_id is not None:
+        account.site_id = site_id
     session.add(account)
     session.flush()
     for role, people in ((MemberRole.ADMINISTRATOR, administrators), (MemberRole.POSTER, posters)):
@@ -97,7 +117,7 @@ def create_account(session: Session, actor: User, *, name: str, platform: str, u
             session.add(SocialAccountMember(account_id=account.id, user_id=person.id, role=role, added_by=actor.email))
     session.flush()
     audit(session, actor.email, "school_account.create", _target(account), after=describe(session, account),
-          reason=reason)
+          reason=reason, site_id=account.site_id)
     return account
 
 
@@ -112,9 +132,12 @@ def describe(session: Session, account: SocialAccount) -> dict[str, object]:
             "posters": people[MemberRole.POSTER]}
 
 
-def list_accounts(session: Session) -> list[SocialAccount]:
-    """Every school account, active first (every member of staff may see the list)."""
-    return list(session.scalars(select(SocialAccount).order_by((SocialAccount.state == AccountState.ACTIVE).desc(),
+def list_accounts(session: Session, site_ids: SiteIds = None) -> list[SocialAccount]:
+    """These schools' accounts (None: every school's), active first (every member of staff may see the list)."""
+    query = select(SocialAccount)
+    if site_ids is not None:
+        query = query.where(SocialAccount.site_id.in_(sorted(site_ids)))
+    return list(session.scalars(query.order_by((SocialAccount.state == AccountState.ACTIVE).desc(),
                                                                SocialAccount.name, SocialAccount.id)))
 
 
@@ -127,18 +150,28 @@ def members(session: Session, account_id: int) -> list[Member]:
     return [Member(row, name, email) for row, name, email in rows]
 
 
-def _active(session: Session, account_id: int) -> SocialAccount:
+def get_account(session: Session, account_id: int, site_ids: SiteIds = None) -> SocialAccount:
+    """The account, when it is of one of these schools (None: any); else LookupError, as for none."""
     account = session.get(SocialAccount, account_id)
-    if account is None:
+    if account is None or (site_ids is not None and account.site_id not in site_ids):
         raise LookupError(account_id)
+    return account
+
+
+def _active(session: Session, account_id: int, site_ids: SiteIds = None) -> SocialAccount:
+    account = get_account(session, account_id, site_ids)
     if account.state != AccountState.ACTIVE:
         raise AccountError("this account was retired")
     return account
 
 
-def add_poster(session: Session, account_id: int, actor: User, user_id: int) -> SocialAccountMember:
-    """Authorise one more person to post on the account."""
-    account = _active(session, account_id)
+def add_poster(session: Session, account_id: int, actor: User, user_id: int,
+               site_ids: SiteIds = None) -> SocialAccountMember:
+    """Authorise one more person (a staff account of the account's school) to post on the account; someone who
+    is not of that school is a LookupError, as an account that does not exist."""
+    account = _active(session, account_id, site_ids)
+    if session.scalar(staff_of(account.site_id).where(UserSite.user_id == user_id)) is None:
+        raise LookupError(user_id)
     person = posters_from(session, [user_id])[0]
     already = session.scalar(select(SocialAccountMember.id).where(
         SocialAccountMember.account_id == account.id, SocialAccountMember.user_id == person.id,
@@ -151,14 +184,14 @@ def add_poster(session: Session, account_id: int, actor: User, user_id: int) -> 
     session.add(member)
     session.flush()
     audit(session, actor.email, "school_account.poster_add", _target(account), before=before,
-          after=describe(session, account), reason=person.email)
+          after=describe(session, account), reason=person.email, site_id=account.site_id)
     return member
 
 
 def remove_poster(session: Session, account_id: int, actor: User, member_id: int,
-                  now: datetime | None = None) -> SocialAccountMember:
+                  now: datetime | None = None, site_ids: SiteIds = None) -> SocialAccountMember:
     """Withdraw a person's authorisation to post; once only (a conditional UPDATE)."""
-    account = _active(session, account_id)
+    account = _active(session, account_id, site_ids)
     member = session.get(SocialAccountMember, member_id)
     if member is None or member.account_id != account.id or member.role != MemberRole.POSTER:
         raise LookupError(member_id)
@@ -173,18 +206,21 @@ def remove_poster(session: Session, account_id: int, actor: User, member_id: int
     _touch(session)
     person = session.get(User, member.user_id)
     audit(session, actor.email, "school_account.poster_remove", _target(account), before=before,
-          after=describe(session, account), reason=person.email if person else str(member.user_id))
+          after=describe(session, account), reason=person.email if person else str(member.user_id),
+          site_id=account.site_id)
     return member
 
 
-def retire(session: Session, account_id: int, actor: User, reason: str, now: datetime | None = None) -> SocialAccount:
+def retire(session: Session, account_id: int, actor: User, reason: str, now: datetime | None = None,
+           site_ids: SiteIds = None) -> SocialAccount:
     """Retire the account: it no longer opens anything for anyone. Once only; a reason is required."""
+    get_account(session, account_id, site_ids)  # another school's: LookupError before anything is checked
     why = reason.strip()
     if not why:
         raise AccountError("give the reason for retiring the account")
     if len(why) > MAX_REASON:
         raise AccountError(f"the reason is at most {MAX_REASON} characters")
-    account = _active(session, account_id)
+    account = _active(session, account_id, site_ids)
     before = describe(session, account)
     changed = session.execute(update(SocialAccount)
                               .where(SocialAccount.id == account.id, SocialAccount.state == AccountState.ACTIVE)
@@ -196,7 +232,7 @@ def retire(session: Session, account_id: int, actor: User, reason: str, now: dat
     session.refresh(account)
     _touch(session)
     audit(session, actor.email, "school_account.retire", _target(account), before=before,
-          after=describe(session, account), reason=why)
+          after=describe(session, account), reason=why, site_id=account.site_id)
     return account
 
 
@@ -206,15 +242,17 @@ def _touch(session: Session) -> None:
     bump_policy_version(session)
 
 
-def set_hours(session: Session, account_id: int, actor: User, schedule_id: int | None) -> SocialAccount:
+def set_hours(session: Session, account_id: int, actor: User, schedule_id: int | None,
+              site_ids: SiteIds = None) -> SocialAccount:
     """Change when the account's platform is open on its posters' devices (None: any time); audited."""
-    account = _active(session, account_id)
+    account = _active(session, account_id, site_ids)
     schedule = schedule_or_none(session, schedule_id)
     before = describe(session, account)
     account.schedule_id = schedule.id if schedule else None
     session.flush()  # policy data: the version goes up with it
     audit(session, actor.email, "school_account.hours", _target(account), before=before,
-          after=describe(session, account), reason=schedule.name if schedule else "any time")
+          after=describe(session, account), reason=schedule.name if schedule else "any time",
+          site_id=account.site_id)
     return account
 
 

@@ -77,7 +77,7 @@ def review(session: Session, post: SocialPost, user: User, day: date) -> Review:
         blockers.append(f"remove the {len(flagged)} pupil{'s' if len(flagged) != 1 else ''} without consent first: "
                         + "; ".join(f"{c.pupil.name} ({c.problem})" for c in flagged))
     return Review(day, needs, checks, full_names_in(post.text, pupils), blockers,
-                  others_named_in(session, post.text, pupils))
+                  others_named_in(session, post.text, pupils, post.site_id))
 
 
 def _decidable(session: Session, post_id: int, user: User, roles: Iterable[str]) -> SocialPost:
@@ -123,7 +123,8 @@ def approve(session: Session, post_id: int, user: User, roles: Iterable[str], *,
              "consent_records": {str(c.pupil.pupil_id): c.consent.record_id for c in checked.checks},
              "full_names_in_text": [p.pupil_id for p in checked.names_in_text],
              "others_named_in_text": [p.pupil_id for p in checked.others_named]}
-    audit(session, user.email, PostAction.APPROVE, f"post #{post.id}", before=before, after=after)
+    audit(session, user.email, PostAction.APPROVE, f"post #{post.id}", before=before, after=after,
+          site_id=post.site_id)
     return post
 
 
@@ -143,7 +144,8 @@ def _close(session: Session, post_id: int, user: User, roles: Iterable[str], rea
     if status is PostStatus.RETURNED:
         values["updated_at"] = moment
     _once(session, post, None, values)
-    audit(session, user.email, action, f"post #{post.id}", before=before, after=_record(post), reason=reason.strip())
+    audit(session, user.email, action, f"post #{post.id}", before=before, after=_record(post), reason=reason.strip(),
+          site_id=post.site_id)
     return post
 
 
@@ -177,7 +179,7 @@ def remove_pupil(session: Session, post_id: int, pupil_id: int, user: User, role
     session.flush()
     audit(session, user.email, PostAction.REMOVE_PUPIL, f"post #{post.id}",
           before={"pupil_id": pupil_id, "via_class": pupils[pupil_id].via_class},
-          after={"pupils_left": len(pupils) - 1}, reason=why or "removed by the approver")
+          after={"pupils_left": len(pupils) - 1}, reason=why or "removed by the approver", site_id=post.site_id)
 
 
 def take_down(session: Session, post_id: int, user: User, roles: Iterable[str], note: str,
@@ -197,5 +199,5 @@ def take_down(session: Session, post_id: int, user: User, roles: Iterable[str], 
         raise PostError(f"this post is {post.status.replace('_', ' ')}, not an approved post")
     session.refresh(post)
     audit(session, user.email, PostAction.TAKE_DOWN, f"post #{post.id}", before=before, after=_record(post),
-          reason=note.strip()[:2000])
+          reason=note.strip()[:2000], site_id=post.site_id)
     return post

@@ -107,19 +107,22 @@ def full_names_in(text: str, pupils: Iterable[PostPupil]) -> list[PostPupil]:
 _WORDS = re.compile(r"\w+")
 
 
-def others_named_in(session: Session, text: str, pupils: Iterable[PostPupil]) -> list[PostPupil]:
+def others_named_in(session: Session, text: str, pupils: Iterable[PostPupil],
+                    site_id: int | None = None) -> list[PostPupil]:
     """On-roll pupils whose full name is in the text but who are not among the post's pupils.
 
     The consent check can only check the pupils the poster listed: "Well done Tom Smith!" under a photo, with Tom
     left off the list, would pass it. A full name in the text is the sign that a pupil is in the post, so the
     approver is told, with the class, to add them (and so check their consent) or take the name out. Only pupils
     with both their first and last word in the text are tried, so a school's roll costs one query and a few
-    patterns."""
+    patterns. Only the post's school's pupils (`site_id`; None: every school's) are tried."""
     listed = {p.pupil_id for p in pupils}
     words = {w.casefold() for w in _WORDS.findall(text)}
     found: list[PostPupil] = []
-    for pupil in session.scalars(select(Pupil).where(Pupil.on_roll.is_(True))
-                                 .order_by(Pupil.class_name, Pupil.name, Pupil.id)):
+    query = select(Pupil).where(Pupil.on_roll.is_(True))
+    if site_id is not None:
+        query = query.where(Pupil.site_id == site_id)
+    for pupil in session.scalars(query.order_by(Pupil.class_name, Pupil.name, Pupil.id)):
         parts = pupil.name.split()
         if pupil.id in listed or len(parts) < 2:
             continue

@@ -54,9 +54,16 @@ def device_is_posters(device: Device, group: Group | None, default_group: str, u
     return key in (person_key(user.email), person_key(user.name))
 
 
-def open_accounts(session: Session, groups: dict[int, Group], default_group: str) -> list[OpenAccount]:
-    """Every active account with the devices of its current, active posters."""
-    accounts = list(session.scalars(select(SocialAccount).where(SocialAccount.state == AccountState.ACTIVE)))
+def open_accounts(session: Session, groups: dict[int, Group], default_group: str,
+                  site_id: int | None = None) -> list[OpenAccount]:
+    """Every active account (of the school `site_id`, when given) with the devices of its current, active posters
+    (that school's devices: a poster's device in another school is that school's policy, not this one's)."""
+    query = select(SocialAccount).where(SocialAccount.state == AccountState.ACTIVE)
+    devices = select(Device).where(Device.person.is_not(None))
+    if site_id is not None:
+        query = query.where(SocialAccount.site_id == site_id)
+        devices = devices.where(Device.site_id == site_id)
+    accounts = list(session.scalars(query))
     if not accounts:
         return []
     posters: dict[int, list[User]] = defaultdict(list)
@@ -67,7 +74,7 @@ def open_accounts(session: Session, groups: dict[int, Group], default_group: str
     for account_id, user in rows:
         posters[account_id].append(user)
     by_person: dict[str, list[Device]] = defaultdict(list)  # one pass over the devices, whatever the posters
-    for device in session.scalars(select(Device).where(Device.person.is_not(None))):
+    for device in session.scalars(devices):
         key = person_key(device.person)
         if key is not None:
             by_person[key].append(device)

@@ -9,7 +9,7 @@ each with `via_class`) or by name; the approval itself is `post_approval`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,6 +24,7 @@ from rules.school_media.post_states import ACTIVE, APPROVERS, POSTER, WAITING, P
 from rules.store.audit import audit
 from rules.store.models import Pupil, SocialAccount, SocialAccountMember, SocialPost, SocialPostPupil, User, utcnow
 
+type SiteIds = Collection[int] | None  # the schools a caller acts for; None: every school
 MAX_TEXT = 5000  # longer than any of the four platforms takes in one post
 MAX_CLASSES = 50
 MAX_PUPILS = 2000  # a whole primary school; a forged list of more is refused before it reaches the database
@@ -60,30 +61,39 @@ def london_today(now: datetime | None = None) -> date:
 
 # --- who may post -------------------------------------------------------------------------------------------------
 
-def postable_accounts(session: Session, user_id: int) -> list[SocialAccount]:
-    """The active accounts the person is an authorised poster of, by name."""
-    return list(session.scalars(
-        select(SocialAccount).join(SocialAccountMember, SocialAccountMember.account_id == SocialAccount.id)
-        .where(SocialAccountMember.user_id == user_id, SocialAccountMember.role == POSTER,
-               SocialAccountMember.removed_at.is_(None), SocialAccount.state == ACTIVE)
-        .order_by(SocialAccount.name, SocialAccount.id).distinct()))
+def postable_accounts(session: Session, user_id: int, site_ids: SiteIds = None) -> list[SocialAccount]:
+    """The active accounts (of these schools; None: any) the person is an authorised poster of, by name."""
+    query = (select(SocialAccount).join(SocialAccountMember, SocialAccountMember.account_id == SocialAccount.id)
+             .where(SocialAccountMember.user_id == user_id, SocialAccountMember.role == POSTER,
+                    SocialAccountMember.removed_at.is_(None), SocialAccount.state == ACTIVE))
+    if site_ids is not None:
+        query = query.where(SocialAccount.site_id.in_(sorted(site_ids)))
+    return list(session.scalars(query.order_by(SocialAccount.name, SocialAccount.id).distinct()))
 
 
-def may_post(session: Session, user_id: int, account_id: int) -> bool:
-    return any(a.id == account_id for a in postable_accounts(session, user_id))
+def may_post(session: Session, user_id: int, account_id: int, site_ids: SiteIds = None) -> bool:
+    return any(a.id == account_id for a in postable_accounts(session, user_id, site_ids))
 
 
 # --- the roll ------------------------------------------------------------------------------------------------------
 
-def roll_classes(session: Session) -> list[tuple[str, int]]:
-    """Each class with on-roll pupils, and how many, in school order (the consent record's own list)."""
-    return [(class_name, count) for class_name, _year, count in class_view.classes(session)]
+def roll_classes(session: Session, site_id: int | None = None) -> list[tuple[str, int]]:
+    """Each class of the school (None: every school) with on-roll pupils, and how many, in school order (the
+    consent record's own list)."""
+    return [(class_name, count) for class_name, _year, count in class_view.classes(session, _one(site_id))]
 
 
-def roll_pupils(session: Session) -> list[Pupil]:
-    """Every on-roll pupil, by class then name (the poster's list to choose from by name)."""
-    return list(session.scalars(select(Pupil).where(Pupil.on_roll.is_(True))
-                                .order_by(Pupil.class_name, Pupil.name, Pupil.id)))
+def roll_pupils(session: Session, site_id: int | None = None) -> list[Pupil]:
+    """Every on-roll pupil of the school (None: every school), by class then name (the poster's list to choose
+    from by name)."""
+    query = select(Pupil).where(Pupil.on_roll.is_(True))
+    if site_id is not None:
+        query = query.where(Pupil.site_id == site_id)
+    return list(session.scalars(query.order_by(Pupil.class_name, Pupil.name, Pupil.id)))
+
+
+def _one(site_id: int | None) -> list[int] | None:
+    return None if site_id is None else [site_id]
 
 
 # --- submitting and changing ---------------------------------------------------------------------------------------
@@ -117,13 +127,14 @@ def _apply_pupils(session: Session, post: SocialPost, draft: Draft) -> None:
     current = {row.pupil_id: row for row in session.scalars(
         select(SocialPostPupil).where(SocialPostPupil.post_id == post.id))}
     kept_classes = {row.via_class for row in current.values() if row.via_class}
-    known_classes = {c for c, _ in roll_classes(session)}
+    known_classes = {c for c, _ in roll_classes(session, post.site_id)}
     unknown = sorted(draft.classes - known_classes - kept_classes)
     if unknown:
         raise PostError(f"there is no class {unknown[0]!r} with pupils on roll")
     named = set(draft.pupil_ids)
     if named:
-        on_roll = set(session.scalars(select(Pupil.id).where(Pupil.id.in_(sorted(named)), Pupil.on_roll.is_(True))))
+        on_roll = set(session.scalars(select(Pupil.id).where(Pupil.id.in_(sorted(named)), Pupil.on_roll.is_(True),
+                                                             Pupil.site_id == post.site_id)))
         if named - on_roll - set(current):
             raise PostError("a pupil chosen by name is not on roll")
     for pupil_id, row in list(current.items()):
@@ -134,7 +145,8 @@ def _apply_pupils(session: Session, post: SocialPost, draft: Draft) -> None:
     session.flush()  # deletes first: a pupil may come back in the same edit under another way of being added
     for class_name in sorted(draft.classes - kept_classes):
         for pupil_id in session.scalars(select(Pupil.id).where(Pupil.class_name == class_name,
-                                                               Pupil.on_roll.is_(True))):
+                                                               Pupil.on_roll.is_(True),
+                                                               Pupil.site_id == post.site_id)):
             if pupil_id not in current:
                 current[pupil_id] = SocialPostPupil(post_id=post.id, pupil_id=pupil_id, via_class=class_name)
                 session.add(current[pupil_id])
@@ -144,19 +156,25 @@ def _apply_pupils(session: Session, post: SocialPost, draft: Draft) -> None:
     session.flush()
 
 
-def submit(session: Session, user: User, draft: Draft, now: datetime | None = None) -> SocialPost:
-    """Submit a post for approval, in the author's name; only an authorised poster of an active account may."""
-    if not may_post(session, user.id, draft.account_id):
+def submit(session: Session, user: User, draft: Draft, now: datetime | None = None,
+           site_ids: SiteIds = None) -> SocialPost:
+    """Submit a post for approval, in the author's name, in its account's school; only an authorised poster of an
+    active account (of these schools) may."""
+    if not may_post(session, user.id, draft.account_id, site_ids):
         raise NotAuthorised("you are not an authorised poster of that school account")
+    account = session.get(SocialAccount, draft.account_id)
     _check_draft(session, draft)
     moment = now or utcnow()
     post = SocialPost(account_id=draft.account_id, author_id=user.id, author_name=user.name, created_at=moment,
                       updated_at=moment, text=draft.text.strip(), has_images=draft.has_images,
                       has_videos=draft.has_videos, status=PostStatus.SUBMITTED, decision_reason="", checklist="[]")
+    if account is not None:
+        post.site_id = account.site_id
     session.add(post)
     session.flush()
     _apply_pupils(session, post, draft)
-    audit(session, user.email, PostAction.SUBMIT, f"post #{post.id}", after=_summary(session, post))
+    audit(session, user.email, PostAction.SUBMIT, f"post #{post.id}", after=_summary(session, post),
+          site_id=post.site_id)
     return post
 
 
@@ -180,7 +198,8 @@ def edit(session: Session, post_id: int, user: User, draft: Draft, now: datetime
     post.status = PostStatus.SUBMITTED
     post.updated_at = now or utcnow()
     _apply_pupils(session, post, draft)
-    audit(session, user.email, PostAction.EDIT, f"post #{post.id}", before=before, after=_summary(session, post))
+    audit(session, user.email, PostAction.EDIT, f"post #{post.id}", before=before, after=_summary(session, post),
+          site_id=post.site_id)
     return post
 
 
@@ -193,7 +212,8 @@ def remove_own_pupil(session: Session, post_id: int, pupil_id: int, user: User, 
         raise NotFound(pupil_id)
     post.updated_at = now or utcnow()
     session.flush()
-    audit(session, user.email, PostAction.EDIT, f"post #{post.id}", before=before, after=_summary(session, post))
+    audit(session, user.email, PostAction.EDIT, f"post #{post.id}", before=before, after=_summary(session, post),
+          site_id=post.site_id)
 
 
 def withdraw(session: Session, post_id: int, user: User, now: datetime | None = None) -> SocialPost:
@@ -203,7 +223,8 @@ def withdraw(session: Session, post_id: int, user: User, now: datetime | None = 
     post.status = PostStatus.WITHDRAWN
     post.updated_at = now or utcnow()
     session.flush()
-    audit(session, user.email, PostAction.WITHDRAW, f"post #{post.id}", before=before, after=_summary(session, post))
+    audit(session, user.email, PostAction.WITHDRAW, f"post #{post.id}", before=before, after=_summary(session, post),
+          site_id=post.site_id)
     return post
 
 
@@ -213,18 +234,23 @@ def may_decide(roles: Iterable[str]) -> bool:
     return bool(APPROVERS & set(roles))
 
 
-def get_post(session: Session, post_id: int, user: User, roles: Iterable[str]) -> SocialPost:
-    """The post, if this person may see it: its author, the headteacher or the office manager (it names pupils)."""
+def get_post(session: Session, post_id: int, user: User, roles: Iterable[str], site_ids: SiteIds = None) -> SocialPost:
+    """The post, if this person may see it: its author, the headteacher or the office manager (it names pupils),
+    of these schools (None: any)."""
     post = session.get(SocialPost, post_id)
-    if post is None or not (post.author_id == user.id or may_decide(roles)):
+    if post is None or not (post.author_id == user.id or may_decide(roles)) \
+            or (site_ids is not None and post.site_id not in site_ids):
         raise NotFound(post_id)
     return post
 
 
 def list_posts(session: Session, user: User, roles: Iterable[str], status: str | None = None,
-               mine: bool = False) -> list[SocialPost]:
-    """Newest first: everyone's for the headteacher and the office manager, otherwise (or with `mine`) one's own."""
+               mine: bool = False, site_ids: SiteIds = None) -> list[SocialPost]:
+    """Newest first, of these schools (None: every school): everyone's for the headteacher and the office manager,
+    otherwise (or with `mine`) one's own."""
     query = select(SocialPost).order_by(SocialPost.updated_at.desc(), SocialPost.id.desc()).limit(500)
+    if site_ids is not None:
+        query = query.where(SocialPost.site_id.in_(sorted(site_ids)))
     if mine or not may_decide(roles):
         query = query.where(SocialPost.author_id == user.id)
     if status:
@@ -246,15 +272,17 @@ class NoLongerCovered:
     pupils: list[tuple[PostPupil, str]]  # the pupil and why
 
 
-def approved_posts_no_longer_covered(session: Session, day: date) -> list[NoLongerCovered]:
+def approved_posts_no_longer_covered(session: Session, day: date, site_ids: SiteIds = None) -> list[NoLongerCovered]:
     """Approved posts to take down "wherever it is reasonably practicable" after consent was withdrawn or amended.
 
     A pupil counts when a consent record is in force on `day` and does not cover the post's media. A pupil with no
     record at all this academic year does not: a post approved last year under last year's consent was not made
     wrong by the new year's forms not being in yet. Three queries however many posts: the posts, their pupils, and
     the consent in force for all those pupils."""
-    approved = list(session.scalars(select(SocialPost).where(SocialPost.status == PostStatus.APPROVED)
-                                    .order_by(SocialPost.decided_at.desc(), SocialPost.id.desc())))
+    query = select(SocialPost).where(SocialPost.status == PostStatus.APPROVED)
+    if site_ids is not None:
+        query = query.where(SocialPost.site_id.in_(sorted(site_ids)))
+    approved = list(session.scalars(query.order_by(SocialPost.decided_at.desc(), SocialPost.id.desc())))
     with_media = {post.id: post for post in approved if media_of(post)}
     if not with_media:
         return []

@@ -4,11 +4,15 @@ The labels are the policy's own, word for word (its third form), so that the scr
 like the paper one. The two tick-box sections (proposed audience, proposed contributors) are stored as JSON
 objects: a ticked box's key maps to its details ("Ages: age range", "Schools involved: name of school", the
 "Other" box's details), an unticked box is absent. Signing and refusing are in `rules.school_media.site_approval`.
+
+A form is of the school it was filed in; its administrators are that school's staff. Reading functions take the
+viewer's schools (`site_ids`; None: every school): another school's form is NotFound.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -18,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from rules.policy.families import FAMILIES, family_of
 from rules.store.audit import audit
-from rules.store.models import SiteCreationForm, User
+from rules.store.models import SiteCreationForm, User, UserSite
 from rules.workflows.form_urls import BadURL, parse_web_url
 
 TITLE = "Social media site creation approval form"
@@ -164,12 +168,16 @@ def _go_live(raw: str) -> str:
     return day.isoformat()
 
 
-def administrators(session: Session, ids: list[int]) -> list[User]:
-    """The chosen administrators: distinct active staff accounts, at least two (the form's own rule)."""
+def administrators(session: Session, ids: list[int], site_id: int | None = None) -> list[User]:
+    """The chosen administrators: distinct active staff accounts (of school `site_id`, when given), at least two
+    (the form's own rule)."""
     wanted = list(dict.fromkeys(ids))
     if len(wanted) > 100:
         raise FormError("choose at most 100 administrators")
-    found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted), User.active.is_(True)))}
+    query = select(User).where(User.id.in_(wanted), User.active.is_(True))
+    if site_id is not None:
+        query = query.where(User.id.in_(select(UserSite.user_id).where(UserSite.site_id == site_id)))
+    found = {u.id: u for u in session.scalars(query)}
     if any(i not in found for i in wanted):
         raise FormError("an administrator must be an active staff account")
     if len(wanted) < 2:
@@ -189,8 +197,10 @@ def site_url(platform: str, raw: str) -> str:
     return url.text
 
 
-def check_proposal(session: Session, data: SiteProposal) -> tuple[SiteProposal, list[User]]:
-    """The proposal with its text trimmed and every rule of the form checked; FormError names the first fault."""
+def check_proposal(session: Session, data: SiteProposal,
+                   site_id: int | None = None) -> tuple[SiteProposal, list[User]]:
+    """The proposal with its text trimmed and every rule of the form checked (its administrators staff of school
+    `site_id`, when given); FormError names the first fault."""
     if data.platform not in FAMILIES:
         raise FormError(f"choose the platform: one of {', '.join(f.label for f in FAMILIES.values())}")
     contributors = _boxes(data.contributors, "Proposed contributors to the site")
@@ -212,7 +222,7 @@ def check_proposal(session: Session, data: SiteProposal) -> tuple[SiteProposal, 
         parental_consent=_text(data.parental_consent, QUESTIONS["parental_consent"], required="pupils" in contributors),
         security_measures=_text(data.security_measures, QUESTIONS["security_measures"]),
     )
-    return clean, administrators(session, clean.administrator_ids)
+    return clean, administrators(session, clean.administrator_ids, site_id)
 
 
 def summary(form: SiteCreationForm) -> dict[str, object]:
@@ -221,9 +231,10 @@ def summary(form: SiteCreationForm) -> dict[str, object]:
             "administrator_ids": json.loads(form.administrator_ids or "[]"), "account_id": form.account_id}
 
 
-def file_form(session: Session, user: User, data: SiteProposal) -> SiteCreationForm:
-    """File the form in the member of staff's name, dated now; it waits for the marketing officer."""
-    clean, admins = check_proposal(session, data)
+def file_form(session: Session, user: User, data: SiteProposal, site_id: int | None = None) -> SiteCreationForm:
+    """File the form in the member of staff's name for school `site_id` (None: the default school), dated now;
+    it waits for the marketing officer."""
+    clean, admins = check_proposal(session, data, site_id)
     form = SiteCreationForm(
         requester_id=user.id, requester_name=user.name, platform=clean.platform, site_name=clean.site_name,
         site_url=clean.site_url, department=clean.department, moderator=clean.moderator, aims=clean.aims,
@@ -231,9 +242,12 @@ def file_form(session: Session, user: User, data: SiteProposal) -> SiteCreationF
         administrator_ids=json.dumps([a.id for a in admins]), vetter=clean.vetter, host=clean.host,
         go_live=clean.go_live, advertise=clean.advertise, parental_consent=clean.parental_consent,
         security_measures=clean.security_measures, status=FormStatus.OPEN, refusal_reason="")
+    if site_id is not None:
+        form.site_id = site_id
     session.add(form)
     session.flush()
-    audit(session, user.email, "site_form.file", f"site creation form #{form.id}", after=summary(form))
+    audit(session, user.email, "site_form.file", f"site creation form #{form.id}", after=summary(form),
+          site_id=form.site_id)
     return form
 
 
@@ -244,17 +258,23 @@ def may_see_all(roles: set[str]) -> bool:
     return bool(roles & READERS)
 
 
-def get_form(session: Session, form_id: int, user: User, roles: set[str]) -> SiteCreationForm:
-    """The form, if this person may see it: who filed it, the marketing officer or the headteacher."""
+def get_form(session: Session, form_id: int, user: User, roles: set[str],
+             site_ids: Collection[int] | None = None) -> SiteCreationForm:
+    """The form, if this person may see it: who filed it, the marketing officer or the headteacher, of one of
+    these schools (None: any)."""
     form = session.get(SiteCreationForm, form_id)
-    if form is None or not (may_see_all(roles) or form.requester_id == user.id):
+    if form is None or not (may_see_all(roles) or form.requester_id == user.id) \
+            or (site_ids is not None and form.site_id not in site_ids):
         raise NotFound(form_id)
     return form
 
 
-def list_forms(session: Session, user: User, roles: set[str], status: str | None = None) -> list[SiteCreationForm]:
-    """Newest first; the member of staff's own unless they sign forms."""
+def list_forms(session: Session, user: User, roles: set[str], status: str | None = None,
+               site_ids: Collection[int] | None = None) -> list[SiteCreationForm]:
+    """Newest first, of these schools (None: every school); the member of staff's own unless they sign forms."""
     query = select(SiteCreationForm).order_by(SiteCreationForm.created_at.desc(), SiteCreationForm.id.desc())
+    if site_ids is not None:
+        query = query.where(SiteCreationForm.site_id.in_(sorted(site_ids)))
     if not may_see_all(roles):
         query = query.where(SiteCreationForm.requester_id == user.id)
     if status:

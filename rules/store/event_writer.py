@@ -90,8 +90,9 @@ class EventWriter:
     """Collects access events and writes them in batches; see the module docstring."""
 
     def __init__(self, db: Database, spool_dir: Path, interval: float = 0.5, max_queue: int = 500_000,
-                 batch_size: int = 20_000) -> None:
+                 batch_size: int = 20_000, site_id: int = 1) -> None:
         self.db = db
+        self.site_id = int(site_id)  # the gateway's school: a constant column, never a field of the hot path's record
         self.spool_dir = spool_dir
         self.interval = interval
         self.max_queue = max_queue
@@ -104,7 +105,7 @@ class EventWriter:
         self._sqlite = is_sqlite(db.engine)
         columns = ", ".join(EventRecord._fields)
         marks = ", ".join(["?" if self._sqlite else "%s"] * len(EventRecord._fields))
-        self._sql = f"INSERT INTO access_events ({columns}) VALUES ({marks})"
+        self._sql = f"INSERT INTO access_events ({columns}, site_id) VALUES ({marks}, {self.site_id})"
         self.record = self._queue.append  # the hot path: one C call
 
     def start(self) -> EventWriter:

@@ -114,7 +114,7 @@ def test_a_second_check_reads_the_kept_policy_without_sqlalchemy_and_stays_right
         out, loaded = loaded_after(cli, "check", host, "--json")
         assert "sqlalchemy" not in loaded, host
         kept = json.loads(out)
-        kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+        kept_file = next(cli.cwd.rglob("check-snapshot-default.pickle"))
         kept_file.rename(kept_file.with_suffix(".away"))
         fresh = json.loads(cli("check", host, "--json").stdout)  # compiled from the database
         kept_file.unlink()
@@ -138,7 +138,7 @@ def test_a_policy_change_is_seen_by_the_next_check(initialised_cli: Cli) -> None
 def test_a_kept_policy_others_could_have_written_is_not_trusted(initialised_cli: Cli) -> None:
     cli = initialised_cli
     cli("check", "facebook.com")
-    kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+    kept_file = next(cli.cwd.rglob("check-snapshot-default.pickle"))
     assert kept_file.stat().st_mode & 0o777 == 0o600
     kept_file.chmod(0o666)
     _, loaded = loaded_after(cli, "check", "facebook.com")
@@ -150,7 +150,7 @@ def test_a_kept_policy_from_another_schoolgate_is_not_trusted(initialised_cli: C
     class with fewer fields): `check` compiles again rather than read it."""
     cli = initialised_cli
     cli("check", "facebook.com")
-    kept_file = next(cli.cwd.rglob("check-snapshot.pickle"))
+    kept_file = next(cli.cwd.rglob("check-snapshot-default.pickle"))
     with open(kept_file, "rb") as handle:
         pickle.load(handle)  # the fingerprint of the code that wrote it
         rest = handle.read()

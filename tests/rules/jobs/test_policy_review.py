@@ -14,6 +14,7 @@ from sqlalchemy import select
 from rules.jobs.policy_review import send_review_reminders
 from rules.mail import MailSettings, SmtpTls
 from rules.review import policy_review as review
+from rules.sites import ensure_site
 from rules.store.db import Database
 from rules.store.models import AuditEntry, ReviewReminder
 from rules.workflows.accounts import create_user
@@ -131,3 +132,28 @@ def test_a_mail_that_fails_is_not_recorded_and_goes_at_the_next_run(
         assert session.scalars(select(ReviewReminder)).all() == []
     assert send_review_reminders(school, settings, URL, today=REVIEW).sent == ["due"]
     assert len(inbox.messages) == 1
+
+
+def test_each_school_of_a_trust_is_reminded_of_its_own_date_by_mail_to_its_own_headteachers(
+        school: Database, smtp: tuple[Inbox, MailSettings]) -> None:
+    """Two schools in one database: the second school's date and headteacher are its own; the default school's
+    headteachers never hear of it, and its reminders are recorded apart (the same date in both schools is two)."""
+    inbox, settings = smtp
+    with school.session() as session:
+        north = ensure_site(session, "north")
+    with school.session() as session:
+        create_user(session, email="nia.head@north.test", name="Nia Head", roles=["headteacher"], password=None,
+                    actor="test", site_ids=(north,))
+        review.record(session, "nia.head@north.test", review.ReviewInput(REVIEW), today=date(2026, 1, 1),
+                      site_id=north)
+    result = send_review_reminders(school, settings, URL, today=date(2026, 8, 24))
+    assert result.sent == ["thirty_days"] and result.to == ["nia.head@north.test"]  # the default school has no date
+    [only] = inbox.messages
+    assert only["To"] == "nia.head@north.test"
+    set_date(school, REVIEW)  # now the default school has the same date
+    result = send_review_reminders(school, settings, URL, today=date(2026, 8, 25))
+    assert result.to == ["ann.head@school.test", "hal.head@school.test"]
+    assert inbox.messages[1]["To"] == "ann.head@school.test, hal.head@school.test"
+    with school.session(read_only=True) as session:
+        rows = session.execute(select(ReviewReminder.site_id, ReviewReminder.kind)).all()
+    assert sorted(tuple(r) for r in rows) == sorted([(north, "thirty_days"), (1, "thirty_days")])

@@ -73,3 +73,25 @@ def test_the_headteacher_is_emailed(sqlite_db: Database, inbox) -> None:  # type
 
 def test_no_smtp_no_email(sqlite_db: Database) -> None:
     assert send_ban_notice(sqlite_db, MailSettings(), "https://127.0.0.1:8000", make_ban(sqlite_db)) is False
+
+
+def test_a_ban_in_one_school_is_told_to_that_schools_headteacher_only(sqlite_db: Database,  # type: ignore[no-untyped-def]
+                                                                      inbox) -> None:
+    from rules.sites import DEFAULT_SITE_ID, ensure_site
+
+    handler, port = inbox
+    with sqlite_db.session() as session:
+        south = ensure_site(session, "south")
+    with sqlite_db.session() as session:
+        create_user(session, email="head@north.example", name="Nia North", roles=["headteacher"], password=None,
+                    actor="t", site_ids=(DEFAULT_SITE_ID,))
+        create_user(session, email="head@south.example", name="Sol South", roles=["headteacher"], password=None,
+                    actor="t", site_ids=(south,))
+        ban = Ban(site_id=south, person="Kit Pupil", reason="Trying to get round the filter: 4 x VPN sites")
+        session.add(ban)
+        session.flush()
+        ban_id = ban.id
+    mail = MailSettings("127.0.0.1", port, "filter@trust.example", (), SmtpTls.NONE)
+    assert send_ban_notice(sqlite_db, mail, "https://filter.trust.example", ban_id)
+    [raw] = handler.messages
+    assert message_from_bytes(raw)["To"] == "head@south.example"

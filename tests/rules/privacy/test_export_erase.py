@@ -221,8 +221,8 @@ def test_rows_written_while_the_logs_are_searched_are_erased_too(db: Database, s
     """The logs are searched before the erasure's transaction; what arrives meanwhile is found inside it."""
     real_find_rows = erasure_module.find_rows
 
-    def then_more_arrive(session: Any, terms: Any) -> Any:
-        found = real_find_rows(session, terms)
+    def then_more_arrive(session: Any, terms: Any, site_ids: Any = None) -> Any:
+        found = real_find_rows(session, terms, site_ids)
         with db.session() as other:
             other.add(AccessEvent(ts=datetime.now(UTC), client_ip="10.0.0.99", device_id=school.library_device,
                                   source="proxy", host="www.google.com", action="allow", search_term="sam pupil again"))

@@ -19,7 +19,18 @@ from rules.safeguarding.routing import who_for
 from rules.safeguarding.states import Subject
 from rules.safeguarding.watcher import ConcernWatcher
 from rules.store.db import Database
-from rules.store.models import AccessEvent, AuditEntry, Category, Concern, ConcernEvent, Device, Group, User, utcnow
+from rules.store.models import (
+    AccessEvent,
+    AuditEntry,
+    Category,
+    Concern,
+    ConcernEvent,
+    Device,
+    Group,
+    User,
+    UserSite,
+    utcnow,
+)
 from tests.e2e.dnsserver import free_port
 from tests.mailbox import Inbox
 
@@ -35,10 +46,13 @@ def _text(message: Message) -> str:
 def _people(db: Database) -> dict[str, int]:
     with db.session() as session:
         groups = {g.name: g.id for g in session.scalars(select(Group))}
-        session.add_all([User(email="dee.dsl@school.test", name="Dee Dsl", roles="dsl"),
-                         User(email="hal.head@school.test", name="Hal Head", roles="headteacher"),
-                         User(email="ian.ict@school.test", name="Ian Ict", roles="ict"),
-                         User(email="tom.teacher@school.test", name="Tom Teacher", roles="staff")])
+        people = [User(email="dee.dsl@school.test", name="Dee Dsl", roles="dsl"),
+                  User(email="hal.head@school.test", name="Hal Head", roles="headteacher"),
+                  User(email="ian.ict@school.test", name="Ian Ict", roles="ict"),
+                  User(email="tom.teacher@school.test", name="Tom Teacher", roles="staff")]
+        session.add_all(people)
+        session.flush()
+        session.add_all([UserSite(user_id=u.id, site_id=1) for u in people])  # the school's staff, as every account
         pupil = Device(name="Sam's iPad", person="Sam Pupil", group_id=groups["pupils"])
         staff = Device(name="Staff laptop 3", person=None, group_id=groups["staff"])
         head = Device(name="Head's laptop", person="Hal Head", group_id=groups["staff"])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from rules.school_media.site_forms import SiteProposal
 from rules.store.db import Database
-from rules.store.models import User
+from rules.store.models import User, UserSite
 
 STAFF = {
     "sam": ("sam.staff@school.test", "Sam Staff", "staff"),
@@ -21,10 +21,13 @@ STAFF = {
 
 
 def add_people(db: Database) -> dict[str, int]:
-    """The accounts above, by key -> id."""
+    """The accounts above, by key -> id: staff of the default school (site 1), as every account is of a school."""
     with db.session() as session:
         for email, name, roles in STAFF.values():
-            session.add(User(email=email, name=name, roles=roles, password_hash=""))
+            account = User(email=email, name=name, roles=roles, password_hash="")
+            session.add(account)
+            session.flush()
+            session.add(UserSite(user_id=account.id, site_id=1))
     with db.session() as session:
         by_email = {u.email: u.id for u in session.scalars(select(User))}
     return {key: by_email[email] for key, (email, _, _) in STAFF.items()}

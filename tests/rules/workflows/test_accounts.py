@@ -45,7 +45,7 @@ def test_an_account_is_created_with_a_hashed_password_and_an_audit_entry(db: Dat
     [entry] = entries(db, "user.create")
     assert entry.actor == "ict@school.example" and entry.target == f"user #{user_id}"
     assert json.loads(entry.after or "{}") == {"email": "head@school.example", "name": "Ms Head",
-                                               "roles": "headteacher,dsl"}
+                                               "roles": "headteacher,dsl", "schools": [1]}
     assert PASSWORD not in (entry.after or "")
 
 
