@@ -3,7 +3,7 @@ concerns) and, for log readers, the dashboard, with lookups devices make on thei
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
-from admin_web.sites import acts_for_trust, can_see_site, site_filter, visible, visible_site_ids
+from admin_web.sites import acts_for_trust, current_site_id, site_filter, visible, visible_site_ids
 from rules.localtime import LONDON
 from rules.monitoring.bans import current_bans
 from rules.review.policy_review import next_review_date
@@ -21,12 +21,11 @@ from rules.review.reminder import ReviewStatus
 from rules.safeguarding import service as safeguarding
 from rules.safeguarding.categories import Severity
 from rules.school_media import posts as school_posts
+from rules.school_media.abuse_log import follow_ups_due
 from rules.school_media.post_states import PostStatus
 from rules.school_media.site_forms import FormStatus
 from rules.store import access_log
 from rules.store.models import (
-    AbuseFollowUp,
-    AbuseLogEntry,
     AccessRequest,
     Category,
     CategoryUnlock,
@@ -52,14 +51,6 @@ def forms_waiting(db_session: Session, user_roles: set[str]) -> int:
                                      .where(SiteCreationForm.status.in_(waiting)), SiteCreationForm.site_id)) or 0
 
 
-def _follow_ups_due(db_session: Session, today: date) -> int:
-    """`rules.school_media.abuse_log.follow_ups_due`, of the viewer's schools' abuse log entries only."""
-    return db_session.scalar(visible(select(func.count()).select_from(AbuseFollowUp)
-                                     .join(AbuseLogEntry, AbuseLogEntry.id == AbuseFollowUp.entry_id)
-                                     .where(AbuseFollowUp.done_at.is_(None), AbuseFollowUp.due_on <= today.isoformat()),
-                                     AbuseLogEntry.site_id)) or 0
-
-
 @bp.route("/")
 @roles(*ANY)
 def index() -> ResponseReturnValue:
@@ -83,21 +74,20 @@ def index() -> ResponseReturnValue:
                                                 site_filter(Category.site_id, trust_wide=acts_for_trust()))) \
             if has("headteacher") else 0
         # posts on the school's accounts: the poster's own, and the approvers' queue
-        may_post = bool(school_posts.postable_accounts(db_session, user.id))
-        my_posts = [p for p in school_posts.list_posts(db_session, user, user_roles, mine=True)
-                    if can_see_site(p.site_id)][:5]
+        may_post = bool(school_posts.postable_accounts(db_session, user.id, site_ids=schools))
+        my_posts = school_posts.list_posts(db_session, user, user_roles, mine=True, site_ids=schools)[:5]
         waiting_posts = db_session.scalar(visible(select(func.count()).select_from(SocialPost)
                                                   .where(SocialPost.status == PostStatus.SUBMITTED),
                                                   SocialPost.site_id)) \
             if school_posts.may_decide(user_roles) else None
         waiting_forms = forms_waiting(db_session, user_roles)
         stats = access_log.dashboard(db_session, site_ids=schools) if has(*LOG_READERS) else None
-        concerns = [c for c in safeguarding.visible_concerns(db_session, set(user_roles), limit=1000)
-                    if can_see_site(c.site_id)] if has("dsl", "headteacher") else None
+        concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000, site_ids=schools) \
+            if has("dsl", "headteacher") else None
         today = datetime.now(LONDON).date()
         # the headteacher's: the policy review date (from 30 days before, or when none is set), follow-ups due
-        review = ReviewStatus(next_review_date(db_session), today) if has("headteacher") else None
-        abuse_due = _follow_ups_due(db_session, today) if has("headteacher") else None
+        review = ReviewStatus(next_review_date(db_session, current_site_id()), today) if has("headteacher") else None
+        abuse_due = follow_ups_due(db_session, today, site_ids=schools) if has("headteacher") else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),
