@@ -16,6 +16,7 @@ from sqlalchemy import select, tuple_
 
 from admin_web.access import database, roles
 from admin_web.params import INT64_MAX, DayParam, IntParam, Query, TextParam, accepts
+from admin_web.sites import acts_for_trust, viewer_audit_site, visible, visible_site_ids
 from rules.localtime import end_of_london_day, start_of_london_day
 from rules.store.audit import audit
 from rules.store.models import AuditEntry
@@ -55,7 +56,11 @@ FILTERS = (TextParam("actor", 255), TextParam("action", 64), TextParam("target",
 @roles("headteacher", "ict", "dsl")
 @accepts(*FILTERS)
 def index(query: Query) -> ResponseReturnValue:
-    select_entries = select(AuditEntry).order_by(AuditEntry.ts.desc(), AuditEntry.id.desc()).limit(PAGE + 1)
+    # the viewer's schools' entries; the trust's own (site_id NULL: sign-ins, trust-wide categories) to trust admins,
+    # and to everyone of a trust of one school, whose pages show what they always showed
+    trust_level = acts_for_trust()
+    select_entries = visible(select(AuditEntry), AuditEntry.site_id, trust_wide=trust_level).order_by(
+        AuditEntry.ts.desc(), AuditEntry.id.desc()).limit(PAGE + 1)
     if query["actor"]:
         select_entries = select_entries.where(AuditEntry.actor.contains(query["actor"], autoescape=True))
     if query["action"]:
@@ -69,7 +74,10 @@ def index(query: Query) -> ResponseReturnValue:
     with database().session() as db_session:
         if query["after"] is not None:
             anchor = db_session.get(AuditEntry, query["after"])
-            if anchor is None:
+            schools = visible_site_ids()
+            hidden = schools is not None and anchor is not None and anchor.site_id not in schools \
+                and not (trust_level and anchor.site_id is None)
+            if anchor is None or hidden:
                 abort(400, description="That page of the audit log no longer exists: start again from the first "
                                        "page.")
             select_entries = select_entries.where(tuple_(AuditEntry.ts, AuditEntry.id) < tuple_(anchor.ts, anchor.id))
@@ -78,7 +86,8 @@ def index(query: Query) -> ResponseReturnValue:
         entries = entries[:PAGE]
         with_evidence = [e.id for e in entries if _has_evidence(e.before) or _has_evidence(e.after)]
         if with_evidence:
-            audit(db_session, current_user.email, "ban.evidence_view", "audit log", after={"entries": with_evidence})
+            audit(db_session, current_user.email, "ban.evidence_view", "audit log", after={"entries": with_evidence},
+                  site_id=viewer_audit_site())
     args = query.link_args("after")
     next_url = url_for("audit.index", **args, after=entries[-1].id) if more and entries else None
     rows = [(e, _pretty(e.before), _pretty(e.after)) for e in entries]

@@ -13,9 +13,11 @@ from flask_login import current_user
 
 from admin_web.access import ANY, EVIDENCE_READERS, database, has, roles
 from admin_web.forms import BanConfirmForm, BanLiftForm, SuperviseForm
+from admin_web.sites import get_visible_or_404, visible_site_ids
 from rules.localtime import end_of_london_day
 from rules.monitoring import bans as service
 from rules.monitoring.states import CURRENT_BAN_STATES
+from rules.store.models import Ban
 
 bp = Blueprint("bans", __name__, url_prefix="/bans")
 
@@ -25,7 +27,7 @@ bp = Blueprint("bans", __name__, url_prefix="/bans")
 def index() -> ResponseReturnValue:
     """Current bans: every member of staff needs to know whom to supervise."""
     with database().session(read_only=True) as db_session:
-        rows = service.current_bans(db_session)
+        rows = service.current_bans(db_session, site_ids=visible_site_ids())
         sessions = service.open_sessions(db_session, [b.id for b in rows])
     return render_template("bans/index.html", rows=rows, sessions=sessions)
 
@@ -35,10 +37,7 @@ def index() -> ResponseReturnValue:
 def show(ban_id: int) -> ResponseReturnValue:
     """Who is banned, until when, and supervised access: no evidence here, so nothing to audit."""
     with database().session(read_only=True) as db_session:
-        try:
-            ban = service.get_ban(db_session, ban_id)
-        except LookupError:
-            abort(404)
+        ban = get_visible_or_404(db_session, Ban, ban_id)
         if ban.state not in CURRENT_BAN_STATES and not has(*EVIDENCE_READERS):
             # A lesson needs only the bans in force; a past ban (the pupil's name, why it was lifted) is for those
             # who decide on bans, so to other staff it is as if it never was.
@@ -56,6 +55,7 @@ def show(ban_id: int) -> ResponseReturnValue:
 def evidence(ban_id: int) -> ResponseReturnValue:
     """The evidence, for those who act on it; the view is in the audit log before the page is sent."""
     with database().session() as db_session:
+        get_visible_or_404(db_session, Ban, ban_id)  # another school's ban is 404, and its evidence never read
         try:
             ban, columns, rows = service.read_evidence(db_session, ban_id, current_user.account)
         except LookupError:
@@ -79,6 +79,7 @@ def confirm(ban_id: int) -> ResponseReturnValue:
         return redirect(url_for("bans.evidence", ban_id=ban_id))
     try:
         with database().session() as db_session:
+            get_visible_or_404(db_session, Ban, ban_id)
             service.confirm_ban(db_session, ban_id, current_user.account, end_of_london_day(form.ends_on.data),
                                 form.reason.data or "")
     except LookupError:
@@ -98,6 +99,7 @@ def lift(ban_id: int) -> ResponseReturnValue:
         return redirect(url_for("bans.evidence", ban_id=ban_id))
     try:
         with database().session() as db_session:
+            get_visible_or_404(db_session, Ban, ban_id)
             service.lift_ban(db_session, ban_id, current_user.account, form.reason.data or "",
                              bool(form.false_positive.data))
     except LookupError:
@@ -117,6 +119,7 @@ def supervise(ban_id: int) -> ResponseReturnValue:
         return redirect(url_for("bans.show", ban_id=ban_id))
     try:
         with database().session() as db_session:
+            get_visible_or_404(db_session, Ban, ban_id)
             row = service.supervise(db_session, ban_id, current_user.account, form.staff_name.data or "",
                                     form.minutes.data or 0)
     except LookupError:

@@ -154,6 +154,7 @@ class CategoryForm(FlaskForm):
     safeguarding = BooleanField("Safeguarding: a visit to a site in it raises a concern for the DSL, blocked or not")
     unlock_reason = TextAreaField("Why unlock it (the headteacher reads this before confirming)",
                                   validators=[Optional(), Length(max=2000)])
+    trust_wide = BooleanField("For every school of the trust (only trust admins make these)")
 
 
 class UnlockDecisionForm(FlaskForm):
@@ -191,3 +192,4 @@ class AccountForm(FlaskForm):
     roles = SelectMultipleField("Roles", choices=opts([(r, r) for r in ROLES]), validators=[DataRequired()])
     active = BooleanField("Active (may sign in)", default=True)
     password = PasswordField("New password (leave empty to keep)", validators=[Optional(), Length(min=10, max=1024)])
+    schools = SelectMultipleField("Schools", coerce=record_id, validators=[Optional()])  # none: kept

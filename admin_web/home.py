@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from admin_web import charts
 from admin_web.access import ANY, LOG_READERS, database, has, roles
+from admin_web.sites import acts_for_trust, current_site_id, site_filter, visible, visible_site_ids
 from rules.localtime import LONDON
 from rules.monitoring.bans import current_bans
 from rules.review.policy_review import next_review_date
@@ -24,7 +25,14 @@ from rules.school_media.abuse_log import follow_ups_due
 from rules.school_media.post_states import PostStatus
 from rules.school_media.site_forms import FormStatus
 from rules.store import access_log
-from rules.store.models import AccessRequest, CategoryUnlock, ContentReport, SiteCreationForm, SocialPost
+from rules.store.models import (
+    AccessRequest,
+    Category,
+    CategoryUnlock,
+    ContentReport,
+    SiteCreationForm,
+    SocialPost,
+)
 from rules.workflows.access_requests import list_requests
 from rules.workflows.category_unlock import OPEN
 from rules.workflows.content_reports import list_reports
@@ -39,39 +47,47 @@ def forms_waiting(db_session: Session, user_roles: set[str]) -> int:
     waiting = [status for role, status in signs if role in user_roles]
     if not waiting:
         return 0
-    return db_session.scalar(select(func.count()).select_from(SiteCreationForm)
-                             .where(SiteCreationForm.status.in_(waiting))) or 0
+    return db_session.scalar(visible(select(func.count()).select_from(SiteCreationForm)
+                                     .where(SiteCreationForm.status.in_(waiting)), SiteCreationForm.site_id)) or 0
 
 
 @bp.route("/")
 @roles(*ANY)
 def index() -> ResponseReturnValue:
     user, user_roles = current_user.account, current_user.roles
+    schools = visible_site_ids()  # every figure below counts the viewer's schools only
     with database().session(read_only=True) as db_session:
-        my_requests = [r for r in list_requests(db_session, user, {"staff"})][:5]
-        my_reports = [r for r in list_reports(db_session, user, {"staff"})][:5]
-        open_requests = db_session.scalar(select(func.count()).select_from(AccessRequest)
-                                          .where(AccessRequest.status == "open")) or 0
-        open_reports = len(list_reports(db_session, user, user_roles, "open")) if has("ict", "dsl") else 0
-        open_reports_all = db_session.scalar(select(func.count()).select_from(ContentReport)
-                                             .where(ContentReport.status == "open")) or 0
-        banned = current_bans(db_session)
+        my_requests = [r for r in list_requests(db_session, user, {"staff"}, site_ids=schools)][:5]
+        my_reports = [r for r in list_reports(db_session, user, {"staff"}, site_ids=schools)][:5]
+        open_requests = db_session.scalar(visible(select(func.count()).select_from(AccessRequest)
+                                                  .where(AccessRequest.status == "open"), AccessRequest.site_id)) or 0
+        open_reports = len(list_reports(db_session, user, user_roles, "open", site_ids=schools)) \
+            if has("ict", "dsl") else 0
+        open_reports_all = db_session.scalar(visible(select(func.count()).select_from(ContentReport)
+                                                     .where(ContentReport.status == "open"),
+                                                     ContentReport.site_id)) or 0
+        banned = current_bans(db_session, site_ids=schools)
+        # proposals this headteacher may decide: her schools' categories (a trust admin: the trust's ones too)
         open_unlocks = db_session.scalar(select(func.count()).select_from(CategoryUnlock)
-                                         .where(CategoryUnlock.state == OPEN)) if has("headteacher") else 0
+                                         .join(Category, Category.id == CategoryUnlock.category_id)
+                                         .where(CategoryUnlock.state == OPEN,
+                                                site_filter(Category.site_id, trust_wide=acts_for_trust()))) \
+            if has("headteacher") else 0
         # posts on the school's accounts: the poster's own, and the approvers' queue
-        may_post = bool(school_posts.postable_accounts(db_session, user.id))
-        my_posts = school_posts.list_posts(db_session, user, user_roles, mine=True)[:5]
-        waiting_posts = db_session.scalar(select(func.count()).select_from(SocialPost)
-                                          .where(SocialPost.status == PostStatus.SUBMITTED)) \
+        may_post = bool(school_posts.postable_accounts(db_session, user.id, site_ids=schools))
+        my_posts = school_posts.list_posts(db_session, user, user_roles, mine=True, site_ids=schools)[:5]
+        waiting_posts = db_session.scalar(visible(select(func.count()).select_from(SocialPost)
+                                                  .where(SocialPost.status == PostStatus.SUBMITTED),
+                                                  SocialPost.site_id)) \
             if school_posts.may_decide(user_roles) else None
         waiting_forms = forms_waiting(db_session, user_roles)
-        stats = access_log.dashboard(db_session) if has(*LOG_READERS) else None
-        concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000) \
+        stats = access_log.dashboard(db_session, site_ids=schools) if has(*LOG_READERS) else None
+        concerns = safeguarding.visible_concerns(db_session, set(user_roles), limit=1000, site_ids=schools) \
             if has("dsl", "headteacher") else None
         today = datetime.now(LONDON).date()
         # the headteacher's: the policy review date (from 30 days before, or when none is set), follow-ups due
-        review = ReviewStatus(next_review_date(db_session), today) if has("headteacher") else None
-        abuse_due = follow_ups_due(db_session, today) if has("headteacher") else None
+        review = ReviewStatus(next_review_date(db_session, current_site_id()), today) if has("headteacher") else None
+        abuse_due = follow_ups_due(db_session, today, site_ids=schools) if has("headteacher") else None
     chart = None
     if stats is not None:
         chart = {"days": charts.columns(stats.blocked_by_day), "categories": charts.rows(stats.top_categories),

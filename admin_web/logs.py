@@ -18,8 +18,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin_web.access import LOG_READERS, database, get_or_404, roles
+from admin_web.access import LOG_READERS, database, roles
 from admin_web.params import ChoiceParam, CursorParam, DayParam, IntParam, Query, TextParam, accepts
+from admin_web.sites import get_visible_or_404, viewer_audit_site, visible, visible_site_ids
 from rules.localtime import end_of_london_day, start_of_london_day
 from rules.store import access_log
 from rules.store.audit import audit
@@ -34,9 +35,14 @@ FILTERS = (IntParam("device"), *DEVICE_FILTERS)
 AFTER = CursorParam("after", access_log.parse_cursor)
 
 
-def _filter(query: Query, device_id: int | None = None) -> access_log.LogFilter:
+def _filter(db_session: Session, query: Query, device_id: int | None = None) -> access_log.LogFilter:
+    """The filter asked for, over the viewer's schools; a device or group of another school is 404, as a missing
+    one would be."""
+    for model, key in ((Device, "device"), (Group, "group")):
+        if query[key] is not None:
+            get_visible_or_404(db_session, model, query[key])
     since, until = query["from"], query["to"]
-    return access_log.LogFilter(
+    return access_log.LogFilter(site_ids=visible_site_ids(),
         device_id=device_id if device_id is not None else query["device"], person=query["person"] or "",
         group_id=query["group"], since=start_of_london_day(since) if since else None,
         until=end_of_london_day(until) if until else None, action=query["action"] or "",
@@ -44,18 +50,21 @@ def _filter(query: Query, device_id: int | None = None) -> access_log.LogFilter:
 
 
 def _choices(db_session: Session) -> dict[str, object]:
-    return {"devices": list(db_session.execute(select(Device.id, Device.name).order_by(Device.name))),
-            "groups": list(db_session.execute(select(Group.id, Group.name).order_by(Group.name)))}
+    return {"devices": list(db_session.execute(visible(select(Device.id, Device.name).order_by(Device.name),
+                                                       Device.site_id))),
+            "groups": list(db_session.execute(visible(select(Group.id, Group.name).order_by(Group.name),
+                                                      Group.site_id)))}
 
 
 @bp.route("/")
 @roles(*LOG_READERS)
 @accepts(*FILTERS, AFTER)
 def index(query: Query) -> ResponseReturnValue:
-    flt = _filter(query)
     with database().session() as db_session:
+        flt = _filter(db_session, query)
         result = access_log.page(db_session, flt, query.raw.get("after"))
-        audit(db_session, current_user.email, "access_log.view", "access log", after=flt.describe())
+        audit(db_session, current_user.email, "access_log.view", "access log", after=flt.describe(),
+              site_id=viewer_audit_site())
         choices = _choices(db_session)
     args = query.link_args("after")
     next_url = url_for("logs.index", **args, after=result.next_cursor) if result.next_cursor else None
@@ -67,11 +76,12 @@ def index(query: Query) -> ResponseReturnValue:
 @roles(*LOG_READERS)
 @accepts(*DEVICE_FILTERS, AFTER)
 def device(device_id: int, query: Query) -> ResponseReturnValue:
-    flt = _filter(query, device_id)
     with database().session() as db_session:
-        dev = get_or_404(db_session, Device, device_id)
+        dev = get_visible_or_404(db_session, Device, device_id)
+        flt = _filter(db_session, query, device_id)
         result = access_log.page(db_session, flt, query.raw.get("after"))
-        audit(db_session, current_user.email, "access_log.view", f"device #{device_id}", after=flt.describe())
+        audit(db_session, current_user.email, "access_log.view", f"device #{device_id}", after=flt.describe(),
+              site_id=dev.site_id)
         group_name = dev.group.name if dev.group else "—"
     next_url = url_for("logs.device", device_id=device_id, **query.link_args("after"), after=result.next_cursor) \
         if result.next_cursor else None
@@ -82,9 +92,10 @@ def device(device_id: int, query: Query) -> ResponseReturnValue:
 @roles(*LOG_READERS)
 @accepts(*FILTERS, form=True)
 def export(query: Query) -> ResponseReturnValue:
-    flt = _filter(query)
     with database().session() as db_session:
-        audit(db_session, current_user.email, "access_log.export", "access log", after=flt.describe())
+        flt = _filter(db_session, query)
+        audit(db_session, current_user.email, "access_log.export", "access log", after=flt.describe(),
+              site_id=viewer_audit_site())
     db = database()
 
     def generate() -> Iterator[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from admin_web.access import ANY, database, roles
 from admin_web.forms import AccessRequestForm, AuthoriserForm, TechnicalNoteForm, opts
 from admin_web.params import ChoiceParam, Query, accepts
+from admin_web.sites import can_see_site, current_site_id, get_visible_or_404, visible_site_ids
 from rules.localtime import end_of_london_day
 from rules.policy.families import FAMILIES, family_of
 from rules.store.models import AccessRequest, Device, Group
@@ -21,18 +22,22 @@ bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 def _load(db_session: Session, request_id: int) -> AccessRequest:
     try:
-        return service.get_request(db_session, request_id, current_user.account, current_user.roles)
+        req = service.get_request(db_session, request_id, current_user.account, current_user.roles)
     except service.NotFound:
         abort(404)
+    if not can_see_site(req.site_id):
+        abort(404)
+    return req
 
 
-def _authoriser_form(db_session: Session) -> AuthoriserForm:
+def _authoriser_form(db_session: Session, site_id: int) -> AuthoriserForm:
+    """The decision form; the exception can cover a group or a device of the request's own school only."""
     form = AuthoriserForm()
     form.group_id.choices = opts([(0, "— choose a group —")] + [
-        (g.id, g.name) for g in db_session.scalars(select(Group).order_by(Group.name))])
+        (g.id, g.name) for g in db_session.scalars(select(Group).where(Group.site_id == site_id).order_by(Group.name))])
     form.device_id.choices = opts([(0, "— choose a device —")] + [
         (d.id, f"{d.name} ({d.last_ip or 'no address'})")
-        for d in db_session.scalars(select(Device).order_by(Device.name))])
+        for d in db_session.scalars(select(Device).where(Device.site_id == site_id).order_by(Device.name))])
     return form
 
 
@@ -42,7 +47,8 @@ def _authoriser_form(db_session: Session) -> AuthoriserForm:
 def index(query: Query) -> ResponseReturnValue:
     status = query["status"]
     with database().session(read_only=True) as db_session:
-        rows = service.list_requests(db_session, current_user.account, current_user.roles, status)
+        rows = service.list_requests(db_session, current_user.account, current_user.roles, status,
+                                     site_ids=visible_site_ids())
     return render_template("requests/index.html", rows=rows, status=status)
 
 
@@ -55,7 +61,7 @@ def new() -> ResponseReturnValue:
             req = service.file_request(db_session, current_user.account, full_url=form.full_url.data or "",
                                        site_content=form.site_content.data or "",
                                        reasons=form.reasons_for_access.data or "",
-                                       risks=form.risks_and_controls.data or "")
+                                       risks=form.risks_and_controls.data or "", site_id=current_site_id())
         flash(f"Request #{req.id} was sent to the ICT technician and the headteacher.", "success")
         return redirect(url_for("requests.show", request_id=req.id))
     return render_template("requests/new.html", form=form)
@@ -66,8 +72,8 @@ def new() -> ResponseReturnValue:
 def show(request_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
         req = _load(db_session, request_id)
-        locked = service.locked_category_of(db_session, req.host) if req.status == "open" else None
-        decide_form = _authoriser_form(db_session)
+        locked = service.locked_category_of(db_session, req.host, req.site_id) if req.status == "open" else None
+        decide_form = _authoriser_form(db_session, req.site_id)
         scope_label = _scope_label(req)
         whole = _whole_service(db_session, req)
     return render_template("requests/show.html", req=req, note_form=TechnicalNoteForm(), decide_form=decide_form,
@@ -80,7 +86,7 @@ def _whole_service(db_session: Session, req: AccessRequest) -> dict[str, object]
     found = FAMILIES.get(req.service) if req.service else family_of(req.host)
     if found is None:
         return None
-    opening, locked = service.service_domains(db_session, found.key)
+    opening, locked = service.service_domains(db_session, found.key, req.site_id)
     if req.service and req.status == "approved":
         opening = service.opened_domains(db_session, req)
         locked = {d: c for d, c in locked.items() if d not in opening}
@@ -123,8 +129,9 @@ def review(request_id: int) -> ResponseReturnValue:
 @roles("headteacher")
 def decide(request_id: int) -> ResponseReturnValue:
     with database().session(read_only=True) as db_session:
-        form = _authoriser_form(db_session)
-        host = db_session.scalar(select(AccessRequest.host).where(AccessRequest.id == request_id))
+        req = get_visible_or_404(db_session, AccessRequest, request_id)
+        form = _authoriser_form(db_session, req.site_id)
+        host = req.host
     if not form.validate_on_submit():
         errors = "; ".join(f"{form[name].label.text}: {msgs[0]}" for name, msgs in form.errors.items())
         flash(f"The decision was not saved. {errors}", "error")

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -93,6 +93,22 @@ def _exists_and_visible(site_id: int) -> bool:
         return False
     with database().session(read_only=True) as db_session:
         return db_session.get(Site, site_id) is not None
+
+
+def acts_for_trust() -> bool:
+    """Whether the viewer may change what is the whole trust's (trust-wide categories, their unlocks): a trust
+    admin; or anyone with the role when the trust is one school, so a single school works as it always has."""
+    if current_user.is_authenticated and "trust_admin" in current_user.roles:
+        return True
+    with database().session(read_only=True) as db_session:
+        return (db_session.scalar(select(func.count()).select_from(Site)) or 0) <= 1
+
+
+def viewer_audit_site() -> int | None:
+    """The school an audit entry about a look across what the viewer sees concerns (the whole access log, the
+    audit page): their only school, else the trust (None, which trust admins read)."""
+    ids = visible_site_ids()
+    return next(iter(ids)) if ids is not None and len(ids) == 1 else None
 
 
 def shows_several_schools() -> bool:

@@ -10,6 +10,7 @@ so DNS and the proxy see each change within seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -28,9 +29,12 @@ class BanError(ValueError):
     """The change cannot be made; the message says why."""
 
 
-def current_bans(session: Session) -> list[Ban]:
-    return list(session.scalars(select(Ban).options(selectinload(Ban.device)).where(Ban.state.in_(CURRENT_BAN_STATES))
-                                .order_by(Ban.created_at.desc())))
+def current_bans(session: Session, site_ids: Collection[int] | None = None) -> list[Ban]:
+    """The bans in force, newest first, of the schools `site_ids` (None: every school)."""
+    query = select(Ban).options(selectinload(Ban.device)).where(Ban.state.in_(CURRENT_BAN_STATES))
+    if site_ids is not None:
+        query = query.where(Ban.site_id.in_(sorted(site_ids)))
+    return list(session.scalars(query.order_by(Ban.created_at.desc())))
 
 
 def get_ban(session: Session, ban_id: int) -> Ban:
@@ -76,7 +80,7 @@ def read_evidence(session: Session, ban_id: int, reader: User) -> tuple[Ban, lis
     """The ban and its evidence table, recording in the audit log that `reader` looked at it."""
     ban = get_ban(session, ban_id)
     columns, rows = evidence_table(ban)
-    audit(session, reader.email, "ban.evidence_view", f"ban #{ban.id}")
+    audit(session, reader.email, "ban.evidence_view", f"ban #{ban.id}", site_id=ban.site_id)
     return ban, columns, rows
 
 
@@ -107,7 +111,8 @@ def confirm_ban(session: Session, ban_id: int, user: User, ends_at: datetime, re
     before = _state(ban)
     ban.state = BanState.CONFIRMED
     ban.ends_at = ends_at
-    audit(session, user.email, "ban.confirm", f"ban #{ban.id}", before=before, after=_state(ban), reason=reason)
+    audit(session, user.email, "ban.confirm", f"ban #{ban.id}", before=before, after=_state(ban), reason=reason,
+          site_id=ban.site_id)
     return ban
 
 
@@ -123,7 +128,8 @@ def lift_ban(session: Session, ban_id: int, user: User, reason: str, false_posit
     ban.lifted_by = user.email
     ban.lift_reason = reason.strip()
     ban.false_positive = false_positive
-    audit(session, user.email, "ban.lift", f"ban #{ban.id}", before=before, after=_state(ban), reason=reason)
+    audit(session, user.email, "ban.lift", f"ban #{ban.id}", before=before, after=_state(ban), reason=reason,
+          site_id=ban.site_id)
     return ban
 
 
@@ -142,7 +148,7 @@ def supervise(session: Session, ban_id: int, user: User, staff_name: str, minute
     session.add(row)
     session.flush()
     audit(session, user.email, "ban.supervise", f"ban #{ban.id}",
-          after={"staff_name": row.staff_name, "minutes": minutes, "ends_at": row.ends_at})
+          after={"staff_name": row.staff_name, "minutes": minutes, "ends_at": row.ends_at}, site_id=ban.site_id)
     return row
 
 

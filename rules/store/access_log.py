@@ -9,7 +9,7 @@ the planner reads only the days in the window instead of planning and probing al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class LogFilter:
-    """What the person asked to see; every field optional."""
+    """What the person asked to see; every field optional. `site_ids`: the schools whose events are read (None:
+    every school), set by the caller from who is reading, never from what they asked."""
 
     device_id: int | None = None
     site_id: int | None = None  # one school's events (ix_access_events_site_ts_id on PostgreSQL)
@@ -38,13 +39,16 @@ class LogFilter:
     action: str = ""
     category: str = ""
     host: str = ""
+    site_ids: Collection[int] | None = None
 
     def describe(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") and k != "site_ids"}
 
 
 def filtered(flt: LogFilter) -> Select[AccessEvent]:
     query = select(AccessEvent)
+    if flt.site_ids is not None:
+        query = query.where(AccessEvent.site_id.in_(sorted(flt.site_ids)))
     if flt.device_id is not None:
         query = query.where(AccessEvent.device_id == flt.device_id)
     if flt.site_id is not None:
@@ -175,14 +179,18 @@ def automatic_lookup() -> ColumnElement[bool]:
     return or_(by_name, and_(AccessEvent.url.isnot(None), by_path))
 
 
-def dashboard(session: Session, days: int = 14, now: datetime | None = None) -> Dashboard:
+def dashboard(session: Session, days: int = 14, now: datetime | None = None,
+              site_ids: Collection[int] | None = None) -> Dashboard:
     """Blocked attempts a day, and the top categories, sites and devices, over the last `days` days; automatic
-    lookups apart."""
+    lookups apart. Only the events of the schools `site_ids` (None: every school)."""
     end = now or utcnow()
     start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start_and_school: ColumnElement[bool] = AccessEvent.ts >= start
+    if site_ids is not None:
+        start_and_school = start_and_school & AccessEvent.site_id.in_(sorted(site_ids))
     automatic = automatic_lookup()
     blocked = AccessEvent.action.in_(("block", "ban"))
-    recent = (AccessEvent.ts >= start) & blocked & not_(automatic)
+    recent = start_and_school & blocked & not_(automatic)
     day = func.date(AccessEvent.ts)
     per_day = {str(d): n for d, n in session.execute(select(day, func.count()).where(recent).group_by(day))}
     series = [((start + timedelta(days=i)).date().isoformat(), 0) for i in range(days)]
@@ -194,7 +202,7 @@ def dashboard(session: Session, days: int = 14, now: datetime | None = None) -> 
                                .group_by(column).order_by(count.desc(), column).limit(limit))
         return [(str(k), int(n)) for k, n in rows]
 
-    lookups = (AccessEvent.ts >= start) & automatic
+    lookups = start_and_school & automatic
     total = session.scalar(select(func.count()).select_from(AccessEvent).where(lookups)) or 0
     return Dashboard(series, top(AccessEvent.category), top(AccessEvent.host), top(AccessEvent.device),
                      automatic=int(total), top_automatic=top(AccessEvent.host, lookups, 5))

@@ -12,14 +12,16 @@ a locked category are left out: no exception opens them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from rules.policy.families import family, family_of
 from rules.policy.names import parent_domains
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.models import AccessRequest, Category, Device, Group, ListEntry, Rule, User, utcnow
 from rules.workflows.form_urls import parse_web_url
@@ -41,15 +43,16 @@ def _summary(req: AccessRequest) -> dict[str, object]:
 
 
 def file_request(session: Session, user: User, *, full_url: str, site_content: str, reasons: str,
-                 risks: str) -> AccessRequest:
-    """File a request in the requester's name, dated now."""
+                 risks: str, site_id: int = DEFAULT_SITE_ID) -> AccessRequest:
+    """File a request in the requester's name, dated now, for the school `site_id`."""
     url = parse_web_url(full_url)
     req = AccessRequest(requester_id=user.id, requester_name=user.name, full_url=url.text, host=url.host,
                         site_content=site_content.strip(), reasons_for_access=reasons.strip(),
-                        risks_and_controls=risks.strip(), status="open", technical_note="", decision_reasons="")
+                        risks_and_controls=risks.strip(), status="open", technical_note="", decision_reasons="",
+                        site_id=site_id)
     session.add(req)
     session.flush()
-    audit(session, user.email, "request.file", f"access request #{req.id}", after=_summary(req))
+    audit(session, user.email, "request.file", f"access request #{req.id}", after=_summary(req), site_id=req.site_id)
     return req
 
 
@@ -65,8 +68,12 @@ def get_request(session: Session, request_id: int, user: User, roles: set[str]) 
     return req
 
 
-def list_requests(session: Session, user: User, roles: set[str], status: str | None = None) -> list[AccessRequest]:
+def list_requests(session: Session, user: User, roles: set[str], status: str | None = None,
+                  site_ids: Collection[int] | None = None) -> list[AccessRequest]:
+    """The newest 500 requests this person may see, of the schools `site_ids` (None: every school)."""
     query = select(AccessRequest).order_by(AccessRequest.created_at.desc(), AccessRequest.id.desc()).limit(500)
+    if site_ids is not None:
+        query = query.where(AccessRequest.site_id.in_(sorted(site_ids)))
     if not may_see_all(roles):
         query = query.where(AccessRequest.requester_id == user.id)
     if status:
@@ -81,27 +88,31 @@ def add_technical_note(session: Session, req: AccessRequest, user: User, note: s
     req.reviewed_by = user.name
     req.reviewed_at = utcnow()
     audit(session, user.email, "request.review", f"access request #{req.id}", before=before,
-          after={"technical_note": req.technical_note, "reviewed_by": req.reviewed_by})
+          after={"technical_note": req.technical_note, "reviewed_by": req.reviewed_by}, site_id=req.site_id)
 
 
-def locked_category_of(session: Session, host: str) -> str | None:
-    """The locked category that holds `host` (or a parent of it), if any: no exception can open it."""
+def locked_category_of(session: Session, host: str, site_id: int | None = None) -> str | None:
+    """The locked category that holds `host` (or a parent of it), if any: no exception can open it. With `site_id`,
+    only the trust's categories and that school's own count (another school's locked list is not this one's)."""
     names = parent_domains(host)
+    ours = true() if site_id is None else (Category.site_id.is_(None) | (Category.site_id == site_id))
     listed = session.scalar(select(Category.name).join(ListEntry, ListEntry.category_id == Category.id)
-                            .where(Category.locked.is_(True), ListEntry.domain.in_(names)).limit(1))
+                            .where(Category.locked.is_(True), ours, ListEntry.domain.in_(names)).limit(1))
     if listed is not None:
         return listed
     return session.scalar(select(Category.name).join(Rule, Rule.category_id == Category.id)
-                          .where(Category.locked.is_(True), Rule.action == "block", Rule.enabled.is_(True),
+                          .where(Category.locked.is_(True), ours, Rule.action == "block", Rule.enabled.is_(True),
                                  Rule.domain.in_(names)).limit(1))
 
 
-def service_domains(session: Session, family_key: str) -> tuple[list[str], dict[str, str]]:
-    """The domains "the whole service" opens, and those it cannot (domain -> the locked category holding it)."""
+def service_domains(session: Session, family_key: str,
+                    site_id: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """The domains "the whole service" opens, and those it cannot (domain -> the locked category holding it), for
+    the school `site_id` (None: any school's locked category counts)."""
     opening: list[str] = []
     locked: dict[str, str] = {}
     for domain in family(family_key).domains:
-        category = locked_category_of(session, domain)
+        category = locked_category_of(session, domain, site_id)
         if category is None:
             opening.append(domain)
         else:
@@ -159,8 +170,8 @@ def decide_request(session: Session, request_id: int, user: User, *, approved: b
         raise RequestError("this request was decided by someone else a moment ago")
     session.refresh(req)
     if approved and approval is not None:
-        domains = service_domains(session, approval.service)[0] if approval.service else [req.host]
-        rules = [Rule(action="allow", kind="domain", domain=domain, scope=approval.scope,
+        domains = service_domains(session, approval.service, req.site_id)[0] if approval.service else [req.host]
+        rules = [Rule(site_id=req.site_id, action="allow", kind="domain", domain=domain, scope=approval.scope,
                       group_id=approval.group_id, device_id=approval.device_id, expires_at=approval.expires_at,
                       source="request", reason=f"access request #{req.id}: {reasons.strip()}"[:2000],
                       created_by=user.email, enabled=True) for domain in domains]
@@ -170,20 +181,23 @@ def decide_request(session: Session, request_id: int, user: User, *, approved: b
         req.rule_id = rules[0].id
         session.flush()
     audit(session, user.email, "request.approve" if approved else "request.refuse", f"access request #{req.id}",
-          before=before, after=_summary(req), reason=reasons.strip())
+          before=before, after=_summary(req), reason=reasons.strip(), site_id=req.site_id)
     return req
 
 
 def _check_approval(session: Session, req: AccessRequest, approval: Approval, now: datetime) -> None:
     if approval.scope not in SCOPES:
         raise RequestError(f"the exception must cover one of: {', '.join(SCOPES)}")
-    if approval.scope == "group" and (approval.group_id is None or session.get(Group, approval.group_id) is None):
+    # The exception is the request's school's own: a group or device of another school is as if it did not exist.
+    group = session.get(Group, approval.group_id) if approval.group_id is not None else None
+    if approval.scope == "group" and (group is None or group.site_id != req.site_id):
         raise RequestError("choose the group the exception covers")
-    if approval.scope == "device" and (approval.device_id is None or session.get(Device, approval.device_id) is None):
+    device = session.get(Device, approval.device_id) if approval.device_id is not None else None
+    if approval.scope == "device" and (device is None or device.site_id != req.site_id):
         raise RequestError("choose the device the exception covers")
     if approval.expires_at <= now:
         raise RequestError("the end date must be in the future")
-    locked = locked_category_of(session, req.host)
+    locked = locked_category_of(session, req.host, req.site_id)
     if locked is not None:
         raise RequestError(f"{req.host} is in the locked category {locked!r}: no exception can open it")
     if approval.service is not None:

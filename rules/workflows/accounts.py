@@ -11,12 +11,12 @@ that account on the server at once (the session cookie names the epoch it was is
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from rules.sites import DEFAULT_SITE_ID
@@ -70,7 +70,8 @@ def create_user(session: Session, *, email: str, name: str, roles: list[str], pa
     session.add_all(UserSite(user_id=user.id, site_id=site) for site in dict.fromkeys(site_ids))
     session.flush()
     audit(session, actor, "user.create", f"user #{user.id}",
-          after={"email": user.email, "name": user.name, "roles": user.roles, "schools": sorted(set(site_ids))})
+          after={"email": user.email, "name": user.name, "roles": user.roles, "schools": sorted(set(site_ids))},
+          site_id=_one_school(set(site_ids)))
     return user
 
 
@@ -114,6 +115,37 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
     return None
 
 
+def _one_school(site_ids: Collection[int]) -> int | None:
+    """The school an account's audit entry concerns: its only school; an account of several is the trust's."""
+    return next(iter(site_ids)) if len(site_ids) == 1 else None
+
+
+def list_accounts(session: Session, site_ids: Collection[int] | None = None) -> list[User]:
+    """Active accounts first, by name; with `site_ids`, the accounts that belong to one of those schools and are
+    not trust admins (whom only a trust admin manages)."""
+    query = select(User).order_by(User.active.desc(), User.name)
+    if site_ids is not None:
+        members = select(UserSite.user_id).where(UserSite.site_id.in_(sorted(site_ids)))
+        query = query.where(User.id.in_(members), ~is_trust_admin())
+    return list(session.scalars(query))
+
+
+def is_trust_admin() -> ColumnElement[bool]:
+    """SQL: the account holds the trust_admin role (roles are a comma-separated list)."""
+    padded = "," + User.roles + ","
+    return padded.contains(",trust_admin,")
+
+
+def account_schools(session: Session, user_ids: Collection[int]) -> dict[int, list[int]]:
+    """Each account's schools (site ids, in order), for the accounts `user_ids`."""
+    found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    rows = session.execute(select(UserSite.user_id, UserSite.site_id).where(UserSite.user_id.in_(sorted(user_ids)))
+                           .order_by(UserSite.site_id))
+    for user_id, site_id in rows:
+        found[user_id].append(site_id)
+    return found
+
+
 def end_sessions(session: Session, user_id: int) -> None:
     session.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
@@ -123,17 +155,24 @@ def _describe(user: User) -> dict[str, object]:
 
 
 def update_account(session: Session, user_id: int, actor: User, *, name: str, roles: list[str], active: bool,
-                   password: str | None = None) -> User:
-    """Change an account; a change of roles, password or
-    status ends its sessions. Nobody can disable themselves or drop their own role."""
+                   password: str | None = None, site_ids: Collection[int] | None = None) -> User:
+    """Change an account (and, with `site_ids`, the schools it belongs to); a change of roles, schools, password
+    or status ends its sessions. Nobody can disable themselves or drop their own role."""
     user = session.get(User, user_id)
     if user is None:
         raise LookupError(user_id)
     check_account(name=name, roles=roles, password=password)
-    if user.id == actor.id and (not active or "headteacher" not in roles):
+    if user.id == actor.id and (not active or not {"headteacher", "trust_admin"} & set(roles)):
         raise UserError("you cannot disable your own account or remove your own headteacher role")
     before = _describe(user)
-    security_change = bool(password) or not active or user.roles != ",".join(dict.fromkeys(roles))
+    schools_before = set(session.scalars(select(UserSite.site_id).where(UserSite.user_id == user.id)))
+    schools_after = schools_before if site_ids is None else set(site_ids)
+    security_change = bool(password) or not active or user.roles != ",".join(dict.fromkeys(roles)) \
+        or schools_after != schools_before
+    if schools_after != schools_before:
+        session.execute(delete(UserSite).where(UserSite.user_id == user.id))
+        session.add_all(UserSite(user_id=user.id, site_id=site) for site in sorted(schools_after))
+        before["schools"] = sorted(schools_before)
     user.name = name.strip()
     user.roles = ",".join(dict.fromkeys(roles))
     user.active = active
@@ -147,7 +186,10 @@ def update_account(session: Session, user_id: int, actor: User, *, name: str, ro
         # and email (rules.school_media.posters): a renamed or disabled account changes what is filtered.
         bump_policy_version(session)
     after = _describe(user) | {"password_changed": bool(password)}
-    audit(session, actor.email, "user.update", f"user #{user.id}", before=before, after=after)
+    if schools_after != schools_before:
+        after["schools"] = sorted(schools_after)
+    audit(session, actor.email, "user.update", f"user #{user.id}", before=before, after=after,
+          site_id=_one_school(schools_after))
     return user
 
 

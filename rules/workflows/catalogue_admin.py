@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from rules.lists import importer
 from rules.lists.parse import FORMATS, ListFileError
 from rules.monitoring.states import CircumventionMode
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.models import Category, Group, User
 from rules.workflows.category_unlock import UnlockError, propose_unlock, withdraw_unlock
@@ -41,8 +42,9 @@ def _category_state(c: Category) -> dict[str, object]:
 
 def save_category(session: Session, user: User, category_id: int | None, *, name: str, description: str,
                   locked: bool, block_everyone: bool, group_ids: list[int], unlock_reason: str = "",
-                  safeguarding: bool | None = None) -> Category:
-    """Create or change a category; a built-in category keeps its name.
+                  safeguarding: bool | None = None, site_id: int | None = None) -> Category:
+    """Create or change a category; a built-in category keeps its name. A new one is the school `site_id`'s own
+    (None: the whole trust's); a category blocks for groups of its own school only (any school's, if trust-wide).
 
     `safeguarding` marks the category as one whose visits raise a safeguarding concern for the DSL, blocked or
     not; None leaves the mark as it is (callers that do not show it cannot clear it by accident).
@@ -59,7 +61,7 @@ def save_category(session: Session, user: User, category_id: int | None, *, name
         raise RegistryError(f"there is already a category named {clean}")
     before = None if category is None else _category_state(category)
     if category is None:
-        category = Category(name=clean)
+        category = Category(name=clean, site_id=site_id)
         session.add(category)
     elif category.builtin and category.name != clean:
         raise RegistryError("a built-in category keeps its name")
@@ -70,10 +72,13 @@ def save_category(session: Session, user: User, category_id: int | None, *, name
     category.block_everyone = block_everyone
     if safeguarding is not None:
         category.safeguarding = safeguarding
-    category.blocked_groups = list(session.scalars(select(Group).where(Group.id.in_(group_ids))))
+    groups = select(Group).where(Group.id.in_(group_ids))
+    if category.site_id is not None:
+        groups = groups.where(Group.site_id == category.site_id)
+    category.blocked_groups = list(session.scalars(groups))
     session.flush()
     audit(session, user.email, "category.create" if before is None else "category.update",
-          f"category {category.name}", before=before, after=_category_state(category))
+          f"category {category.name}", before=before, after=_category_state(category), site_id=category.site_id)
     if unlock:
         try:
             propose_unlock(session, user, category, unlock_reason)
@@ -122,19 +127,21 @@ def _group_state(g: Group) -> dict[str, object]:
 
 
 def save_group(session: Session, user: User, group_id: int | None, *, name: str, description: str,
-               safesearch: bool, circumvention_mode: str) -> Group:
+               safesearch: bool, circumvention_mode: str, site_id: int = DEFAULT_SITE_ID) -> Group:
+    """Create (in the school `site_id`) or change a group; its name is unique within its school."""
     clean = _check_name(name, "group")
     if circumvention_mode not in CIRCUMVENTION_MODES:
         raise RegistryError("circumvention leads to a ban or an alert")
     group = session.get(Group, group_id) if group_id else None
     if group_id and group is None:
         raise LookupError(group_id)
-    clash = session.scalar(select(Group).where(Group.name == clean))
+    school = group.site_id if group is not None else site_id
+    clash = session.scalar(select(Group).where(Group.name == clean, Group.site_id == school))
     if clash is not None and clash is not group:
         raise RegistryError(f"there is already a group named {clean}")
     before = None if group is None else _group_state(group)
     if group is None:
-        group = Group(name=clean)
+        group = Group(name=clean, site_id=school)
         session.add(group)
     group.name = clean
     group.description = description.strip()
@@ -142,5 +149,5 @@ def save_group(session: Session, user: User, group_id: int | None, *, name: str,
     group.circumvention_mode = circumvention_mode
     session.flush()
     audit(session, user.email, "group.create" if before is None else "group.update", f"group {group.name}",
-          before=before, after=_group_state(group))
+          before=before, after=_group_state(group), site_id=group.site_id)
     return group

@@ -11,6 +11,8 @@ technician changes their own password first (`rules.workflows.accounts.change_ow
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -50,14 +52,18 @@ def propose_unlock(session: Session, user: User, category: Category, reason: str
     session.add(proposal)
     session.flush()
     audit(session, user.email, "category.unlock_propose", f"category {category.name}",
-          after={"proposal": proposal.id, "locked": True}, reason=why)
+          after={"proposal": proposal.id, "locked": True}, reason=why, site_id=category.site_id)
     return proposal
 
 
-def list_proposals(session: Session, limit: int = 50) -> list[CategoryUnlock]:
-    """Open proposals first, then the most recent decisions."""
-    return list(session.scalars(select(CategoryUnlock).order_by((CategoryUnlock.state == OPEN).desc(),
-                                                                CategoryUnlock.id.desc()).limit(limit)))
+def list_proposals(session: Session, limit: int = 50, site_ids: Collection[int] | None = None) -> list[CategoryUnlock]:
+    """Open proposals first, then the most recent decisions; with `site_ids`, those on the trust's categories and
+    on the categories of those schools only."""
+    query = select(CategoryUnlock).order_by((CategoryUnlock.state == OPEN).desc(), CategoryUnlock.id.desc())
+    if site_ids is not None:
+        query = query.join(Category, Category.id == CategoryUnlock.category_id).where(
+            Category.site_id.in_(sorted(site_ids)) | Category.site_id.is_(None))
+    return list(session.scalars(query.limit(limit)))
 
 
 def decide_unlock(session: Session, proposal_id: int, user: User, *, confirm: bool, reason: str) -> CategoryUnlock:
@@ -96,7 +102,8 @@ def decide_unlock(session: Session, proposal_id: int, user: User, *, confirm: bo
     audit(session, user.email, "category.unlock_confirm" if confirm else "category.unlock_refuse",
           f"category {proposal.category_name}",
           before={"proposal": proposal.id, "proposed_by": proposal.proposed_by, "locked": True},
-          after={"proposal": proposal.id, "locked": not confirm}, reason=reason.strip())
+          after={"proposal": proposal.id, "locked": not confirm}, reason=reason.strip(),
+          site_id=category.site_id if category is not None else None)
     return proposal
 
 
@@ -114,5 +121,6 @@ def withdraw_unlock(session: Session, user: User, category: Category) -> Categor
     proposal.decided_at = utcnow()
     session.flush()
     audit(session, user.email, "category.unlock_withdraw", f"category {category.name}",
-          before={"proposal": proposal.id, "proposed_by": proposal.proposed_by}, after={"locked": True})
+          before={"proposal": proposal.id, "proposed_by": proposal.proposed_by}, after={"locked": True},
+          site_id=category.site_id)
     return proposal

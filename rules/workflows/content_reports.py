@@ -6,11 +6,13 @@ the ICT technician and the reporter see a report at all). The audit entry never 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from rules.sites import DEFAULT_SITE_ID
 from rules.store.audit import audit
 from rules.store.models import Category, ContentReport, Rule, User, utcnow
 from rules.workflows.access_requests import NotFound
@@ -27,14 +29,14 @@ def _summary(rep: ContentReport) -> dict[str, object]:
 
 
 def file_report(session: Session, user: User, *, individual: str, incident_date: date, full_urls: str,
-                nature: str) -> ContentReport:
+                nature: str, site_id: int = DEFAULT_SITE_ID) -> ContentReport:
     urls = parse_web_urls(full_urls)
     rep = ContentReport(reporter_id=user.id, reporter_name=user.name, individual=individual.strip(),
                         incident_date=incident_date.isoformat(), full_urls="\n".join(u.text for u in urls),
-                        nature=nature.strip(), status="open", action_taken="")
+                        nature=nature.strip(), status="open", action_taken="", site_id=site_id)
     session.add(rep)
     session.flush()
-    audit(session, user.email, "report.file", f"content report #{rep.id}", after=_summary(rep))
+    audit(session, user.email, "report.file", f"content report #{rep.id}", after=_summary(rep), site_id=rep.site_id)
     return rep
 
 
@@ -49,8 +51,12 @@ def get_report(session: Session, report_id: int, user: User, roles: set[str]) ->
     return rep
 
 
-def list_reports(session: Session, user: User, roles: set[str], status: str | None = None) -> list[ContentReport]:
+def list_reports(session: Session, user: User, roles: set[str], status: str | None = None,
+                 site_ids: Collection[int] | None = None) -> list[ContentReport]:
+    """The newest 500 reports this person may see, of the schools `site_ids` (None: every school)."""
     query = select(ContentReport).order_by(ContentReport.created_at.desc(), ContentReport.id.desc()).limit(500)
+    if site_ids is not None:
+        query = query.where(ContentReport.site_id.in_(sorted(site_ids)))
     if "ict" not in roles:
         mine = ContentReport.reporter_id == user.id
         query = query.where(mine | (ContentReport.individual != "")) if "dsl" in roles else query.where(mine)
@@ -75,10 +81,12 @@ def act_on_report(session: Session, report_id: int, user: User, *, block: bool, 
         if kind not in ("domain", "url"):
             raise ReportError("block either the whole site (domain) or one address (URL prefix)")
         url = parse_web_url(target)
-        if category_id is None or session.get(Category, category_id) is None:
+        category = session.get(Category, category_id) if category_id is not None else None
+        if category is None or category.site_id not in (None, rep.site_id):  # the trust's, or the school's own
             raise ReportError("choose the category the blocked site belongs to")
-        rule = Rule(action="block", kind=kind, domain=url.host, url_prefix=url.prefix if kind == "url" else None,
-                    category_id=category_id, scope="everyone", source="report", enabled=True,
+        rule = Rule(site_id=rep.site_id, action="block", kind=kind, domain=url.host,
+                    url_prefix=url.prefix if kind == "url" else None, category_id=category_id, scope="everyone",
+                    source="report", enabled=True,
                     reason=f"content report #{rep.id}: {action_taken.strip()}"[:2000], created_by=user.email)
     changed = session.execute(update(ContentReport).where(ContentReport.id == rep.id, ContentReport.status == "open")
                               .values(status="blocked" if block else "not_blocked", action_taken=action_taken.strip(),
@@ -93,5 +101,5 @@ def act_on_report(session: Session, report_id: int, user: User, *, block: bool, 
         rep.rule_id = rule.id
         session.flush()
     audit(session, user.email, "report.block" if block else "report.not_blocked", f"content report #{rep.id}",
-          before=before, after=_summary(rep), reason=action_taken.strip())
+          before=before, after=_summary(rep), reason=action_taken.strip(), site_id=rep.site_id)
     return rep
