@@ -179,7 +179,7 @@ def page_times(url: str, days: int, schools: int) -> dict[str, float]:
         "a cursor in the middle": timed(read(LogFilter(), cursor)),
         "one device's newest page": timed(read(LogFilter(device_id=device))),
         "one device, a cursor in the middle": timed(read(LogFilter(device_id=device), cursor)),
-        "one school's newest page": timed(read(LogFilter(site_id=school))),
+        "one school's newest page": timed(read(LogFilter(site_ids=(school,)))),
     }
     db.dispose()
     return figures

@@ -31,7 +31,6 @@ class LogFilter:
     every school), set by the caller from who is reading, never from what they asked."""
 
     device_id: int | None = None
-    site_id: int | None = None  # one school's events (ix_access_events_site_ts_id on PostgreSQL)
     person: str = ""
     group_id: int | None = None
     since: datetime | None = None
@@ -39,7 +38,7 @@ class LogFilter:
     action: str = ""
     category: str = ""
     host: str = ""
-    site_ids: Collection[int] | None = None
+    site_ids: Collection[int] | None = None  # (ix_access_events_site_ts_id on PostgreSQL)
 
     def describe(self) -> dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v not in (None, "") and k != "site_ids"}
@@ -51,8 +50,6 @@ def filtered(flt: LogFilter) -> Select[AccessEvent]:
         query = query.where(AccessEvent.site_id.in_(sorted(flt.site_ids)))
     if flt.device_id is not None:
         query = query.where(AccessEvent.device_id == flt.device_id)
-    if flt.site_id is not None:
-        query = query.where(AccessEvent.site_id == flt.site_id)
     if flt.person:
         query = query.where(AccessEvent.device_id.in_(select(Device.id).where(Device.person == flt.person)))
     if flt.group_id is not None:

@@ -184,7 +184,7 @@ def test_a_log_page_reads_only_the_days_in_its_window(pg_db: Database) -> None:
         first = page(session, LogFilter(), size=20)
         middle = page(session, LogFilter(), after=first.next_cursor, size=20)
         device = page(session, LogFilter(device_id=1), size=20)
-        school = page(session, LogFilter(site_id=1), size=20)
+        school = page(session, LogFilter(site_ids=(1,)), size=20)
         conn = session.connection()
         wanted = conn.info.pop("to_explain")
         event.remove(pg_db.engine, "before_cursor_execute", explain)
