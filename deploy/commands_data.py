@@ -14,6 +14,18 @@ from rules.privacy.files import EXPORTS
 from rules.privacy.subject import SubjectError
 
 
+def _schools(app) -> tuple[int, ...] | None:
+    """What a command of this gateway covers: its school; in a database of one school, all of it (as before
+    schools: trust-level rows such as audit entries written without a school hold that school's people too)."""
+    from sqlalchemy import func, select
+
+    from rules.store.models import Site
+
+    with app.ready_database().session(read_only=True) as session:
+        schools = session.scalar(select(func.count()).select_from(Site))
+    return None if schools == 1 else (app.site_id,)
+
+
 @click.group()
 def data() -> None:
     """Personal data held about a person: export it (subject access), or erase it."""
@@ -29,7 +41,7 @@ def data_export(app, person: str, out_dir: Path | None) -> None:
     db = app.ready_database()
     folder = out_dir or app.config.state_dir / EXPORTS
     try:
-        exported = export_person(db, person, folder, app.actor, app.config.state_dir, (app.site_id,))
+        exported = export_person(db, person, folder, app.actor, app.config.state_dir, _schools(app))
     except SubjectError as exc:
         raise CommandError(str(exc)) from None
     except OSError as exc:
@@ -48,11 +60,11 @@ def data_erase(app, person: str, confirm: bool) -> None:
     db = app.ready_database()
     try:
         if not confirm:
-            counts = preview(db, person, (app.site_id,))
+            counts = preview(db, person, _schools(app))
             click.echo(f"would remove or anonymise: {describe(counts)}")
             raise CommandError("nothing was erased: add --confirm to erase (it cannot be undone; "
                                "run `schoolgate data export` first if the school must keep a copy)")
-        done = erase(db, person, app.actor, app.config.state_dir, site_ids=(app.site_id,))
+        done = erase(db, person, app.actor, app.config.state_dir, site_ids=_schools(app))
     except SubjectError as exc:
         raise CommandError(str(exc)) from None
     click.echo(f"erased; reference {done.reference}")
