@@ -21,8 +21,8 @@ from deploy.config import Config, ConfigError, check_listeners, parse_hostport
 from rules.policy.current import SnapshotStore
 from rules.policy.names import is_ip_address
 from rules.policy.networks import ClientNetworks
-from rules.store.db import Database
 from rules.site_names import DEFAULT_SITE
+from rules.store.db import Database
 from rules.store.event_writer import EventWriter
 
 if TYPE_CHECKING:
