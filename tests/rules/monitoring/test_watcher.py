@@ -203,3 +203,25 @@ def test_an_address_learnt_from_the_neighbour_table_is_not_bound(db: Database, t
     watcher.poll_once()
     record(db, tmp_path, *vpn_attempts("10.0.0.7", pupil, transport="udp", mac="02:00:00:00:00:07"))
     assert [o.action for o in watcher.poll_once()] == ["alert"]
+
+
+def test_a_batch_committed_after_another_schools_later_ids_is_still_read(pg_url: str) -> None:
+    """In a trust every gateway's writer takes ids from one sequence and commits when its COPY is done: north's
+    batch (the pupil's VPN attempts) can hold lower ids than south's batch that commits first. The watcher moved
+    past every signal event it read, so it never went back for north's: the pupil was never banned."""
+    from rules.store import schema
+    from rules.store.event_sink import write_events, write_events_in
+
+    pg_db = Database(pg_url)
+    schema.upgrade(pg_db)
+    schema.seed(pg_db)
+    pupil = register(pg_db, "10.0.0.7", "Class 3 iPad 07", "pupils")
+    watcher = Watcher(pg_db)
+    watcher.poll_once()
+    with pg_db.engine.connect() as north:
+        with north.begin():
+            write_events_in(north, vpn_attempts("10.0.0.7", pupil))  # ids taken, not yet committed
+            write_events(pg_db.engine, vpn_attempts("10.9.0.1", None, ["nordvpn.com"]), site_id=1)
+            assert [o.action for o in watcher.poll_once()] == []  # one attempt from elsewhere: no verdict
+        assert [o.action for o in watcher.poll_once()] == ["ban"]
+    pg_db.dispose()
