@@ -21,6 +21,7 @@ from deploy.config import Config, ConfigError, check_listeners, parse_hostport
 from rules.policy.current import SnapshotStore
 from rules.policy.names import is_ip_address
 from rules.policy.networks import ClientNetworks
+from rules.site_names import DEFAULT_SITE
 from rules.store.db import Database
 from rules.store.event_writer import EventWriter
 
@@ -55,6 +56,15 @@ class EnforcerRuntime:
         self.writer.stop()
 
 
+def spool_dir(config: Config, name: str) -> Path:
+    """The spool folder of the service `name`: `state_dir/spool/name`, the school's name before it for any school
+    but the default. Two schools' services run from one folder share `state_dir` (on PostgreSQL it is `var`
+    under the working directory); with one spool folder, whichever writer held it stored both schools' events
+    as its own school's. The default school keeps the folder of earlier versions (a spool left by an upgrade)."""
+    folder = name if config.site.name == DEFAULT_SITE else f"{config.site.name}.{name}"
+    return config.state_dir / "spool" / folder
+
+
 def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> EnforcerRuntime:
     """The shared pieces for the service `name` (its events spool under state_dir/spool/name), for the gateway's
     own school: its snapshot holds that school's devices and policy, its events carry that school's id."""
@@ -65,7 +75,7 @@ def build_runtime(config: Config, name: str, poll_seconds: float = 1.0) -> Enfor
     store = SnapshotStore(db, poll_seconds=poll_seconds, ban_allowlist=config.ban_allowlist, site_id=site_id)
     # Its own writer process stores the events (`rules.store.event_process`) with the school's id added to each
     # row: this process only appends them.
-    writer = EventWriter(db, config.state_dir / "spool" / name, site_id=site_id, separate_process=True)
+    writer = EventWriter(db, spool_dir(config, name), site_id=site_id, separate_process=True)
     return EnforcerRuntime(db, store, writer, ClientNetworks(config.network.client_networks))
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from rules.monitoring.detector import CIRCUMVENTION_PORTS, DEFAULT_THRESHOLD, Detector, Signal, Verdict
@@ -106,7 +106,8 @@ class Watcher:
         self.notify = notify
         self._compilers: dict[int, Compiler] = {}  # one per school, each keeping its own domain table
         self._snapshots: dict[int, PolicySnapshot] = {}
-        self.last_id: int | None = None
+        self.last_id: int | None = None  # every event at or below it is read (or was settled when skipped)
+        self._read: set[int] = set()  # signal events above last_id already read
 
     def start_position(self) -> None:
         """Begin with the events of the current window, so a restart does not forget recent signals."""
@@ -126,15 +127,19 @@ class Watcher:
             events = list(session.scalars(
                 select(AccessEvent)
                 .where(AccessEvent.id > self.last_id,
-                       or_(AccessEvent.signal.is_not(None), AccessEvent.category == CIRCUMVENTION_CATEGORY))
+                       or_(AccessEvent.signal.is_not(None), AccessEvent.category == CIRCUMVENTION_CATEGORY),
+                       AccessEvent.id.not_in(sorted(self._read)) if self._read else true())
                 .order_by(AccessEvent.id).limit(BATCH)))
             # Ordinary events need no reading: skip past them, but only past rows old enough that no writer
             # can still be committing a lower id (PostgreSQL sequences may commit out of order).
             settled = session.scalar(select(func.max(AccessEvent.id)).where(
                 AccessEvent.ts < datetime.fromtimestamp(time.time() - SETTLE_SECONDS, UTC))) or 0
         version = read_version(self.db) if events else 0
+        # Several writers (a trust's gateways, a school's DNS and proxy) commit ids out of order: a batch with
+        # lower ids may commit after one with higher ids was read. So the read position moves only to settled
+        # ids; the signal events read above it are remembered, and the next poll reads those it has not.
         for event in events:
-            self.last_id = event.id
+            self._read.add(event.id)
             snapshot = self._snapshot_of(event.site_id, version)
             signal = signal_from_event(event, snapshot)
             if signal is None:
@@ -154,6 +159,10 @@ class Watcher:
                         log.exception("could not send the notification for %s", verdict.device_key)
         if len(events) < BATCH and settled > (self.last_id or 0):
             self.last_id = settled
+            self._read = {i for i in self._read if i > settled}
+        elif len(events) == BATCH:  # a burst: go on past it, as before (a full batch is read again otherwise)
+            self.last_id = max(self.last_id or 0, events[-1].id)
+            self._read = {i for i in self._read if i > self.last_id}
         return outcomes
 
     def _snapshot_of(self, site_id: int, version: int) -> PolicySnapshot:

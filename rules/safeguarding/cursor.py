@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 from rules.store.models import AccessEvent, Concern
 
 SETTLE_SECONDS = 30.0
-MAX_GAPS = 20_000
-MAX_GAP_RUN = 2_000  # a longer run of missing ids is a sequence jump, not a batch still committing
+# A writer's batch (`rules.store.event_drain`, up to 20,000 events in one COPY) takes its ids when it starts and
+# commits when it is done, so a run of missing ids as long as a whole batch is a batch still committing; a
+# longer run is a sequence jump. A trust has several writers (each gateway's DNS and proxy) at once.
+MAX_GAP_RUN = 20_000
+MAX_GAPS = 100_000
+GAP_QUERY = 2_000  # ids asked for in one IN list
 START_BACK_SECONDS = 60.0
 
 
@@ -49,8 +53,8 @@ class EventCursor:
         late: list[AccessEvent] = []
         if self.gaps:
             wanted = sorted(self.gaps)
-            for i in range(0, len(wanted), 500):
-                late += session.scalars(select(AccessEvent).where(AccessEvent.id.in_(wanted[i:i + 500])))
+            for i in range(0, len(wanted), GAP_QUERY):
+                late += session.scalars(select(AccessEvent).where(AccessEvent.id.in_(wanted[i:i + GAP_QUERY])))
             for event in late:
                 self.gaps.pop(event.id, None)
             self.gaps = {gap: seen for gap, seen in self.gaps.items() if now - seen < SETTLE_SECONDS}

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine
 
 from rules.store import partitions
@@ -66,8 +67,26 @@ def write_events_in(conn: Connection, rows: Sequence[EventRow], site_id: int = 1
             known |= days
         except Exception as exc:  # the default partition takes the rows; the next batch tries again
             log.warning("cannot make access-event partitions (%s)", str(exc).splitlines()[0])
-    _copy(conn, encoded)
+    savepoint = conn.begin_nested()
+    try:
+        _copy(conn, encoded)
+    except (psycopg.DataError, UnicodeEncodeError) as exc:
+        # A value PostgreSQL's text cannot hold (a NUL, a lone surrogate), from what a client sent (a search for
+        # "%00"): refused as it is, the batch would be refused on every retry and the log would stop behind it.
+        savepoint.rollback()
+        log.warning("access events with characters PostgreSQL cannot store (%s); stored with them replaced",
+                    str(exc).splitlines()[0])
+        savepoint = conn.begin_nested()
+        _copy(conn, [tuple(storable(value) for value in row) for row in encoded])
+    savepoint.commit()
     return len(encoded)
+
+
+def storable(value: Any) -> Any:
+    """`value` as PostgreSQL's text can hold it: a NUL and anything not UTF-8 (a lone surrogate) replaced."""
+    if not isinstance(value, str):
+        return value
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def encode(rows: Sequence[EventRow], site_id: int, days: set[int] | None = None) -> list[tuple[Any, ...]]:

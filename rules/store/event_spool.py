@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rules.store.event_record import EventRecord
+
 SEGMENT_GLOB = "events-*.seg"
 MAGIC = b"SGe1"
 HEADER = struct.Struct("<4sIII")  # magic, sequence number, payload length, CRC-32 of the payload
@@ -72,10 +74,24 @@ def encode(rows: Sequence[Row]) -> bytes:
 
 
 def decode(payload: bytes) -> list[Row]:
+    """The rows of a frame; UnpicklingError when they are not access events (which the database would refuse on
+    every pass, holding up every frame behind them): a row's length, its time and its two integers are checked."""
     rows = _Rows(io.BytesIO(payload)).load()
-    if not isinstance(rows, list) or not all(isinstance(row, tuple) for row in rows):
-        raise pickle.UnpicklingError("a spool frame holds something other than rows")
+    if not isinstance(rows, list) or not all(type(row) is tuple and len(row) == _WIDTH and _is_event(row)
+                                             for row in rows):
+        raise pickle.UnpicklingError("a spool frame holds something other than access events")
     return rows
+
+
+_WIDTH = len(EventRecord._fields)
+_DEVICE_ID, _PORT = EventRecord._fields.index("device_id"), EventRecord._fields.index("port")
+
+
+def _is_event(row: Row) -> bool:
+    ts, device_id, port = row[0], row[_DEVICE_ID], row[_PORT]
+    return (isinstance(ts, int | float) and type(ts) is not bool
+            and 0 <= ts < 253402300800  # from 1970 to the year 9999, as datetime takes
+            and (device_id is None or type(device_id) is int) and (port is None or type(port) is int))
 
 
 def frame_header(seq: int, payload: bytes) -> bytes:

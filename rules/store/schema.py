@@ -39,9 +39,21 @@ def alembic_config(db: Database) -> Config:
 def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to `revision` (by default the newest), keeping every row already stored."""
     config = alembic_config(db)
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with db.engine.connect() as connection:
+        # On SQLite a migration that changes a table rebuilds it (copy, drop, rename: Alembic's batch mode), and
+        # with foreign keys on, dropping the old table fires its children's ON DELETE actions (0009 emptied
+        # device_addresses and took every device's group). SQLite ignores this pragma inside a transaction, so
+        # it is set on the driver's connection before the migration's transaction begins, and set back after.
+        driver = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(db: Database) -> str | None:

@@ -370,3 +370,28 @@ def test_old_events_before_the_watcher_started_are_not_raised_again(db: Database
     watcher = ConcernWatcher(db)
     watcher.poll_once()
     assert _concerns(db) == []
+
+
+def test_a_large_batch_that_commits_after_a_later_one_still_raises_its_concern(db: Database,
+                                                                               ids: dict[str, int]) -> None:
+    """A trust's writers COPY batches of up to 20,000 events, each taking its ids when it starts and committing
+    when it is done. A pupil's search inside a batch of 3,000 that another gateway's small batch overtook left a
+    run of 3,000 missing ids, which the cursor took for a jump of the sequence and never asked for again."""
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: its ids commit in order")
+    from rules.store.event_record import event
+    from rules.store.event_sink import write_events, write_events_in
+
+    watcher = ConcernWatcher(db)
+    watcher.poll_once()
+    now = datetime.now(UTC).timestamp()
+    batch = [event(now, PUPIL_IP, "proxy", f"site{n}.example.org", "allow", device_id=ids[PUPIL_IP])
+             for n in range(2_999)]
+    batch.append(event(now, PUPIL_IP, "proxy", "www.google.com", "allow", device_id=ids[PUPIL_IP],
+                       url="http://www.google.com/search?q=how+to+kill+myself", search_term="how to kill myself"))
+    with db.engine.connect() as north:
+        with north.begin():
+            write_events_in(north, batch)
+            write_events(db.engine, [event(now, "10.9.0.1", "dns", "www.bbc.co.uk", "allow")])
+            assert watcher.poll_once().opened == []
+        assert len(watcher.poll_once().opened) == 1

@@ -46,6 +46,31 @@ def test_migrations_upgrade_a_database_with_data_losing_nothing(db_url: str, tmp
     database.dispose()
 
 
+def test_a_populated_school_upgraded_to_the_trust_schema_keeps_its_devices_addresses_and_bans(db_url: str) -> None:
+    """Migration 0009 rebuilds the tables it adds `site_id` to on SQLite (copy, drop, rename). With foreign keys
+    on, dropping the old `groups` and `devices` fired their ON DELETE actions: every device lost its group, every
+    address was deleted, every ban lost its device. A single school upgrading must notice nothing."""
+    database = Database(db_url)
+    schema.upgrade(database, "0008")
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO groups (id, name, description, is_default, safesearch, circumvention_mode) "
+                          "VALUES (7, 'pupils', '', true, true, 'ban')"))
+        conn.execute(text("INSERT INTO devices (id, name, status, notes, first_seen, group_id, mac) VALUES "
+                          "(3, 'Class 3 iPad 07', 'registered', '', CURRENT_TIMESTAMP, 7, 'aa:bb:cc:dd:ee:07')"))
+        conn.execute(text("INSERT INTO device_addresses (device_id, ip, source, updated_at) "
+                          "VALUES (3, '10.1.0.7', 'manual', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO bans (device_id, state, reason, evidence, created_by, created_at, "
+                          "false_positive) VALUES (3, 'active', 'vpn', '', 'test', CURRENT_TIMESTAMP, false)"))
+    schema.upgrade(database)
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT name, group_id, site_id FROM devices")).all() == [("Class 3 iPad 07", 7, 1)]
+        assert conn.execute(text("SELECT device_id, ip, site_id FROM device_addresses")).all() == [(3, "10.1.0.7", 1)]
+        assert conn.execute(text("SELECT device_id, reason, site_id FROM bans")).all() == [(3, "vpn", 1)]
+        if conn.dialect.name == "sqlite":  # and the foreign keys are on again for what runs next on the pool
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    database.dispose()
+
+
 def test_seed_is_idempotent(db: Database) -> None:
     before = _count(db, ListEntry)
     assert schema.seed(db) == []

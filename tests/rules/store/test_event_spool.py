@@ -99,3 +99,24 @@ def test_a_second_drainer_goes_on_from_the_first_ones_mark(sqlite_db: Database, 
     appender.append(encode(rows("two.example")))
     drain(sqlite_db, spool, final=False)  # a new drainer: reads the segment from the start, skips frame 1
     assert hosts(sqlite_db) == ["one.example", "two.example"]
+
+
+def test_a_tampered_frame_with_a_good_checksum_is_set_aside_not_retried_for_ever(db: Database,
+                                                                                 tmp_path: Path) -> None:
+    """A frame that passes its checksum but holds rows that are not events (a row too long, a time that is not
+    a number: a segment edited by hand, or written by another version) was refused by the database on every
+    pass, and every segment after it waited behind it: the school's log stopped. It is set aside as damaged."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    good = rows("before.example")
+    for name, bad in (("a", [(*good[0], "extra")]), ("b", [("yesterday", *good[0][1:])])):
+        payload = encode(bad)
+        (spool / f"events-0000000000000000000{name}-tampered.seg").write_bytes(frame_header(1, payload) + payload)
+    SegmentAppender(spool).append(encode(rows("after.example")))
+    drainer = SpoolDrainer(db, spool)
+    with drainer.hold():
+        drainer.drain(final=True)
+        drainer.drain(final=True)
+    assert hosts(db) == ["after.example"]
+    assert sorted(p.name for p in spool.glob("*.damaged")) == [
+        "events-0000000000000000000a-tampered.seg.damaged", "events-0000000000000000000b-tampered.seg.damaged"]
